@@ -1,0 +1,525 @@
+//! Rust SDK for natter's public API, version 1.
+//!
+//! [`Client`] speaks REST to one server as one device session. It is what the CLI, the load
+//! generator and the integration tests use, so the tests exercise exactly the protocol that
+//! every other client relies on.
+
+use natter_wire as wire;
+use reqwest::{Method, StatusCode};
+use serde::{Serialize, de::DeserializeOwned};
+
+pub use natter_wire::*;
+
+/// What a call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server answered with an error body.
+    #[error("{status} {code}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The request did not get a well-formed answer.
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("unexpected answer ({status}): {body}")]
+    Unexpected { status: u16, body: String },
+}
+
+impl Error {
+    /// The HTTP status, if the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } | Error::Unexpected { status, .. } => Some(*status),
+            Error::Transport(e) => e.status().map(|s| s.as_u16()),
+        }
+    }
+
+    /// The API error code (`not_found`, `forbidden`, …), if the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A created-or-found result: `created` is true for `201`, false for `200`.
+#[derive(Debug, Clone)]
+pub struct Created<T> {
+    pub value: T,
+    pub created: bool,
+}
+
+/// Parameters of `GET /conversations/{id}/messages`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MessageQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+}
+
+/// One device session with a natter server (or, without a token, an anonymous one).
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client for the server at `base_url` (`http://127.0.0.1:8080`), not logged in.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base_url.into().trim_end_matches('/').to_owned(),
+            token: None,
+        }
+    }
+
+    /// The same server, as the session holding `token`.
+    pub fn with_token(&self, token: impl Into<String>) -> Self {
+        Self {
+            token: Some(token.into()),
+            ..self.clone()
+        }
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Builds a request to `path` (below the base URL, such as `/api/v1/users/me`) with the
+    /// session's token, for calls this SDK does not wrap.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let rb = self.http.request(method, format!("{}{}", self.base, path));
+        match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder) -> Result<(T, u16)> {
+        let resp = rb.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            match serde_json::from_slice(&bytes) {
+                Ok(v) => Ok((v, status.as_u16())),
+                Err(_) => Err(Error::Unexpected {
+                    status: status.as_u16(),
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                }),
+            }
+        } else {
+            Err(api_error(status, &bytes))
+        }
+    }
+
+    async fn call_empty(&self, rb: reqwest::RequestBuilder) -> Result<()> {
+        let resp = rb.send().await?;
+        let status = resp.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            let bytes = resp.bytes().await?;
+            Err(api_error(status, &bytes))
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        Ok(self.call(self.request(Method::GET, path)).await?.0)
+    }
+
+    async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<(T, u16)> {
+        self.call(self.request(method, path).json(body)).await
+    }
+
+    // ---- Accounts and sessions ----
+
+    /// `POST /api/v1/users`
+    pub async fn register(&self, req: &wire::RegisterRequest) -> Result<wire::User> {
+        Ok(self.send_json(Method::POST, "/api/v1/users", req).await?.0)
+    }
+
+    /// `POST /api/v1/sessions`: on success the returned client holds the new session's token.
+    pub async fn login(&self, req: &wire::LoginRequest) -> Result<(Client, wire::LoginResponse)> {
+        let (resp, _): (wire::LoginResponse, _) = self
+            .send_json(Method::POST, "/api/v1/sessions", req)
+            .await?;
+        Ok((self.with_token(resp.token.clone()), resp))
+    }
+
+    /// Registers `username` with `password` and logs in as a new device.
+    pub async fn sign_up(&self, username: &str, password: &str) -> Result<(Client, wire::User)> {
+        self.register(&wire::RegisterRequest {
+            username: username.into(),
+            password: password.into(),
+            display_name: None,
+        })
+        .await?;
+        let (c, resp) = self
+            .login(&wire::LoginRequest {
+                username: username.into(),
+                password: password.into(),
+                device_name: None,
+            })
+            .await?;
+        Ok((c, resp.user))
+    }
+
+    /// `GET /api/v1/sessions`
+    pub async fn sessions(&self) -> Result<wire::SessionList> {
+        self.get("/api/v1/sessions").await
+    }
+
+    /// `DELETE /api/v1/sessions/{id}` (`current` for this one).
+    pub async fn revoke_session(&self, id: &str) -> Result<()> {
+        self.call_empty(self.request(Method::DELETE, &format!("/api/v1/sessions/{id}")))
+            .await
+    }
+
+    /// `GET /api/v1/users/me`
+    pub async fn me(&self) -> Result<wire::User> {
+        self.get("/api/v1/users/me").await
+    }
+
+    /// `GET /api/v1/users/{id}`
+    pub async fn user(&self, id: &str) -> Result<wire::User> {
+        self.get(&format!("/api/v1/users/{id}")).await
+    }
+
+    /// `GET /api/v1/users?query=&limit=`
+    pub async fn search_users(&self, query: &str, limit: Option<i64>) -> Result<wire::UserList> {
+        let mut rb = self
+            .request(Method::GET, "/api/v1/users")
+            .query(&[("query", query)]);
+        if let Some(l) = limit {
+            rb = rb.query(&[("limit", l)]);
+        }
+        Ok(self.call(rb).await?.0)
+    }
+
+    // ---- Conversations ----
+
+    /// `POST /api/v1/conversations` with any body.
+    pub async fn create_conversation(
+        &self,
+        req: &wire::CreateConversationRequest,
+    ) -> Result<Created<wire::Conversation>> {
+        let (value, status) = self
+            .send_json(Method::POST, "/api/v1/conversations", req)
+            .await?;
+        Ok(Created {
+            value,
+            created: status == 201,
+        })
+    }
+
+    /// The direct conversation with `user_id`, created if it does not exist yet.
+    pub async fn direct(&self, user_id: &str) -> Result<Created<wire::Conversation>> {
+        self.create_conversation(&wire::CreateConversationRequest {
+            kind: "direct".into(),
+            user_id: Some(user_id.into()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// A new group named `name` with the caller as owner and `member_ids` as members.
+    pub async fn create_group(
+        &self,
+        name: &str,
+        member_ids: &[&str],
+    ) -> Result<wire::Conversation> {
+        Ok(self
+            .create_conversation(&wire::CreateConversationRequest {
+                kind: "group".into(),
+                name: Some(name.into()),
+                member_ids: Some(member_ids.iter().map(|s| s.to_string()).collect()),
+                ..Default::default()
+            })
+            .await?
+            .value)
+    }
+
+    /// `GET /api/v1/conversations?limit=&before=`
+    pub async fn conversations(
+        &self,
+        limit: Option<i64>,
+        before: Option<&str>,
+    ) -> Result<wire::ConversationList> {
+        let mut rb = self.request(Method::GET, "/api/v1/conversations");
+        if let Some(l) = limit {
+            rb = rb.query(&[("limit", l)]);
+        }
+        if let Some(b) = before {
+            rb = rb.query(&[("before", b)]);
+        }
+        Ok(self.call(rb).await?.0)
+    }
+
+    /// `GET /api/v1/conversations/{id}`
+    pub async fn conversation(&self, id: &str) -> Result<wire::Conversation> {
+        self.get(&format!("/api/v1/conversations/{id}")).await
+    }
+
+    /// `PATCH /api/v1/conversations/{id}`
+    pub async fn rename(&self, id: &str, name: &str) -> Result<wire::Conversation> {
+        let body = wire::RenameRequest { name: name.into() };
+        Ok(self
+            .send_json(Method::PATCH, &format!("/api/v1/conversations/{id}"), &body)
+            .await?
+            .0)
+    }
+
+    /// `POST /api/v1/conversations/{id}/members`
+    pub async fn add_member(
+        &self,
+        id: &str,
+        user_id: &str,
+        role: Option<&str>,
+    ) -> Result<wire::Conversation> {
+        let body = wire::AddMemberRequest {
+            user_id: user_id.into(),
+            role: role.map(Into::into),
+        };
+        Ok(self
+            .send_json(
+                Method::POST,
+                &format!("/api/v1/conversations/{id}/members"),
+                &body,
+            )
+            .await?
+            .0)
+    }
+
+    /// `DELETE /api/v1/conversations/{id}/members/{user_id}` (`me` to leave).
+    pub async fn remove_member(&self, id: &str, user_id: &str) -> Result<()> {
+        self.call_empty(self.request(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{id}/members/{user_id}"),
+        ))
+        .await
+    }
+
+    /// `PATCH /api/v1/conversations/{id}/members/{user_id}`
+    pub async fn set_role(
+        &self,
+        id: &str,
+        user_id: &str,
+        role: &str,
+    ) -> Result<wire::Conversation> {
+        let body = wire::SetRoleRequest { role: role.into() };
+        Ok(self
+            .send_json(
+                Method::PATCH,
+                &format!("/api/v1/conversations/{id}/members/{user_id}"),
+                &body,
+            )
+            .await?
+            .0)
+    }
+
+    // ---- Messages ----
+
+    /// `POST /api/v1/conversations/{id}/messages` with any body.
+    pub async fn send_message(
+        &self,
+        conversation_id: &str,
+        req: &wire::SendMessageRequest,
+    ) -> Result<Created<wire::Message>> {
+        let (value, status) = self
+            .send_json(
+                Method::POST,
+                &format!("/api/v1/conversations/{conversation_id}/messages"),
+                req,
+            )
+            .await?;
+        Ok(Created {
+            value,
+            created: status == 201,
+        })
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&self, conversation_id: &str, text: &str) -> Result<wire::Message> {
+        Ok(self
+            .send_message(
+                conversation_id,
+                &wire::SendMessageRequest {
+                    text: Some(text.into()),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .value)
+    }
+
+    /// `GET /api/v1/conversations/{id}/messages?before=&after=&limit=`
+    pub async fn messages(
+        &self,
+        conversation_id: &str,
+        q: &MessageQuery,
+    ) -> Result<wire::MessagePage> {
+        let rb = self
+            .request(
+                Method::GET,
+                &format!("/api/v1/conversations/{conversation_id}/messages"),
+            )
+            .query(q);
+        Ok(self.call(rb).await?.0)
+    }
+
+    /// `GET /api/v1/messages/{id}`
+    pub async fn message(&self, id: &str) -> Result<wire::Message> {
+        self.get(&format!("/api/v1/messages/{id}")).await
+    }
+
+    /// `PATCH /api/v1/messages/{id}`
+    pub async fn edit_message(&self, id: &str, text: &str) -> Result<wire::Message> {
+        let body = wire::EditMessageRequest { text: text.into() };
+        Ok(self
+            .send_json(Method::PATCH, &format!("/api/v1/messages/{id}"), &body)
+            .await?
+            .0)
+    }
+
+    /// `DELETE /api/v1/messages/{id}`: for everyone.
+    pub async fn delete_message(&self, id: &str) -> Result<()> {
+        self.call_empty(self.request(Method::DELETE, &format!("/api/v1/messages/{id}")))
+            .await
+    }
+
+    /// `DELETE /api/v1/messages/{id}?for=me`
+    pub async fn delete_message_for_me(&self, id: &str) -> Result<()> {
+        self.call_empty(
+            self.request(Method::DELETE, &format!("/api/v1/messages/{id}"))
+                .query(&[("for", "me")]),
+        )
+        .await
+    }
+
+    /// `PUT /api/v1/messages/{id}/delivered`
+    pub async fn mark_delivered(&self, id: &str) -> Result<()> {
+        self.call_empty(self.request(Method::PUT, &format!("/api/v1/messages/{id}/delivered")))
+            .await
+    }
+
+    /// `PUT /api/v1/messages/{id}/read`
+    pub async fn mark_read(&self, id: &str) -> Result<()> {
+        self.call_empty(self.request(Method::PUT, &format!("/api/v1/messages/{id}/read")))
+            .await
+    }
+
+    /// `GET /api/v1/messages/{id}/receipts`
+    pub async fn receipts(&self, id: &str) -> Result<wire::Receipts> {
+        self.get(&format!("/api/v1/messages/{id}/receipts")).await
+    }
+
+    // ---- Raw requests ----
+
+    /// Sends `method` to `path` (below the base URL) with the session's token, if any, and the
+    /// optional `(content type, bytes)` body, and returns the answer whatever its status. For
+    /// callers that must see exact statuses, headers and bodies (the integration tests).
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<RawResponse> {
+        let method = Method::from_bytes(method.as_bytes()).map_err(|_| Error::Unexpected {
+            status: 0,
+            body: format!("invalid HTTP method {method:?}"),
+        })?;
+        let mut rb = self.request(method, path);
+        if let Some((content_type, bytes)) = body {
+            rb = rb
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes);
+        }
+        let resp = rb.send().await?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = resp.bytes().await?.to_vec();
+        Ok(RawResponse {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    /// [`Client::raw`] with a JSON body (`application/json`).
+    pub async fn raw_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<RawResponse> {
+        let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
+        self.raw(method, path, Some(("application/json", bytes)))
+            .await
+    }
+
+    // ---- Operations ----
+
+    /// `GET /healthz`: the health body, whatever the status.
+    pub async fn health(&self) -> Result<(u16, wire::Health)> {
+        let resp = self.request(Method::GET, "/healthz").send().await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await?))
+    }
+}
+
+/// An answer as received: its status, its `Content-Type` and its body.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The body as JSON, or `Value::Null` when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn api_error(status: StatusCode, bytes: &[u8]) -> Error {
+    match serde_json::from_slice::<wire::ErrorBody>(bytes) {
+        Ok(b) => Error::Api {
+            status: status.as_u16(),
+            code: b.error.code,
+            message: b.error.message,
+        },
+        Err(_) => Error::Unexpected {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(bytes).into_owned(),
+        },
+    }
+}

@@ -1,0 +1,239 @@
+//! Parse, don't validate: each function turns untrusted input into a value that meets the
+//! limits, or says clearly what is wrong. Lengths of text are counted in Unicode scalar values
+//! (`char`s), of passwords in bytes, as API.md says.
+
+use crate::{Error, Limits};
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// 3–32 characters of `[a-z0-9_.-]`.
+pub fn username(s: &str, l: &Limits) -> Result<String, Error> {
+    let n = chars(s);
+    if n < l.username_min || n > l.username_max {
+        return Err(Error::invalid(format!(
+            "username must be {}–{} characters",
+            l.username_min, l.username_max
+        )));
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+    {
+        return Err(Error::invalid(
+            "username may contain only a-z, 0-9, '_', '.' and '-'",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// 8–1024 bytes, anything goes.
+pub fn password<'a>(s: &'a str, l: &Limits) -> Result<&'a str, Error> {
+    if s.len() < l.password_min_bytes || s.len() > l.password_max_bytes {
+        return Err(Error::invalid(format!(
+            "password must be {}–{} bytes",
+            l.password_min_bytes, l.password_max_bytes
+        )));
+    }
+    Ok(s)
+}
+
+/// 1–64 characters, not blank. Surrounding white space is trimmed.
+pub fn display_name(s: &str, l: &Limits) -> Result<String, Error> {
+    let t = s.trim();
+    if t.is_empty() || chars(t) > l.display_name_max {
+        return Err(Error::invalid(format!(
+            "display_name must be 1–{} characters and not blank",
+            l.display_name_max
+        )));
+    }
+    Ok(t.to_owned())
+}
+
+/// At most 16,384 characters (`413` past it) and not blank (`400`). Kept exactly as sent.
+pub fn message_text(s: &str, l: &Limits) -> Result<String, Error> {
+    if chars(s) > l.message_text_max {
+        return Err(Error::TooLarge(format!(
+            "text is longer than {} characters",
+            l.message_text_max
+        )));
+    }
+    if s.trim().is_empty() {
+        return Err(Error::invalid("text must not be empty"));
+    }
+    Ok(s.to_owned())
+}
+
+/// An optional caption on media: the same limits as text, but absent or blank means none.
+pub fn caption(s: Option<&str>, l: &Limits) -> Result<Option<String>, Error> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.trim().is_empty() => Ok(None),
+        Some(s) => message_text(s, l).map(Some),
+    }
+}
+
+/// 1–128 characters, not blank. Surrounding white space is trimmed.
+pub fn group_name(s: &str, l: &Limits) -> Result<String, Error> {
+    let t = s.trim();
+    if t.is_empty() || chars(t) > l.group_name_max {
+        return Err(Error::invalid(format!(
+            "name must be 1–{} characters and not blank",
+            l.group_name_max
+        )));
+    }
+    Ok(t.to_owned())
+}
+
+/// 1–64 characters.
+pub fn client_id(s: &str, l: &Limits) -> Result<String, Error> {
+    let n = chars(s);
+    if n == 0 || n > l.client_id_max {
+        return Err(Error::invalid(format!(
+            "client_id must be 1–{} characters",
+            l.client_id_max
+        )));
+    }
+    Ok(s.to_owned())
+}
+
+/// A device name of at most 128 characters; blank means none.
+pub fn device_name(s: Option<&str>, l: &Limits) -> Result<Option<String>, Error> {
+    match s.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) if chars(t) > l.device_name_max => Err(Error::invalid(format!(
+            "device_name must be at most {} characters",
+            l.device_name_max
+        ))),
+        Some(t) => Ok(Some(t.to_owned())),
+    }
+}
+
+/// A page size: 1–200, 50 when absent.
+pub fn page_limit(v: Option<i64>, l: &Limits) -> Result<u32, Error> {
+    match v {
+        None => Ok(l.page_limit_default),
+        Some(n) if n >= 1 && n <= i64::from(l.page_limit_max) => Ok(n as u32),
+        Some(_) => Err(Error::invalid(format!(
+            "limit must be 1–{}",
+            l.page_limit_max
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn l() -> Limits {
+        Limits::default()
+    }
+
+    #[test]
+    fn username_length_edges() {
+        assert!(username("ab", &l()).is_err());
+        assert!(username("abc", &l()).is_ok());
+        assert!(username(&"a".repeat(32), &l()).is_ok());
+        assert!(username(&"a".repeat(33), &l()).is_err());
+    }
+
+    #[test]
+    fn username_alphabet() {
+        assert!(username("a_b.c-9", &l()).is_ok());
+        assert!(username("Alice", &l()).is_err());
+        assert!(username("al ice", &l()).is_err());
+        assert!(username("émile", &l()).is_err());
+        assert!(username("a/b", &l()).is_err());
+    }
+
+    #[test]
+    fn password_counts_bytes() {
+        assert!(password("1234567", &l()).is_err());
+        assert!(password("12345678", &l()).is_ok());
+        assert!(password(&"x".repeat(1024), &l()).is_ok());
+        assert!(password(&"x".repeat(1025), &l()).is_err());
+        // 4 chars, 8 bytes.
+        assert!(password("éééé", &l()).is_ok());
+    }
+
+    #[test]
+    fn display_name_edges() {
+        assert!(display_name("", &l()).is_err());
+        assert!(display_name("   ", &l()).is_err());
+        assert_eq!(display_name(" Ann ", &l()).unwrap(), "Ann");
+        assert!(display_name(&"é".repeat(64), &l()).is_ok());
+        assert!(display_name(&"é".repeat(65), &l()).is_err());
+    }
+
+    #[test]
+    fn message_text_edges() {
+        assert_eq!(
+            message_text(&"x".repeat(16_384), &l()).unwrap().len(),
+            16_384
+        );
+        assert!(matches!(
+            message_text(&"x".repeat(16_385), &l()),
+            Err(Error::TooLarge(_))
+        ));
+        // Counted in scalar values, not bytes: 16,384 four-byte emoji fit.
+        assert!(message_text(&"😀".repeat(16_384), &l()).is_ok());
+        assert!(matches!(
+            message_text(" \n\t", &l()),
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(message_text("", &l()), Err(Error::Invalid(_))));
+        assert_eq!(message_text("  hi  ", &l()).unwrap(), "  hi  ");
+    }
+
+    #[test]
+    fn caption_is_optional() {
+        assert_eq!(caption(None, &l()).unwrap(), None);
+        assert_eq!(caption(Some("  "), &l()).unwrap(), None);
+        assert_eq!(caption(Some("a"), &l()).unwrap().as_deref(), Some("a"));
+        assert!(caption(Some(&"x".repeat(16_385)), &l()).is_err());
+    }
+
+    #[test]
+    fn group_name_edges() {
+        assert!(group_name("", &l()).is_err());
+        assert!(group_name(&"n".repeat(128), &l()).is_ok());
+        assert!(group_name(&"n".repeat(129), &l()).is_err());
+    }
+
+    #[test]
+    fn client_id_edges() {
+        assert!(client_id("", &l()).is_err());
+        assert!(client_id("a", &l()).is_ok());
+        assert!(client_id(&"c".repeat(64), &l()).is_ok());
+        assert!(client_id(&"c".repeat(65), &l()).is_err());
+    }
+
+    #[test]
+    fn page_limit_edges() {
+        assert_eq!(page_limit(None, &l()).unwrap(), 50);
+        assert!(page_limit(Some(0), &l()).is_err());
+        assert_eq!(page_limit(Some(1), &l()).unwrap(), 1);
+        assert_eq!(page_limit(Some(200), &l()).unwrap(), 200);
+        assert!(page_limit(Some(201), &l()).is_err());
+        assert!(page_limit(Some(-1), &l()).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_usernames_only_use_the_alphabet(s in "\\PC{0,40}") {
+            if let Ok(u) = username(&s, &l()) {
+                prop_assert!((3..=32).contains(&u.len()));
+                prop_assert!(u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b)));
+            }
+        }
+
+        #[test]
+        fn message_text_accepts_exactly_the_nonblank_within_limit(s in "\\PC{0,64}") {
+            let small = Limits { message_text_max: 32, ..Limits::default() };
+            let ok = message_text(&s, &small).is_ok();
+            prop_assert_eq!(ok, !s.trim().is_empty() && s.chars().count() <= 32);
+        }
+    }
+}

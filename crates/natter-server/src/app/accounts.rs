@@ -1,0 +1,210 @@
+//! Accounts and device sessions.
+//!
+//! Passwords are hashed with Argon2id on the blocking pool, a bounded number at once. A session
+//! token is 256 random bits; only its SHA-256 is stored, so a copy of the database lets no one
+//! log in.
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use natter_core::{time, validate};
+use natter_wire as wire;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{App, Caller, new_id};
+use crate::{
+    error::{AppError, AppResult},
+    store::{SessionRow, UserRow},
+};
+
+/// A session's last activity is written at most this often, not on every request.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// Hash verified against when the username is unknown, so that an unknown user and a wrong
+/// password take the same time and cannot be told apart.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2y7xDNdsI0mVqB9Pp1K9r3n1YqYz3nRcT0wTqQzwq0c";
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+impl App {
+    async fn hash_password(&self, password: String) -> AppResult<String> {
+        let _permit = self
+            .inner
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| AppError::Internal(format!("hashing: {e}")))
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+    }
+
+    async fn verify_password(&self, password: String, hash: String) -> AppResult<bool> {
+        let _permit = self
+            .inner
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let parsed = PasswordHash::new(&hash)
+                .map_err(|e| AppError::Internal(format!("stored hash: {e}")))?;
+            Ok(Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+    }
+
+    /// `POST /users`
+    pub async fn register(&self, req: wire::RegisterRequest) -> AppResult<wire::User> {
+        let l = self.limits();
+        let username = validate::username(&req.username, l)?;
+        validate::password(&req.password, l)?;
+        let display_name = match req.display_name.as_deref() {
+            Some(d) => validate::display_name(d, l)?,
+            None => username.clone(),
+        };
+        if self.store().user_by_username(&username).await?.is_some() {
+            return Err(natter_core::Error::conflict("that username is taken").into());
+        }
+        let user = UserRow {
+            id: new_id(),
+            username,
+            display_name,
+            password_hash: self.hash_password(req.password).await?,
+            created_at: time::now(),
+            last_seen_at: None,
+        };
+        self.store().create_user(&user).await?;
+        Ok(self.render_user(&user))
+    }
+
+    /// `POST /sessions`
+    pub async fn login(&self, req: wire::LoginRequest) -> AppResult<wire::LoginResponse> {
+        let device_name = validate::device_name(req.device_name.as_deref(), self.limits())?;
+        let user = self.store().user_by_username(&req.username).await?;
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let ok = self.verify_password(req.password, hash).await?;
+        let user = match (user, ok) {
+            (Some(u), true) => u,
+            _ => return Err(AppError::Unauthorized("wrong username or password")),
+        };
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token = URL_SAFE_NO_PAD.encode(raw);
+        let now = time::now();
+        let session = SessionRow {
+            id: new_id(),
+            user_id: user.id.clone(),
+            token_hash: token_hash(&token),
+            device_name,
+            created_at: now,
+            last_active_at: now,
+        };
+        self.store().create_session(&session).await?;
+        Ok(wire::LoginResponse {
+            token,
+            session_id: session.id,
+            user: self.render_user(&user),
+        })
+    }
+
+    /// Resolves a bearer token to its caller.
+    pub async fn authenticate(&self, token: &str) -> AppResult<Caller> {
+        const NO: AppError = AppError::Unauthorized("missing, unknown or revoked token");
+        let hash = token_hash(token);
+        let session = self.store().session_by_token_hash(&hash).await?.ok_or(NO)?;
+        if !bool::from(session.token_hash.ct_eq(&hash)) {
+            return Err(NO);
+        }
+        let now = time::now();
+        if now - session.last_active_at > TOUCH_EVERY_MS {
+            self.store().touch_session(&session.id, now).await?;
+        }
+        Ok(Caller {
+            user_id: session.user_id,
+            session_id: session.id,
+        })
+    }
+
+    /// `GET /sessions`
+    pub async fn sessions(&self, caller: &Caller) -> AppResult<wire::SessionList> {
+        let rows = self.store().sessions_of(&caller.user_id).await?;
+        Ok(wire::SessionList {
+            sessions: rows
+                .into_iter()
+                .map(|s| wire::Session {
+                    current: s.id == caller.session_id,
+                    id: s.id,
+                    device_name: s.device_name,
+                    created_at: time::format(s.created_at),
+                    last_active_at: time::format(s.last_active_at),
+                })
+                .collect(),
+        })
+    }
+
+    /// `DELETE /sessions/{id}`: `current` is the caller's own.
+    pub async fn revoke_session(&self, caller: &Caller, id: &str) -> AppResult<()> {
+        let id = if id == "current" {
+            caller.session_id.as_str()
+        } else {
+            id
+        };
+        if self.store().delete_session(&caller.user_id, id).await? {
+            Ok(())
+        } else {
+            Err(AppError::not_found("session"))
+        }
+    }
+
+    /// `GET /users/{id}` (`me` for the caller).
+    pub async fn user(&self, _caller: &Caller, id: &str) -> AppResult<wire::User> {
+        let user = self
+            .store()
+            .user_by_id(id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
+        Ok(self.render_user(&user))
+    }
+
+    /// `GET /users?query=&limit=`
+    pub async fn search_users(
+        &self,
+        _caller: &Caller,
+        query: &str,
+        limit: u32,
+    ) -> AppResult<wire::UserList> {
+        let rows = self.store().search_users(query, limit).await?;
+        Ok(wire::UserList {
+            users: rows.iter().map(|u| self.render_user(u)).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_parses() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+}

@@ -1,0 +1,178 @@
+//! Conversations and their members.
+
+use natter_core::{ConversationKind, Role, time, validate};
+use natter_wire as wire;
+
+use super::{App, Caller, new_id};
+use crate::{
+    error::{AppError, AppResult},
+    store::Removed,
+};
+
+impl App {
+    /// The conversation as the caller sees it, or `404` if the caller is not a member.
+    pub async fn conversation(&self, caller: &Caller, id: &str) -> AppResult<wire::Conversation> {
+        let view = self
+            .store()
+            .conversation_view(id, &caller.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("conversation"))?;
+        self.render_conversation(&view).await
+    }
+
+    /// `POST /conversations`: returns the conversation and whether it was created.
+    pub async fn create_conversation(
+        &self,
+        caller: &Caller,
+        req: wire::CreateConversationRequest,
+    ) -> AppResult<(wire::Conversation, bool)> {
+        let now = time::now();
+        match ConversationKind::parse(&req.kind) {
+            Some(ConversationKind::Direct) => {
+                let other = req
+                    .user_id
+                    .ok_or_else(|| AppError::invalid("user_id is required"))?;
+                if other == caller.user_id {
+                    return Err(AppError::invalid(
+                        "a direct conversation needs another user",
+                    ));
+                }
+                if self.store().user_by_id(&other).await?.is_none() {
+                    return Err(AppError::invalid("user_id names no user"));
+                }
+                let (id, created) = self
+                    .store()
+                    .create_direct(&new_id(), &caller.user_id, &other, now)
+                    .await?;
+                Ok((self.conversation(caller, &id).await?, created))
+            }
+            Some(ConversationKind::Group) => {
+                let name = req
+                    .name
+                    .ok_or_else(|| AppError::invalid("name is required"))?;
+                let name = validate::group_name(&name, self.limits())?;
+                let ids = req
+                    .member_ids
+                    .ok_or_else(|| AppError::invalid("member_ids is required"))?;
+                let mut members: Vec<String> = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if id != caller.user_id && !members.contains(&id) {
+                        members.push(id);
+                    }
+                }
+                if members.len() + 1 > self.limits().group_members_max {
+                    return Err(AppError::invalid(format!(
+                        "a group has at most {} members",
+                        self.limits().group_members_max
+                    )));
+                }
+                let found = self.store().existing_users(&members).await?;
+                if let Some(unknown) = members.iter().find(|m| !found.contains(m)) {
+                    return Err(AppError::invalid(format!(
+                        "member_ids: {unknown:?} names no user"
+                    )));
+                }
+                let id = new_id();
+                self.store()
+                    .create_group(&id, &caller.user_id, &name, &members, now)
+                    .await?;
+                Ok((self.conversation(caller, &id).await?, true))
+            }
+            None => Err(AppError::invalid("type must be \"direct\" or \"group\"")),
+        }
+    }
+
+    /// `GET /conversations?limit=&before=`
+    pub async fn conversations(
+        &self,
+        caller: &Caller,
+        before: Option<i64>,
+        limit: u32,
+    ) -> AppResult<wire::ConversationList> {
+        let views = self
+            .store()
+            .conversations_of(&caller.user_id, before, limit)
+            .await?;
+        let mut conversations = Vec::with_capacity(views.len());
+        for v in &views {
+            conversations.push(self.render_conversation(v).await?);
+        }
+        Ok(wire::ConversationList { conversations })
+    }
+
+    /// `PATCH /conversations/{id}`
+    pub async fn rename(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: wire::RenameRequest,
+    ) -> AppResult<wire::Conversation> {
+        let name = validate::group_name(&req.name, self.limits())?;
+        self.store()
+            .rename(&caller.user_id, id, &name, time::now())
+            .await?;
+        self.conversation(caller, id).await
+    }
+
+    /// `POST /conversations/{id}/members`
+    pub async fn add_member(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: wire::AddMemberRequest,
+    ) -> AppResult<wire::Conversation> {
+        let role = match req.role.as_deref() {
+            None => Role::Member,
+            Some(r) => match Role::parse(r) {
+                Some(role @ (Role::Member | Role::Admin)) => role,
+                _ => return Err(AppError::invalid("role must be \"member\" or \"admin\"")),
+            },
+        };
+        self.store()
+            .add_member(
+                &caller.user_id,
+                id,
+                &req.user_id,
+                role,
+                self.limits().group_members_max,
+                time::now(),
+            )
+            .await?;
+        self.conversation(caller, id).await
+    }
+
+    /// `DELETE /conversations/{id}/members/{user_id}` (`me` to leave).
+    pub async fn remove_member(&self, caller: &Caller, id: &str, user_id: &str) -> AppResult<()> {
+        let user_id = if user_id == "me" {
+            &caller.user_id
+        } else {
+            user_id
+        };
+        let removed = self
+            .store()
+            .remove_member(&caller.user_id, id, user_id, time::now())
+            .await?;
+        if removed == Removed::GroupDeleted {
+            self.erased();
+        }
+        Ok(())
+    }
+
+    /// `PATCH /conversations/{id}/members/{user_id}`
+    pub async fn set_role(
+        &self,
+        caller: &Caller,
+        id: &str,
+        user_id: &str,
+        req: wire::SetRoleRequest,
+    ) -> AppResult<wire::Conversation> {
+        let role = match Role::parse(&req.role) {
+            Some(role @ (Role::Member | Role::Admin)) => role,
+            _ => return Err(AppError::invalid("role must be \"admin\" or \"member\"")),
+        };
+        self.store()
+            .set_role(&caller.user_id, id, user_id, role, time::now())
+            .await?;
+        self.conversation(caller, id).await
+    }
+}

@@ -1,0 +1,247 @@
+//! Messages: send, read, edit, delete; delivered and read marks; receipts.
+
+use natter_core::{Error as Rule, MessageKind, MessageStatus, receipts, time, validate};
+use natter_wire as wire;
+
+use super::{App, Caller, new_id};
+use crate::{
+    error::{AppError, AppResult},
+    store::{MarkKind, MemberRow, MessageRow, NewMessage},
+};
+
+/// Which messages a page holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page {
+    pub before: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+impl App {
+    /// The caller's membership, or `404` for the conversation.
+    async fn membership(&self, caller: &Caller, conversation_id: &str) -> AppResult<MemberRow> {
+        self.store()
+            .member(conversation_id, &caller.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("conversation"))
+    }
+
+    /// A message the caller may see, with the conversation's members; else `404`.
+    async fn visible_message(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> AppResult<(MessageRow, Vec<MemberRow>)> {
+        let msg = self
+            .store()
+            .message(id, &caller.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("message"))?;
+        let members = self.store().members(&msg.conversation_id).await?;
+        match members.iter().find(|m| m.user_id == caller.user_id) {
+            Some(me) if msg.seq > me.joined_seq => Ok((msg, members)),
+            _ => Err(AppError::not_found("message")),
+        }
+    }
+
+    /// `POST /conversations/{id}/messages`: the message and whether it was newly stored.
+    pub async fn send(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        req: wire::SendMessageRequest,
+    ) -> AppResult<(wire::Message, bool)> {
+        let l = self.limits();
+        self.membership(caller, conversation_id).await?;
+        let client_id = req
+            .client_id
+            .as_deref()
+            .map(|c| validate::client_id(c, l))
+            .transpose()?;
+        // A retry gets what was stored the first time, whatever its body says now.
+        if let Some(cid) = &client_id
+            && let Some(found) = self
+                .store()
+                .message_by_client_id(conversation_id, &caller.user_id, cid)
+                .await?
+        {
+            return Ok((self.render_in(&found).await?, false));
+        }
+        let kind = match req.kind.as_deref() {
+            None => MessageKind::Text,
+            Some(k) => MessageKind::parse(k)
+                .ok_or_else(|| AppError::invalid("kind must be \"text\", \"image\" or \"file\""))?,
+        };
+        let text = match kind {
+            MessageKind::Text => Some(validate::message_text(
+                req.text
+                    .as_deref()
+                    .ok_or_else(|| AppError::invalid("text is required"))?,
+                l,
+            )?),
+            MessageKind::Image | MessageKind::File => validate::caption(req.text.as_deref(), l)?,
+        };
+        let body = natter_core::MessageBody::from_parts(kind, text, req.media_id)?;
+        if let Some(media_id) = body.media_id() {
+            let media = self
+                .store()
+                .media(media_id)
+                .await?
+                .filter(|m| m.uploader_id == caller.user_id)
+                .ok_or_else(|| AppError::not_found("media"))?;
+            if kind == MessageKind::Image && !media.is_image {
+                return Err(Rule::Unsupported(
+                    "kind \"image\" needs media that is an image".into(),
+                )
+                .into());
+            }
+        }
+        let msg = NewMessage {
+            id: new_id(),
+            conversation_id: conversation_id.to_owned(),
+            sender_id: caller.user_id.clone(),
+            client_id,
+            kind,
+            text: body.text().map(str::to_owned),
+            media_id: body.media_id().map(str::to_owned),
+            reply_to: req.reply_to,
+            created_at: time::now(),
+        };
+        let sent = self.store().send(&msg).await?;
+        Ok((self.render_in(&sent.message).await?, sent.created))
+    }
+
+    /// Renders a message with its conversation's current members.
+    async fn render_in(&self, msg: &MessageRow) -> AppResult<wire::Message> {
+        let members = self.store().members(&msg.conversation_id).await?;
+        self.render_message(msg, &members).await
+    }
+
+    /// `GET /conversations/{id}/messages`
+    pub async fn messages(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        page: Page,
+    ) -> AppResult<wire::MessagePage> {
+        let me = self.membership(caller, conversation_id).await?;
+        let (rows, has_more) = self
+            .store()
+            .messages(
+                conversation_id,
+                &caller.user_id,
+                me.joined_seq,
+                page.before,
+                page.after,
+                page.limit,
+            )
+            .await?;
+        let members = self.store().members(conversation_id).await?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for r in &rows {
+            messages.push(self.render_message(r, &members).await?);
+        }
+        Ok(wire::MessagePage { messages, has_more })
+    }
+
+    /// `GET /messages/{id}`
+    pub async fn message(&self, caller: &Caller, id: &str) -> AppResult<wire::Message> {
+        let (msg, members) = self.visible_message(caller, id).await?;
+        self.render_message(&msg, &members).await
+    }
+
+    /// `PATCH /messages/{id}`
+    pub async fn edit(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: wire::EditMessageRequest,
+    ) -> AppResult<wire::Message> {
+        let text = validate::message_text(&req.text, self.limits())?;
+        self.store()
+            .edit(&caller.user_id, id, &text, time::now())
+            .await?;
+        // The old text may linger in the database's files until the next purge.
+        self.erased();
+        self.message(caller, id).await
+    }
+
+    /// `DELETE /messages/{id}`: for everyone; its text is erased from storage.
+    pub async fn delete_for_everyone(&self, caller: &Caller, id: &str) -> AppResult<()> {
+        self.store()
+            .delete_for_everyone(&caller.user_id, id, time::now())
+            .await?;
+        self.erased();
+        Ok(())
+    }
+
+    /// `DELETE /messages/{id}?for=me`
+    pub async fn delete_for_me(&self, caller: &Caller, id: &str) -> AppResult<()> {
+        self.store().hide(&caller.user_id, id, time::now()).await?;
+        Ok(())
+    }
+
+    /// `PUT /messages/{id}/delivered` and `/read`: marks it and every earlier message.
+    pub async fn mark_message(&self, caller: &Caller, id: &str, kind: MarkKind) -> AppResult<()> {
+        let (msg, _) = self.visible_message(caller, id).await?;
+        self.store()
+            .mark(
+                &caller.user_id,
+                &msg.conversation_id,
+                kind,
+                msg.seq,
+                time::now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The `delivered` and `read` WebSocket frames: marks up to a seq of a conversation.
+    pub async fn mark_up_to(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        kind: MarkKind,
+        seq: i64,
+    ) -> AppResult<()> {
+        if seq < 0 {
+            return Err(AppError::invalid("up_to_seq must not be negative"));
+        }
+        self.store()
+            .mark(&caller.user_id, conversation_id, kind, seq, time::now())
+            .await?;
+        Ok(())
+    }
+
+    /// `GET /messages/{id}/receipts`
+    pub async fn receipts(&self, caller: &Caller, id: &str) -> AppResult<wire::Receipts> {
+        let (msg, members) = self.visible_message(caller, id).await?;
+        let mut recipients = Vec::new();
+        let mut marks = Vec::new();
+        for m in members
+            .iter()
+            .filter(|m| receipts::is_recipient(&m.user_id, m.joined_seq, &msg.sender_id, msg.seq))
+        {
+            let status = m.marks.status_of(msg.seq);
+            let times = if status == MessageStatus::Sent {
+                Default::default()
+            } else {
+                self.store()
+                    .mark_times(&msg.conversation_id, &m.user_id, msg.seq)
+                    .await?
+            };
+            marks.push(m.marks);
+            recipients.push(wire::RecipientStatus {
+                user_id: m.user_id.clone(),
+                status: status.as_str().to_owned(),
+                delivered_at: times.delivered_at.map(time::format),
+                read_at: times.read_at.map(time::format),
+            });
+        }
+        Ok(wire::Receipts {
+            message_id: msg.id.clone(),
+            status: receipts::aggregate(msg.seq, marks).as_str().to_owned(),
+            recipients,
+        })
+    }
+}

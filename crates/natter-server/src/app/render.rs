@@ -1,0 +1,106 @@
+//! From storage rows to the wire shapes of API.md.
+
+use natter_core::{receipts, time};
+use natter_wire as wire;
+
+use super::App;
+use crate::{
+    error::AppResult,
+    store::{ConversationView, MediaRow, MemberRow, MessageRow, UserRow},
+};
+
+pub(crate) fn media(m: &MediaRow) -> wire::Media {
+    wire::Media {
+        id: m.id.clone(),
+        content_type: m.content_type.clone(),
+        size: m.size,
+        filename: m.filename.clone(),
+        width: m.width,
+        height: m.height,
+        has_thumbnail: m.has_thumbnail,
+        sha256: m.sha256.clone(),
+        created_at: time::format(m.created_at),
+    }
+}
+
+/// The aggregate status of `msg` over its recipients among `members`.
+pub(crate) fn status(msg: &MessageRow, members: &[MemberRow]) -> natter_core::MessageStatus {
+    receipts::aggregate(
+        msg.seq,
+        members
+            .iter()
+            .filter(|m| receipts::is_recipient(&m.user_id, m.joined_seq, &msg.sender_id, msg.seq))
+            .map(|m| m.marks),
+    )
+}
+
+impl App {
+    pub(crate) fn render_user(&self, u: &UserRow) -> wire::User {
+        wire::User {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            online: false,
+            last_seen_at: u.last_seen_at.map(time::format),
+            created_at: time::format(u.created_at),
+        }
+    }
+
+    /// A message as its viewer sees it; `members` are the conversation's, for the status.
+    pub(crate) async fn render_message(
+        &self,
+        msg: &MessageRow,
+        members: &[MemberRow],
+    ) -> AppResult<wire::Message> {
+        let gone = msg.deleted || msg.hidden;
+        let media = match (&msg.media_id, gone) {
+            (Some(id), false) => self.store().media(id).await?.as_ref().map(media),
+            _ => None,
+        };
+        Ok(wire::Message {
+            id: msg.id.clone(),
+            conversation_id: msg.conversation_id.clone(),
+            seq: msg.seq,
+            sender_id: msg.sender_id.clone(),
+            client_id: msg.client_id.clone(),
+            kind: msg.kind.as_str().to_owned(),
+            text: if gone { None } else { msg.text.clone() },
+            media,
+            reply_to: msg.reply_to.clone(),
+            created_at: time::format(msg.created_at),
+            edited_at: msg.edited_at.map(time::format),
+            deleted: gone,
+            status: status(msg, members).as_str().to_owned(),
+        })
+    }
+
+    pub(crate) async fn render_conversation(
+        &self,
+        v: &ConversationView,
+    ) -> AppResult<wire::Conversation> {
+        let last_message = match &v.last_message {
+            Some(m) => Some(self.render_message(m, &v.members).await?),
+            None => None,
+        };
+        Ok(wire::Conversation {
+            id: v.conversation.id.clone(),
+            kind: v.conversation.kind.as_str().to_owned(),
+            name: v.conversation.name.clone(),
+            members: v
+                .members
+                .iter()
+                .map(|m| wire::Member {
+                    user_id: m.user_id.clone(),
+                    role: m.role.as_str().to_owned(),
+                    joined_at: time::format(m.joined_at),
+                })
+                .collect(),
+            created_at: time::format(v.conversation.created_at),
+            last_message_at: time::format(v.conversation.last_message_at),
+            last_seq: v.conversation.last_seq,
+            last_message,
+            unread_count: v.unread_count,
+            read_seq: v.read_seq,
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! The server's configuration: one struct, one place for the defaults.
+//!
+//! The `natter` binary fills it from flags, `NATTER_*` environment variables and a TOML file;
+//! tests build it directly. Every default serves one machine with nothing else running.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use natter_core::Limits;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen. Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where the embedded database and media live by default.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` (default: `<data_dir>/natter.db`) or `postgres://…`.
+    pub database_url: Option<String>,
+    /// `nats://…` for fan-out between nodes; none means one node, in-process fan-out.
+    pub bus_url: Option<String>,
+    /// Prefix of NATS subjects and buckets, so that clusters can share a NATS server.
+    pub bus_prefix: String,
+    /// Where media bytes live (default: `<data_dir>/media`).
+    pub media_dir: Option<PathBuf>,
+    /// Whether the rate limits are on.
+    pub rate_limit: bool,
+    /// How long the durable event log is kept.
+    pub event_retention: Duration,
+    /// How soon the users of a node that died are shown offline.
+    pub presence_timeout: Duration,
+    /// How soon after a deletion its bytes are gone from the database's files (the interval of
+    /// the eraser, which checkpoints and truncates SQLite's write-ahead log).
+    pub erase_interval: Duration,
+    /// Size and count limits.
+    pub limits: Limits,
+    /// At most this many password hashes (Argon2id) computed at once on the blocking pool.
+    pub max_concurrent_hashes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./natter-data"),
+            database_url: None,
+            bus_url: None,
+            bus_prefix: "natter".into(),
+            media_dir: None,
+            rate_limit: true,
+            event_retention: Duration::from_secs(30 * 24 * 3600),
+            presence_timeout: Duration::from_secs(30),
+            erase_interval: Duration::from_secs(30),
+            limits: Limits::default(),
+            max_concurrent_hashes: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+impl Config {
+    /// The database URL in force: the configured one, else SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("natter.db").display()),
+        }
+    }
+
+    /// The media directory in force.
+    pub fn media_dir(&self) -> PathBuf {
+        self.media_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("media"))
+    }
+}

@@ -1,0 +1,99 @@
+//! The HTTP transport: routes, extractors and the error mapping. Handlers only translate
+//! between the wire and the application services.
+
+mod accounts;
+mod conversations;
+pub mod error;
+pub mod extract;
+mod messages;
+mod ops;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+
+use self::error::ApiError;
+use crate::app::App;
+
+/// Every route of the server.
+pub fn router(app: App) -> Router {
+    let body_limit = app.limits().json_body_max_bytes;
+    let api = Router::new()
+        .route("/users", post(accounts::register).get(accounts::search))
+        .route("/users/me", get(accounts::me))
+        .route("/users/{id}", get(accounts::user))
+        .route("/sessions", post(accounts::login).get(accounts::sessions))
+        .route("/sessions/{id}", axum::routing::delete(accounts::revoke))
+        .route(
+            "/conversations",
+            post(conversations::create).get(conversations::list),
+        )
+        .route(
+            "/conversations/{id}",
+            get(conversations::get).patch(conversations::rename),
+        )
+        .route(
+            "/conversations/{id}/members",
+            post(conversations::add_member),
+        )
+        .route(
+            "/conversations/{id}/members/{user_id}",
+            axum::routing::delete(conversations::remove_member).patch(conversations::set_role),
+        )
+        .route(
+            "/conversations/{id}/messages",
+            post(messages::send).get(messages::list),
+        )
+        .route(
+            "/messages/{id}",
+            get(messages::get)
+                .patch(messages::edit)
+                .delete(messages::delete),
+        )
+        .route("/messages/{id}/delivered", put(messages::delivered))
+        .route("/messages/{id}/read", put(messages::read))
+        .route("/messages/{id}/receipts", get(messages::receipts));
+
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(ops::healthz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        "method not allowed on this route",
+    )
+}
+
+/// A panic in a handler is a bug: logged, and answered `500 internal` with the standard body.
+fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = %detail, "handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+    .into_response()
+}

@@ -1,0 +1,123 @@
+//! natter's server: the HTTP transport, the application services and the storage adapters.
+//!
+//! The server is a library: [`run`] serves on a listener until a shutdown signal, and [`start`]
+//! does the same in the background for tests and embedding. `main` only wires configuration.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod store;
+
+use std::{future::Future, net::SocketAddr};
+
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub use config::Config;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("cannot create {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("unsupported configuration: {0}")]
+    Config(String),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens storage and serves on `listener` until `shutdown` completes; then stops accepting,
+/// lets in-flight requests finish and closes the database cleanly.
+/// `ready` is called once storage is open and the listener accepts connections.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(),
+) -> Result<(), ServeError> {
+    let app = app::App::open(config).await?;
+    ready();
+    serve_app(app, listener, shutdown).await
+}
+
+async fn serve_app(
+    app: app::App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let router = http::router(app.clone());
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    app.close().await;
+    result.map_err(ServeError::Io)
+}
+
+/// Binds `config.listen`, the port 0 included.
+pub async fn bind(config: &Config) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen,
+            source,
+        })
+}
+
+/// A server running in the background.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServeError>>,
+}
+
+/// Binds and starts a server in the background; it accepts connections once this returns.
+pub async fn start(config: Config) -> Result<Server, ServeError> {
+    let listener = bind(&config).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    // Open storage before returning so that a bad configuration fails here, not in the task.
+    let app = app::App::open(config).await?;
+    let task = tokio::spawn(serve_app(app, listener, async {
+        let _ = stopped.await;
+    }));
+    Ok(Server {
+        addr,
+        stop: Some(stop),
+        task,
+    })
+}
+
+impl Server {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops gracefully and waits until the database is closed.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match (&mut self.task).await {
+            Ok(r) => r,
+            Err(e) => Err(ServeError::Io(std::io::Error::other(e))),
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! The storage port: everything natter keeps, behind one trait, with one adapter per engine.
+//!
+//! Each method is one use case in one transaction. Where a change depends on what is stored
+//! (a member's role, a message's sender) the adapter reads and checks it with the domain's rules
+//! inside the same transaction, so no check can go stale before its write. Every durable change
+//! appends its event to the event log in that same transaction.
+//!
+//! Times are milliseconds since the epoch; ids are strings the application generates.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use natter_core::{ConversationKind, MessageKind, Role, receipts::Marks};
+
+/// What storage can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A rule of the domain refused the change (checked inside the transaction).
+    #[error(transparent)]
+    Rule(#[from] natter_core::Error),
+    /// The engine failed. Logged; the client sees only `internal`.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    /// SHA-256 of the token; the token itself is never stored.
+    pub token_hash: Vec<u8>,
+    pub device_name: Option<String>,
+    pub created_at: i64,
+    pub last_active_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRow {
+    pub id: String,
+    pub kind: ConversationKind,
+    pub name: Option<String>,
+    pub created_at: i64,
+    pub last_message_at: i64,
+    pub last_seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub role: Role,
+    pub joined_at: i64,
+    /// The conversation's `last_seq` when this member joined: it sees only later seqs.
+    pub joined_seq: i64,
+    pub marks: Marks,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub seq: i64,
+    pub sender_id: String,
+    pub client_id: Option<String>,
+    pub kind: MessageKind,
+    pub text: Option<String>,
+    pub media_id: Option<String>,
+    pub reply_to: Option<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    /// Deleted for everyone.
+    pub deleted: bool,
+    /// Hidden for the viewer it was read for (deleted `for=me`).
+    pub hidden: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRow {
+    pub id: String,
+    pub uploader_id: String,
+    pub content_type: String,
+    pub size: i64,
+    pub filename: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub has_thumbnail: bool,
+    pub sha256: String,
+    pub is_image: bool,
+    pub created_at: i64,
+}
+
+/// A conversation as one member sees it.
+#[derive(Debug, Clone)]
+pub struct ConversationView {
+    pub conversation: ConversationRow,
+    /// In join order.
+    pub members: Vec<MemberRow>,
+    pub last_message: Option<MessageRow>,
+    pub unread_count: i64,
+    pub read_seq: i64,
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: String,
+    pub conversation_id: String,
+    pub sender_id: String,
+    pub client_id: Option<String>,
+    pub kind: MessageKind,
+    pub text: Option<String>,
+    pub media_id: Option<String>,
+    pub reply_to: Option<String>,
+    pub created_at: i64,
+}
+
+/// What `send` did: stored a new message, or found the one stored under the same `client_id`.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub message: MessageRow,
+    pub created: bool,
+}
+
+/// Which mark a member moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    Delivered,
+    Read,
+}
+
+/// When a recipient's marks first reached a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarkTimes {
+    pub delivered_at: Option<i64>,
+    pub read_at: Option<i64>,
+}
+
+/// What removing a member did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    /// The member is gone; others remain (with a new owner if the owner left).
+    Member,
+    /// The last member left and the group is deleted.
+    GroupDeleted,
+}
+
+/// Kinds of durable event, as named on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    NewMessage,
+    MessageUpdated,
+    MessageDeleted,
+    MessageStatus,
+    ConversationUpdated,
+    ConversationRemoved,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::NewMessage => "new_message",
+            EventKind::MessageUpdated => "message_updated",
+            EventKind::MessageDeleted => "message_deleted",
+            EventKind::MessageStatus => "message_status",
+            EventKind::ConversationUpdated => "conversation_updated",
+            EventKind::ConversationRemoved => "conversation_removed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "new_message" => EventKind::NewMessage,
+            "message_updated" => EventKind::MessageUpdated,
+            "message_deleted" => EventKind::MessageDeleted,
+            "message_status" => EventKind::MessageStatus,
+            "conversation_updated" => EventKind::ConversationUpdated,
+            "conversation_removed" => EventKind::ConversationRemoved,
+            _ => return None,
+        })
+    }
+}
+
+/// One entry of the durable event log.
+///
+/// Events about messages and conversations hold references, not copies: a replay renders the
+/// message or conversation as it is now, so a deleted message replays as its tombstone and no
+/// old text survives in the log. `data` holds the small payloads that are not rendered
+/// (`message_deleted`, `message_status`, `conversation_removed`), never message text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub pos: i64,
+    pub kind: EventKind,
+    pub conversation_id: String,
+    /// Set when only this user receives the event; else every member of the conversation.
+    pub user_id: Option<String>,
+    pub message_id: Option<String>,
+    pub data: Option<String>,
+    pub created_at: i64,
+}
+
+/// The persistence port.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- accounts ----
+
+    /// Stores a new user; a taken username is a `Conflict`.
+    async fn create_user(&self, user: &UserRow) -> StoreResult<()>;
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>>;
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>>;
+    /// Users whose username starts with `prefix`, in username order.
+    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<UserRow>>;
+    /// Which of `ids` exist.
+    async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>>;
+
+    async fn create_session(&self, session: &SessionRow) -> StoreResult<()>;
+    async fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRow>>;
+    async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()>;
+    async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>>;
+    /// Deletes `user_id`'s session `id`; false if it has none such.
+    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+
+    // ---- conversations ----
+
+    /// The direct conversation of the pair, created (with its event) if it does not exist.
+    /// Returns its id and whether it was created.
+    async fn create_direct(
+        &self,
+        new_id: &str,
+        a: &str,
+        b: &str,
+        at: i64,
+    ) -> StoreResult<(String, bool)>;
+    /// A new group owned by `owner` with `members` (which exclude the owner).
+    async fn create_group(
+        &self,
+        id: &str,
+        owner: &str,
+        name: &str,
+        members: &[String],
+        at: i64,
+    ) -> StoreResult<()>;
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>>;
+    /// `user_id`'s membership of `conversation_id`.
+    async fn member(&self, conversation_id: &str, user_id: &str) -> StoreResult<Option<MemberRow>>;
+    /// All members, in join order.
+    async fn members(&self, conversation_id: &str) -> StoreResult<Vec<MemberRow>>;
+    /// The conversation as `viewer` sees it; none if it is not a member.
+    async fn conversation_view(
+        &self,
+        conversation_id: &str,
+        viewer: &str,
+    ) -> StoreResult<Option<ConversationView>>;
+    /// `viewer`'s conversations, newest activity first, older than `before` if given.
+    async fn conversations_of(
+        &self,
+        viewer: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationView>>;
+    async fn rename(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        name: &str,
+        at: i64,
+    ) -> StoreResult<()>;
+    async fn add_member(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        user_id: &str,
+        role: Role,
+        max_members: usize,
+        at: i64,
+    ) -> StoreResult<()>;
+    async fn remove_member(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        user_id: &str,
+        at: i64,
+    ) -> StoreResult<Removed>;
+    async fn set_role(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        user_id: &str,
+        role: Role,
+        at: i64,
+    ) -> StoreResult<()>;
+
+    // ---- messages ----
+
+    /// Stores a message with the next seq, or returns the one the sender already stored under
+    /// the same `client_id` in that conversation. The sender must be a member.
+    async fn send(&self, msg: &NewMessage) -> StoreResult<Sent>;
+    /// The message `sender` stored under `client_id` in the conversation, if any.
+    async fn message_by_client_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<MessageRow>>;
+    /// A message as `viewer` sees it (hidden for it or not).
+    async fn message(&self, id: &str, viewer: &str) -> StoreResult<Option<MessageRow>>;
+    /// Messages of a conversation with `after < seq < before` and `seq > min_seq`, as `viewer`
+    /// sees them, ascending. With `after` set, the oldest `limit`; else the newest `limit`.
+    /// Returns whether more lie beyond the page in the direction read.
+    async fn messages(
+        &self,
+        conversation_id: &str,
+        viewer: &str,
+        min_seq: i64,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<MessageRow>, bool)>;
+    /// Replaces the text of `actor`'s message.
+    async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()>;
+    /// Deletes for everyone: erases text and media reference, keeps the tombstone.
+    async fn delete_for_everyone(&self, actor: &str, message_id: &str, at: i64) -> StoreResult<()>;
+    /// Hides a message for `user_id` only.
+    async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()>;
+    /// Moves `user_id`'s mark in a conversation up to `seq` (capped at the last seq). Returns the
+    /// marks after the move and whether anything moved.
+    async fn mark(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        kind: MarkKind,
+        seq: i64,
+        at: i64,
+    ) -> StoreResult<bool>;
+    /// When `user_id`'s marks first reached `seq`.
+    async fn mark_times(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        seq: i64,
+    ) -> StoreResult<MarkTimes>;
+
+    // ---- media ----
+
+    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>>;
+
+    // ---- the event log ----
+
+    /// The position of the newest event (0 if none).
+    async fn head(&self) -> StoreResult<i64>;
+    /// `user_id`'s events after `after`, oldest first, at most `limit`.
+    async fn events_for(&self, user_id: &str, after: i64, limit: u32)
+    -> StoreResult<Vec<EventRow>>;
+
+    // ---- operations ----
+
+    /// Whether the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Makes erased content unrecoverable from the database's files (for SQLite: checkpoints
+    /// and truncates the write-ahead log, whose old frames may still hold it).
+    async fn purge(&self) -> StoreResult<()>;
+    async fn close(&self);
+}

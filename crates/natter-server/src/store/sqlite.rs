@@ -1,0 +1,1174 @@
+//! The SQLite adapter: the embedded default, one file, nothing else to run.
+//!
+//! One writer connection and a pool of readers. SQLite allows one writer at a time anyway;
+//! funnelling every write through one connection makes the order in which event positions are
+//! allocated the order in which they commit, so a reader of the log can never skip an event
+//! that commits late. WAL lets readers run beside the writer. `secure_delete` overwrites erased
+//! content in the database file; [`Store::purge`] then checkpoints and truncates the WAL, whose
+//! old frames would still hold it.
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use async_trait::async_trait;
+use natter_core::{ConversationKind, Error as Rule, MessageKind, Role, receipts::Marks, rules};
+use sqlx::{
+    Row, SqliteConnection,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+        SqliteSynchronous,
+    },
+};
+
+use super::*;
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path`) and migrates it.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a send is acknowledged only once it survives a power cut, not only a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("secure_delete", "ON");
+        if let Some(dir) = Path::new(opts.get_filename()).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Other(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(Self { writer, readers })
+    }
+}
+
+// ---- row decoding ----
+
+fn user_row(r: &SqliteRow) -> sqlx::Result<UserRow> {
+    Ok(UserRow {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        password_hash: r.try_get("password_hash")?,
+        created_at: r.try_get("created_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+    })
+}
+
+fn session_row(r: &SqliteRow) -> sqlx::Result<SessionRow> {
+    Ok(SessionRow {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        token_hash: r.try_get("token_hash")?,
+        device_name: r.try_get("device_name")?,
+        created_at: r.try_get("created_at")?,
+        last_active_at: r.try_get("last_active_at")?,
+    })
+}
+
+fn conversation_row(r: &SqliteRow) -> sqlx::Result<ConversationRow> {
+    let kind: String = r.try_get("kind")?;
+    Ok(ConversationRow {
+        id: r.try_get("id")?,
+        kind: ConversationKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+        last_message_at: r.try_get("last_message_at")?,
+        last_seq: r.try_get("last_seq")?,
+    })
+}
+
+fn member_row(r: &SqliteRow) -> sqlx::Result<MemberRow> {
+    let role: String = r.try_get("role")?;
+    Ok(MemberRow {
+        user_id: r.try_get("user_id")?,
+        role: Role::parse(&role).ok_or_else(|| decode_err("role", &role))?,
+        joined_at: r.try_get("joined_at")?,
+        joined_seq: r.try_get("joined_seq")?,
+        marks: Marks {
+            delivered_seq: r.try_get("delivered_seq")?,
+            read_seq: r.try_get("read_seq")?,
+        },
+    })
+}
+
+fn message_row(r: &SqliteRow) -> sqlx::Result<MessageRow> {
+    let kind: String = r.try_get("kind")?;
+    let deleted_at: Option<i64> = r.try_get("deleted_at")?;
+    Ok(MessageRow {
+        id: r.try_get("id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        seq: r.try_get("seq")?,
+        sender_id: r.try_get("sender_id")?,
+        client_id: r.try_get("client_id")?,
+        kind: MessageKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+        text: r.try_get("text")?,
+        media_id: r.try_get("media_id")?,
+        reply_to: r.try_get("reply_to")?,
+        created_at: r.try_get("created_at")?,
+        edited_at: r.try_get("edited_at")?,
+        deleted: deleted_at.is_some(),
+        hidden: r.try_get::<i64, _>("hidden")? != 0,
+    })
+}
+
+fn media_row(r: &SqliteRow) -> sqlx::Result<MediaRow> {
+    Ok(MediaRow {
+        id: r.try_get("id")?,
+        uploader_id: r.try_get("uploader_id")?,
+        content_type: r.try_get("content_type")?,
+        size: r.try_get("size")?,
+        filename: r.try_get("filename")?,
+        width: r.try_get("width")?,
+        height: r.try_get("height")?,
+        has_thumbnail: r.try_get::<i64, _>("has_thumbnail")? != 0,
+        sha256: r.try_get("sha256")?,
+        is_image: r.try_get::<i64, _>("is_image")? != 0,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn event_row(r: &SqliteRow) -> sqlx::Result<EventRow> {
+    let kind: String = r.try_get("kind")?;
+    Ok(EventRow {
+        pos: r.try_get("pos")?,
+        kind: EventKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+        conversation_id: r.try_get("conversation_id")?,
+        user_id: r.try_get("user_id")?,
+        message_id: r.try_get("message_id")?,
+        data: r.try_get("data")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn decode_err(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unexpected {column} {value:?}").into())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// A SELECT of message columns with whether the viewer, bound as `?1`, hid each one.
+macro_rules! select_messages {
+    ($tail:literal) => {
+        concat!(
+            "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.text, \
+             m.media_id, m.reply_to, m.created_at, m.edited_at, m.deleted_at, \
+             EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?1 AND h.message_id = m.id) AS hidden \
+             FROM messages m ",
+            $tail
+        )
+    };
+}
+
+// ---- helpers used inside write transactions ----
+
+async fn head_in(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+async fn append_event(
+    conn: &mut SqliteConnection,
+    kind: EventKind,
+    conversation_id: &str,
+    user_id: Option<&str>,
+    message_id: Option<&str>,
+    data: Option<String>,
+    at: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO events (kind, conversation_id, user_id, message_id, data, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING pos",
+    )
+    .bind(kind.as_str())
+    .bind(conversation_id)
+    .bind(user_id)
+    .bind(message_id)
+    .bind(data)
+    .bind(at)
+    .fetch_one(conn)
+    .await
+}
+
+async fn conversation_in(conn: &mut SqliteConnection, id: &str) -> StoreResult<ConversationRow> {
+    let row = sqlx::query(
+        "SELECT id, kind, name, created_at, last_message_at, last_seq FROM conversations WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    match row {
+        Some(r) => Ok(conversation_row(&r)?),
+        None => Err(Rule::not_found("conversation").into()),
+    }
+}
+
+async fn member_in(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    user_id: &str,
+) -> sqlx::Result<Option<MemberRow>> {
+    let row = sqlx::query(
+        "SELECT user_id, role, joined_at, joined_seq, delivered_seq, read_seq \
+         FROM members WHERE conversation_id = ? AND user_id = ?",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(member_row).transpose()
+}
+
+/// The actor's membership, or `404` for the conversation: a non-member may not see it.
+async fn actor_in(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    actor: &str,
+) -> StoreResult<MemberRow> {
+    member_in(conn, conversation_id, actor)
+        .await?
+        .ok_or_else(|| Rule::not_found("conversation").into())
+}
+
+async fn members_in(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+) -> sqlx::Result<Vec<MemberRow>> {
+    let rows = sqlx::query(
+        "SELECT user_id, role, joined_at, joined_seq, delivered_seq, read_seq \
+         FROM members WHERE conversation_id = ? ORDER BY join_order",
+    )
+    .bind(conversation_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(member_row).collect()
+}
+
+async fn insert_member(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    user_id: &str,
+    role: Role,
+    joined_seq: i64,
+    at: i64,
+) -> sqlx::Result<()> {
+    let head = head_in(conn).await?;
+    sqlx::query(
+        "INSERT INTO members (conversation_id, user_id, role, joined_at, join_order, joined_seq, joined_pos) \
+         VALUES (?1, ?2, ?3, ?4, \
+                 (SELECT COALESCE(MAX(join_order), 0) + 1 FROM members WHERE conversation_id = ?1), \
+                 ?5, ?6)",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(at)
+    .bind(joined_seq)
+    .bind(head)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A message as `viewer` sees it, read inside a transaction.
+async fn message_in(
+    conn: &mut SqliteConnection,
+    id: &str,
+    viewer: &str,
+) -> sqlx::Result<Option<MessageRow>> {
+    let row = sqlx::query(select_messages!("WHERE m.id = ?2"))
+        .bind(viewer)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(message_row).transpose()
+}
+
+/// The message and the actor's membership, or `404` if the actor may not see the message.
+async fn visible_message_in(
+    conn: &mut SqliteConnection,
+    id: &str,
+    actor: &str,
+) -> StoreResult<(MessageRow, MemberRow)> {
+    let msg = message_in(conn, id, actor)
+        .await?
+        .ok_or_else(|| Rule::not_found("message"))?;
+    match member_in(conn, &msg.conversation_id, actor).await? {
+        Some(m) if msg.seq > m.joined_seq => Ok((msg, m)),
+        _ => Err(Rule::not_found("message").into()),
+    }
+}
+
+/// Moves a member's marks and records the move: the member row, the mark history and one
+/// `message_status` event. Returns whether anything moved.
+async fn move_marks(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    member: &MemberRow,
+    kind: MarkKind,
+    seq: i64,
+    at: i64,
+) -> sqlx::Result<bool> {
+    let mut marks = member.marks;
+    let moved = match kind {
+        MarkKind::Delivered => marks.mark_delivered(seq),
+        MarkKind::Read => marks.mark_read(seq),
+    };
+    if !moved.delivered && !moved.read {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE members SET delivered_seq = ?, read_seq = ? WHERE conversation_id = ? AND user_id = ?",
+    )
+    .bind(marks.delivered_seq)
+    .bind(marks.read_seq)
+    .bind(conversation_id)
+    .bind(&member.user_id)
+    .execute(&mut *conn)
+    .await?;
+    for (did, name) in [(moved.delivered, "delivered"), (moved.read, "read")] {
+        if did {
+            sqlx::query(
+                "INSERT INTO mark_moves (conversation_id, user_id, kind, up_to_seq, at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(conversation_id)
+            .bind(&member.user_id)
+            .bind(name)
+            .bind(seq)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    let status = if moved.read { "read" } else { "delivered" };
+    let data = serde_json::json!({
+        "conversation_id": conversation_id,
+        "user_id": member.user_id,
+        "status": status,
+        "up_to_seq": seq,
+        "at": natter_core::time::format(at),
+    });
+    append_event(
+        conn,
+        EventKind::MessageStatus,
+        conversation_id,
+        None,
+        None,
+        Some(data.to_string()),
+        at,
+    )
+    .await?;
+    Ok(true)
+}
+
+async fn conversation_updated(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    at: i64,
+) -> sqlx::Result<i64> {
+    append_event(
+        conn,
+        EventKind::ConversationUpdated,
+        conversation_id,
+        None,
+        None,
+        None,
+        at,
+    )
+    .await
+}
+
+impl SqliteStore {
+    async fn view_in(
+        &self,
+        conn: &mut SqliteConnection,
+        conversation_id: &str,
+        viewer: &str,
+    ) -> StoreResult<Option<ConversationView>> {
+        let Some(me) = member_in(conn, conversation_id, viewer).await? else {
+            return Ok(None);
+        };
+        let conversation = conversation_in(conn, conversation_id).await?;
+        let members = members_in(conn, conversation_id).await?;
+        let last_message = if conversation.last_seq > me.joined_seq {
+            let row = sqlx::query(select_messages!(
+                "WHERE m.conversation_id = ?2 AND m.seq = ?3"
+            ))
+            .bind(viewer)
+            .bind(conversation_id)
+            .bind(conversation.last_seq)
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.as_ref().map(message_row).transpose()?
+        } else {
+            None
+        };
+        let unread_count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages m \
+             WHERE m.conversation_id = ?1 AND m.seq > ?2 AND m.sender_id <> ?3 \
+               AND m.deleted_at IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?3 AND h.message_id = m.id)",
+        )
+        .bind(conversation_id)
+        .bind(me.marks.read_seq.max(me.joined_seq))
+        .bind(viewer)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Some(ConversationView {
+            conversation,
+            members,
+            last_message,
+            unread_count,
+            read_seq: me.marks.read_seq,
+        }))
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(&self, user: &UserRow) -> StoreResult<()> {
+        let res = sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&user.id)
+        .bind(&user.username)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .bind(user.created_at)
+        .execute(&self.writer)
+        .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                Err(Rule::conflict("that username is taken").into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(row.as_ref().map(user_row).transpose()?)
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(row.as_ref().map(user_row).transpose()?)
+    }
+
+    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<UserRow>> {
+        // A range scan on the unique index; no LIKE, so '%' and '_' in the prefix are literal.
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE username >= ?1 AND substr(username, 1, length(?1)) = ?1 \
+             ORDER BY username LIMIT ?2",
+        )
+        .bind(prefix)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.iter().map(user_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        let mut found = Vec::with_capacity(ids.len());
+        let mut conn = self.readers.acquire().await?;
+        for id in ids {
+            let hit: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            found.extend(hit);
+        }
+        Ok(found)
+    }
+
+    async fn create_session(&self, s: &SessionRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, token_hash, device_name, created_at, last_active_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.user_id)
+        .bind(&s.token_hash)
+        .bind(&s.device_name)
+        .bind(s.created_at)
+        .bind(s.last_active_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRow>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE token_hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(row.as_ref().map(session_row).transpose()?)
+    }
+
+    async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_active_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>> {
+        let rows = sqlx::query("SELECT * FROM sessions WHERE user_id = ? ORDER BY created_at, id")
+            .bind(user_id)
+            .fetch_all(&self.readers)
+            .await?;
+        Ok(rows.iter().map(session_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_direct(
+        &self,
+        new_id: &str,
+        a: &str,
+        b: &str,
+        at: i64,
+    ) -> StoreResult<(String, bool)> {
+        let key = if a < b {
+            format!("{a}:{b}")
+        } else {
+            format!("{b}:{a}")
+        };
+        let mut tx = self.writer.begin().await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(id) = existing {
+            return Ok((id, false));
+        }
+        sqlx::query(
+            "INSERT INTO conversations (id, kind, name, direct_key, created_at, last_message_at) \
+             VALUES (?, 'direct', NULL, ?, ?, ?)",
+        )
+        .bind(new_id)
+        .bind(&key)
+        .bind(at)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        for user in [a, b] {
+            insert_member(&mut tx, new_id, user, Role::Member, 0, at).await?;
+        }
+        conversation_updated(&mut tx, new_id, at).await?;
+        tx.commit().await?;
+        Ok((new_id.to_owned(), true))
+    }
+
+    async fn create_group(
+        &self,
+        id: &str,
+        owner: &str,
+        name: &str,
+        members: &[String],
+        at: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO conversations (id, kind, name, direct_key, created_at, last_message_at) \
+             VALUES (?, 'group', ?, NULL, ?, ?)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(at)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        insert_member(&mut tx, id, owner, Role::Owner, 0, at).await?;
+        for m in members {
+            insert_member(&mut tx, id, m, Role::Member, 0, at).await?;
+        }
+        conversation_updated(&mut tx, id, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>> {
+        let mut conn = self.readers.acquire().await?;
+        match conversation_in(&mut conn, id).await {
+            Ok(c) => Ok(Some(c)),
+            Err(StoreError::Rule(Rule::NotFound(_))) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn member(&self, conversation_id: &str, user_id: &str) -> StoreResult<Option<MemberRow>> {
+        let mut conn = self.readers.acquire().await?;
+        Ok(member_in(&mut conn, conversation_id, user_id).await?)
+    }
+
+    async fn members(&self, conversation_id: &str) -> StoreResult<Vec<MemberRow>> {
+        let mut conn = self.readers.acquire().await?;
+        Ok(members_in(&mut conn, conversation_id).await?)
+    }
+
+    async fn conversation_view(
+        &self,
+        conversation_id: &str,
+        viewer: &str,
+    ) -> StoreResult<Option<ConversationView>> {
+        // One read transaction, so that the view is consistent.
+        let mut tx = self.readers.begin().await?;
+        let v = self.view_in(&mut tx, conversation_id, viewer).await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
+    async fn conversations_of(
+        &self,
+        viewer: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationView>> {
+        let mut tx = self.readers.begin().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT c.id FROM conversations c JOIN members m ON m.conversation_id = c.id \
+             WHERE m.user_id = ?1 AND (?2 IS NULL OR c.last_message_at < ?2) \
+             ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?3",
+        )
+        .bind(viewer)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.view_in(&mut tx, &id, viewer).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn rename(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        name: &str,
+        at: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let conv = conversation_in(&mut tx, conversation_id).await?;
+        let me = actor_in(&mut tx, conversation_id, actor).await?;
+        rules::check_rename(conv.kind, me.role)?;
+        sqlx::query("UPDATE conversations SET name = ? WHERE id = ?")
+            .bind(name)
+            .bind(conversation_id)
+            .execute(&mut *tx)
+            .await?;
+        conversation_updated(&mut tx, conversation_id, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_member(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        user_id: &str,
+        role: Role,
+        max_members: usize,
+        at: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let conv = conversation_in(&mut tx, conversation_id).await?;
+        let me = actor_in(&mut tx, conversation_id, actor).await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let already = member_in(&mut tx, conversation_id, user_id)
+            .await?
+            .is_some();
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE conversation_id = ?")
+                .bind(conversation_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        rules::check_add_member(
+            conv.kind,
+            me.role,
+            role,
+            already,
+            count as usize,
+            max_members,
+        )?;
+        if exists.is_none() {
+            return Err(Rule::invalid("user_id names no user").into());
+        }
+        insert_member(&mut tx, conversation_id, user_id, role, conv.last_seq, at).await?;
+        conversation_updated(&mut tx, conversation_id, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_member(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        user_id: &str,
+        at: i64,
+    ) -> StoreResult<Removed> {
+        let mut tx = self.writer.begin().await?;
+        let conv = conversation_in(&mut tx, conversation_id).await?;
+        let me = actor_in(&mut tx, conversation_id, actor).await?;
+        let target = member_in(&mut tx, conversation_id, user_id)
+            .await?
+            .ok_or_else(|| Rule::not_found("member"))?;
+        rules::check_remove_member(conv.kind, actor, me.role, user_id, target.role)?;
+        sqlx::query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?")
+            .bind(conversation_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let data = serde_json::json!({ "conversation_id": conversation_id }).to_string();
+        append_event(
+            &mut tx,
+            EventKind::ConversationRemoved,
+            conversation_id,
+            Some(user_id),
+            None,
+            Some(data),
+            at,
+        )
+        .await?;
+        let remaining = members_in(&mut tx, conversation_id).await?;
+        if remaining.is_empty() {
+            // The last member left: the group and everything in it go.
+            sqlx::query("DELETE FROM conversations WHERE id = ?")
+                .bind(conversation_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Removed::GroupDeleted);
+        }
+        if target.role == Role::Owner
+            && let Some(heir) = rules::next_owner(&remaining, |m| m.role)
+        {
+            sqlx::query(
+                "UPDATE members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?",
+            )
+            .bind(conversation_id)
+            .bind(&heir.user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        conversation_updated(&mut tx, conversation_id, at).await?;
+        tx.commit().await?;
+        Ok(Removed::Member)
+    }
+
+    async fn set_role(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        user_id: &str,
+        role: Role,
+        at: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let conv = conversation_in(&mut tx, conversation_id).await?;
+        let me = actor_in(&mut tx, conversation_id, actor).await?;
+        let target = member_in(&mut tx, conversation_id, user_id)
+            .await?
+            .ok_or_else(|| Rule::not_found("member"))?;
+        rules::check_set_role(conv.kind, me.role, target.role, role)?;
+        if target.role != role {
+            sqlx::query("UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?")
+                .bind(role.as_str())
+                .bind(conversation_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            conversation_updated(&mut tx, conversation_id, at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
+        let mut tx = self.writer.begin().await?;
+        let me = actor_in(&mut tx, &msg.conversation_id, &msg.sender_id).await?;
+        if let Some(cid) = &msg.client_id {
+            let row = sqlx::query(select_messages!(
+                "WHERE m.conversation_id = ?2 AND m.sender_id = ?1 AND m.client_id = ?3"
+            ))
+            .bind(&msg.sender_id)
+            .bind(&msg.conversation_id)
+            .bind(cid)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = row {
+                return Ok(Sent {
+                    message: message_row(&r)?,
+                    created: false,
+                });
+            }
+        }
+        if let Some(reply_to) = &msg.reply_to {
+            let target: Option<(String, i64)> =
+                sqlx::query_as("SELECT conversation_id, seq FROM messages WHERE id = ?")
+                    .bind(reply_to)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match target {
+                Some((c, seq)) if c == msg.conversation_id && seq > me.joined_seq => {}
+                _ => {
+                    return Err(Rule::invalid(
+                        "reply_to must name a message of the same conversation",
+                    )
+                    .into());
+                }
+            }
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ? WHERE id = ? RETURNING last_seq",
+        )
+        .bind(msg.created_at)
+        .bind(&msg.conversation_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&msg.id)
+        .bind(&msg.conversation_id)
+        .bind(seq)
+        .bind(&msg.sender_id)
+        .bind(&msg.client_id)
+        .bind(msg.kind.as_str())
+        .bind(&msg.text)
+        .bind(&msg.media_id)
+        .bind(&msg.reply_to)
+        .bind(msg.created_at)
+        .execute(&mut *tx)
+        .await?;
+        append_event(
+            &mut tx,
+            EventKind::NewMessage,
+            &msg.conversation_id,
+            None,
+            Some(&msg.id),
+            None,
+            msg.created_at,
+        )
+        .await?;
+        // Sending marks everything up to this message read for the sender. Only when that
+        // covers messages of others (the mark was below seq - 1) does it change anyone's
+        // status, so only then is it recorded and announced.
+        if me.marks.read_seq < seq - 1 {
+            move_marks(
+                &mut tx,
+                &msg.conversation_id,
+                &me,
+                MarkKind::Read,
+                seq,
+                msg.created_at,
+            )
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE members SET delivered_seq = ?1, read_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
+            )
+            .bind(seq)
+            .bind(&msg.conversation_id)
+            .bind(&msg.sender_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let stored = message_in(&mut tx, &msg.id, &msg.sender_id)
+            .await?
+            .ok_or_else(|| StoreError::Other("stored message vanished".into()))?;
+        tx.commit().await?;
+        Ok(Sent {
+            message: stored,
+            created: true,
+        })
+    }
+
+    async fn message_by_client_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<MessageRow>> {
+        let row = sqlx::query(select_messages!(
+            "WHERE m.conversation_id = ?2 AND m.sender_id = ?1 AND m.client_id = ?3"
+        ))
+        .bind(sender)
+        .bind(conversation_id)
+        .bind(client_id)
+        .fetch_optional(&self.readers)
+        .await?;
+        Ok(row.as_ref().map(message_row).transpose()?)
+    }
+
+    async fn message(&self, id: &str, viewer: &str) -> StoreResult<Option<MessageRow>> {
+        let mut conn = self.readers.acquire().await?;
+        Ok(message_in(&mut conn, id, viewer).await?)
+    }
+
+    async fn messages(
+        &self,
+        conversation_id: &str,
+        viewer: &str,
+        min_seq: i64,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<MessageRow>, bool)> {
+        let lower = after.unwrap_or(0).max(min_seq);
+        let upper = before.unwrap_or(i64::MAX);
+        let fetch = i64::from(limit) + 1;
+        let rows = if after.is_some() {
+            sqlx::query(select_messages!(
+                "WHERE m.conversation_id = ?2 AND m.seq > ?3 AND m.seq < ?4 ORDER BY m.seq ASC LIMIT ?5"
+            ))
+        } else {
+            sqlx::query(select_messages!(
+                "WHERE m.conversation_id = ?2 AND m.seq > ?3 AND m.seq < ?4 ORDER BY m.seq DESC LIMIT ?5"
+            ))
+        }
+        .bind(viewer)
+        .bind(conversation_id)
+        .bind(lower)
+        .bind(upper)
+        .bind(fetch)
+        .fetch_all(&self.readers)
+        .await?;
+        let mut msgs = rows
+            .iter()
+            .map(message_row)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        let has_more = msgs.len() > limit as usize;
+        msgs.truncate(limit as usize);
+        if after.is_none() {
+            msgs.reverse();
+        }
+        Ok((msgs, has_more))
+    }
+
+    async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let (msg, _) = visible_message_in(&mut tx, message_id, actor).await?;
+        rules::check_edit(&msg.sender_id, actor, msg.deleted)?;
+        sqlx::query("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?")
+            .bind(text)
+            .bind(at)
+            .bind(message_id)
+            .execute(&mut *tx)
+            .await?;
+        append_event(
+            &mut tx,
+            EventKind::MessageUpdated,
+            &msg.conversation_id,
+            None,
+            Some(message_id),
+            None,
+            at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_for_everyone(&self, actor: &str, message_id: &str, at: i64) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let (msg, me) = visible_message_in(&mut tx, message_id, actor).await?;
+        if msg.deleted {
+            return Ok(());
+        }
+        let conv = conversation_in(&mut tx, &msg.conversation_id).await?;
+        rules::check_delete_for_everyone(conv.kind, &msg.sender_id, actor, me.role)?;
+        sqlx::query(
+            "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = ? WHERE id = ?",
+        )
+        .bind(at)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+        let data = serde_json::json!({
+            "conversation_id": msg.conversation_id,
+            "message_id": message_id,
+            "seq": msg.seq,
+            "for_me": false,
+        });
+        append_event(
+            &mut tx,
+            EventKind::MessageDeleted,
+            &msg.conversation_id,
+            None,
+            Some(message_id),
+            Some(data.to_string()),
+            at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let (msg, _) = visible_message_in(&mut tx, message_id, user_id).await?;
+        let done = sqlx::query(
+            "INSERT INTO hidden_messages (user_id, message_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            let data = serde_json::json!({
+                "conversation_id": msg.conversation_id,
+                "message_id": message_id,
+                "seq": msg.seq,
+                "for_me": true,
+            });
+            append_event(
+                &mut tx,
+                EventKind::MessageDeleted,
+                &msg.conversation_id,
+                Some(user_id),
+                Some(message_id),
+                Some(data.to_string()),
+                at,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mark(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        kind: MarkKind,
+        seq: i64,
+        at: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let conv = conversation_in(&mut tx, conversation_id).await?;
+        let me = actor_in(&mut tx, conversation_id, user_id).await?;
+        let seq = seq.min(conv.last_seq);
+        let moved = move_marks(&mut tx, conversation_id, &me, kind, seq, at).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    async fn mark_times(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        seq: i64,
+    ) -> StoreResult<MarkTimes> {
+        let (delivered_at, read_at): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT \
+               (SELECT MIN(at) FROM mark_moves WHERE conversation_id = ?1 AND user_id = ?2 AND kind = 'delivered' AND up_to_seq >= ?3), \
+               (SELECT MIN(at) FROM mark_moves WHERE conversation_id = ?1 AND user_id = ?2 AND kind = 'read' AND up_to_seq >= ?3)",
+        )
+        .bind(conversation_id)
+        .bind(user_id)
+        .bind(seq)
+        .fetch_one(&self.readers)
+        .await?;
+        Ok(MarkTimes {
+            delivered_at,
+            read_at,
+        })
+    }
+
+    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>> {
+        let row = sqlx::query("SELECT * FROM media WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(row.as_ref().map(media_row).transpose()?)
+    }
+
+    async fn head(&self) -> StoreResult<i64> {
+        let mut conn = self.readers.acquire().await?;
+        Ok(head_in(&mut conn).await?)
+    }
+
+    async fn events_for(
+        &self,
+        user_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<EventRow>> {
+        let rows = sqlx::query(
+            "SELECT e.pos, e.kind, e.conversation_id, e.user_id, e.message_id, e.data, e.created_at \
+             FROM events e \
+             WHERE e.pos > ?1 AND (e.user_id = ?2 OR (e.user_id IS NULL AND EXISTS ( \
+                 SELECT 1 FROM members m WHERE m.conversation_id = e.conversation_id \
+                 AND m.user_id = ?2 AND m.joined_pos < e.pos))) \
+             ORDER BY e.pos LIMIT ?3",
+        )
+        .bind(after)
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.iter().map(event_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    async fn purge(&self) -> StoreResult<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}

@@ -1,0 +1,229 @@
+//! The `natter` binary: wires configuration (flags, `NATTER_*` variables, a TOML file) into the
+//! server library and runs it until SIGTERM or Ctrl-C.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use natter_server::Config;
+use serde::Deserialize;
+
+#[derive(Parser)]
+#[command(name = "natter", version, about = "A self-hostable chat server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+/// Every flag is optional here so that the order of precedence can be applied: a flag, else
+/// its `NATTER_*` variable, else the TOML file, else the default of `Config`.
+#[derive(Args, Debug, Default)]
+struct ServeArgs {
+    /// A TOML file with any of the settings below (same names, with `_` for `-`).
+    #[arg(long, env = "NATTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address and port to listen on; port 0 picks a free one [default: 127.0.0.1:8080].
+    #[arg(long, env = "NATTER_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory of the embedded database and media [default: ./natter-data].
+    #[arg(long, env = "NATTER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// sqlite://… or postgres://… [default: sqlite in the data directory].
+    #[arg(long, env = "NATTER_DATABASE_URL")]
+    database_url: Option<String>,
+    /// nats://… for fan-out between several nodes [default: none, one node].
+    #[arg(long, env = "NATTER_BUS_URL")]
+    bus_url: Option<String>,
+    /// Prefix of NATS subjects and buckets [default: natter].
+    #[arg(long, env = "NATTER_BUS_PREFIX")]
+    bus_prefix: Option<String>,
+    /// Directory of media bytes [default: <data-dir>/media].
+    #[arg(long, env = "NATTER_MEDIA_DIR")]
+    media_dir: Option<PathBuf>,
+    /// Rate limits: on or off [default: on].
+    #[arg(long, env = "NATTER_RATE_LIMIT", value_parser = parse_on_off)]
+    rate_limit: Option<bool>,
+    /// How long the event log is kept, such as 30d or 12h [default: 30d].
+    #[arg(long, env = "NATTER_EVENT_RETENTION", value_parser = humantime::parse_duration)]
+    event_retention: Option<Duration>,
+    /// How soon the users of a node that died are shown offline [default: 30s].
+    #[arg(long, env = "NATTER_PRESENCE_TIMEOUT", value_parser = humantime::parse_duration)]
+    presence_timeout: Option<Duration>,
+}
+
+/// The TOML file: the same settings, all optional; unknown keys are refused.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    bus_url: Option<String>,
+    bus_prefix: Option<String>,
+    media_dir: Option<PathBuf>,
+    rate_limit: Option<String>,
+    event_retention: Option<String>,
+    presence_timeout: Option<String>,
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(format!("expected on or off, got {s:?}")),
+    }
+}
+
+fn duration(name: &str, s: &str) -> Result<Duration> {
+    humantime::parse_duration(s).with_context(|| format!("{name}: {s:?} is not a duration"))
+}
+
+impl ServeArgs {
+    /// Applies the order of precedence: flag or variable, then file, then default.
+    fn into_config(self) -> Result<Config> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("in {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let d = Config::default();
+        let rate_limit = match (self.rate_limit, file.rate_limit.as_deref()) {
+            (Some(v), _) => v,
+            (None, Some(s)) => parse_on_off(s).map_err(anyhow::Error::msg)?,
+            (None, None) => d.rate_limit,
+        };
+        let event_retention = match (self.event_retention, file.event_retention.as_deref()) {
+            (Some(v), _) => v,
+            (None, Some(s)) => duration("event_retention", s)?,
+            (None, None) => d.event_retention,
+        };
+        let presence_timeout = match (self.presence_timeout, file.presence_timeout.as_deref()) {
+            (Some(v), _) => v,
+            (None, Some(s)) => duration("presence_timeout", s)?,
+            (None, None) => d.presence_timeout,
+        };
+        if event_retention.is_zero() {
+            bail!("event_retention must be positive");
+        }
+        Ok(Config {
+            listen: self.listen.or(file.listen).unwrap_or(d.listen),
+            data_dir: self.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+            database_url: self.database_url.or(file.database_url),
+            bus_url: self.bus_url.or(file.bus_url),
+            bus_prefix: self.bus_prefix.or(file.bus_prefix).unwrap_or(d.bus_prefix),
+            media_dir: self.media_dir.or(file.media_dir),
+            rate_limit,
+            event_retention,
+            presence_timeout,
+            ..d
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args.into_config()?).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let listener = natter_server::bind(&config).await?;
+    let addr = listener.local_addr()?;
+    let server = natter_server::run(config, listener, shutdown_signal(), move || {
+        // Printed once storage is open and connections are accepted; scripts wait for it.
+        println!("natter listening on http://{addr}");
+    });
+    server.await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/natter\"\nrate_limit = \"off\"\nevent_retention = \"2h\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = args.into_config().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("/srv/natter"));
+        assert!(!c.rate_limit);
+        assert_eq!(c.event_retention, Duration::from_secs(7200));
+        assert_eq!(c.presence_timeout, Duration::from_secs(30));
+        assert_eq!(c.bus_prefix, "natter");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert!(args.into_config().is_err());
+    }
+
+    #[test]
+    fn defaults_serve_one_machine() {
+        let c = ServeArgs::default().into_config().unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("./natter-data"));
+        assert_eq!(c.database_url, None);
+        assert!(c.rate_limit);
+    }
+}
