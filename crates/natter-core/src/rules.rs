@@ -116,7 +116,7 @@ pub fn check_delete_for_everyone(
 
 /// Who becomes owner when the owner leaves: the longest-standing admin, else the
 /// longest-standing member. `remaining` is in join order, the leaving owner not in it.
-pub fn next_owner<'a, T>(remaining: &'a [T], role_of: impl Fn(&T) -> Role) -> Option<&'a T> {
+pub fn next_owner<T>(remaining: &[T], role_of: impl Fn(&T) -> Role) -> Option<&T> {
     remaining
         .iter()
         .find(|m| role_of(m) == Role::Admin)

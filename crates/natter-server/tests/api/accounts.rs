@@ -1,0 +1,421 @@
+//! Accounts and sessions: registration, login, device sessions, users, and authentication.
+
+use natter_client::{LoginResponse, RegisterRequest, SendMessageRequest, User};
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn register_returns_201_and_the_new_user() {
+    let app = spawn_app().await;
+
+    let resp = app
+        .anon()
+        .raw_json(
+            "POST",
+            "/api/v1/users",
+            &json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_json_content_type(&resp);
+    let user: User = serde_json::from_slice(&resp.body).expect("a User");
+    assert!(!user.id.is_empty());
+    assert_eq!(user.username, "alice");
+    assert_eq!(
+        user.display_name, "alice",
+        "display_name defaults to the username"
+    );
+    assert!(!user.online);
+    assert_eq!(user.last_seen_at, None, "never connected");
+    assert_timestamp(&user.created_at);
+}
+
+#[tokio::test]
+async fn register_keeps_the_given_display_name() {
+    let app = spawn_app().await;
+
+    let user = app
+        .anon()
+        .register(&RegisterRequest {
+            username: "alice".into(),
+            password: PASSWORD.into(),
+            display_name: Some("Alice Liddell".into()),
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(user.display_name, "Alice Liddell");
+    assert_eq!(user.username, "alice");
+}
+
+#[tokio::test]
+async fn registering_a_taken_username_is_409_conflict() {
+    let app = spawn_app().await;
+    app.user("alice").await;
+
+    let again = app
+        .anon()
+        .register(&RegisterRequest {
+            username: "alice".into(),
+            password: "another password".into(),
+            display_name: None,
+        })
+        .await;
+
+    assert_api_error(again, 409, "conflict");
+}
+
+#[tokio::test]
+async fn login_returns_201_with_token_session_and_user() {
+    let app = spawn_app().await;
+    let (_, alice) = app.user("alice").await;
+
+    let resp = app
+        .anon()
+        .raw_json(
+            "POST",
+            "/api/v1/sessions",
+            &json!({"username": "alice", "password": PASSWORD, "device_name": "phone"}),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_json_content_type(&resp);
+    let login: LoginResponse = serde_json::from_slice(&resp.body).expect("a login response");
+    assert!(!login.token.is_empty());
+    assert!(!login.session_id.is_empty());
+    assert_eq!(login.user.id, alice.id);
+    assert_eq!(login.user.username, "alice");
+    assert_eq!(login.user.display_name, "alice");
+    assert_eq!(login.user.created_at, alice.created_at);
+
+    // The token works.
+    let me = app.anon().with_token(login.token).me().await.unwrap();
+    assert_eq!(me.id, alice.id);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_identical_401_bodies() {
+    let app = spawn_app().await;
+    app.user("alice").await;
+    let anon = app.anon();
+
+    let wrong_password = anon
+        .raw_json(
+            "POST",
+            "/api/v1/sessions",
+            &json!({"username": "alice", "password": "not the password"}),
+        )
+        .await
+        .unwrap();
+    let unknown_user = anon
+        .raw_json(
+            "POST",
+            "/api/v1/sessions",
+            &json!({"username": "nobody", "password": "not the password"}),
+        )
+        .await
+        .unwrap();
+
+    assert_error_response(&wrong_password, 401, "unauthorized");
+    assert_error_response(&unknown_user, 401, "unauthorized");
+    assert_eq!(
+        wrong_password.body, unknown_user.body,
+        "an unknown user and a wrong password must be indistinguishable"
+    );
+}
+
+#[tokio::test]
+async fn each_login_is_a_session_and_only_the_callers_is_current() {
+    let app = spawn_app().await;
+    app.user("alice").await; // a first session, without a device name
+    let (phone, phone_login) = app.login("alice", Some("phone")).await;
+    let (laptop, laptop_login) = app.login("alice", Some("laptop")).await;
+    assert_ne!(phone_login.session_id, laptop_login.session_id);
+    assert_ne!(phone_login.token, laptop_login.token);
+
+    for (client, own) in [(&phone, &phone_login), (&laptop, &laptop_login)] {
+        let list = client.sessions().await.unwrap().sessions;
+        assert_eq!(list.len(), 3, "{list:?}");
+        let current: Vec<_> = list.iter().filter(|s| s.current).collect();
+        assert_eq!(current.len(), 1, "exactly one current session: {list:?}");
+        assert_eq!(current[0].id, own.session_id);
+        for s in &list {
+            assert_timestamp(&s.created_at);
+            assert_timestamp(&s.last_active_at);
+        }
+    }
+
+    let list = phone.sessions().await.unwrap().sessions;
+    let device = |id: &str| {
+        list.iter()
+            .find(|s| s.id == id)
+            .unwrap()
+            .device_name
+            .clone()
+    };
+    assert_eq!(device(&phone_login.session_id).as_deref(), Some("phone"));
+    assert_eq!(device(&laptop_login.session_id).as_deref(), Some("laptop"));
+}
+
+#[tokio::test]
+async fn sessions_list_only_the_callers_own() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    app.user("bob").await;
+    app.login("bob", None).await;
+
+    let list = alice.sessions().await.unwrap().sessions;
+
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(list[0].current);
+}
+
+#[tokio::test]
+async fn revoking_another_session_stops_its_token_at_once() {
+    let app = spawn_app().await;
+    let (phone, _) = app.user("alice").await;
+    let (laptop, laptop_login) = app.login("alice", Some("laptop")).await;
+    laptop.me().await.unwrap();
+
+    let resp = phone
+        .raw(
+            "DELETE",
+            &format!("/api/v1/sessions/{}", laptop_login.session_id),
+            None,
+        )
+        .await
+        .unwrap();
+
+    assert_no_content(&resp);
+    assert_api_error(laptop.me().await, 401, "unauthorized");
+    assert_api_error(laptop.conversations(None, None).await, 401, "unauthorized");
+    // The revoking session still works and no longer lists the other one.
+    let list = phone.sessions().await.unwrap().sessions;
+    assert_eq!(list.len(), 1);
+    assert!(list[0].current);
+}
+
+#[tokio::test]
+async fn revoking_the_current_session_logs_it_out() {
+    let app = spawn_app().await;
+    let (phone, _) = app.user("alice").await;
+    let (laptop, _) = app.login("alice", None).await;
+
+    let resp = phone
+        .raw("DELETE", "/api/v1/sessions/current", None)
+        .await
+        .unwrap();
+
+    assert_no_content(&resp);
+    assert_api_error(phone.me().await, 401, "unauthorized");
+    // Only that device is logged out.
+    assert_eq!(laptop.sessions().await.unwrap().sessions.len(), 1);
+}
+
+#[tokio::test]
+async fn a_session_of_someone_else_cannot_be_revoked() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    app.user("bob").await;
+    let (bob, bob_login) = app.login("bob", None).await;
+
+    assert_api_error(
+        alice.revoke_session(&bob_login.session_id).await,
+        404,
+        "not_found",
+    );
+    assert_api_error(
+        alice.revoke_session("no-such-session").await,
+        404,
+        "not_found",
+    );
+    bob.me().await.expect("bob's session still works");
+}
+
+#[tokio::test]
+async fn users_me_is_the_caller() {
+    let app = spawn_app().await;
+    let (alice, registered) = app.user("alice").await;
+
+    let me = alice.me().await.unwrap();
+
+    assert_eq!(me.id, registered.id);
+    assert_eq!(me.username, "alice");
+    assert_eq!(me.display_name, "alice");
+    assert_eq!(me.created_at, registered.created_at);
+}
+
+#[tokio::test]
+async fn a_user_is_found_by_id_and_unknown_or_malformed_ids_are_404() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+
+    let found = alice.user(&bob.id).await.unwrap();
+    assert_eq!(found.id, bob.id);
+    assert_eq!(found.username, "bob");
+    assert_eq!(found.display_name, "bob");
+    assert!(!found.online);
+    assert_eq!(found.created_at, bob.created_at);
+
+    assert_api_error(
+        alice.user("0190f3a8-7c1d-7000-8000-000000000000").await,
+        404,
+        "not_found",
+    );
+    assert_api_error(alice.user("not-an-id").await, 404, "not_found");
+}
+
+#[tokio::test]
+async fn user_search_matches_username_prefixes() {
+    let app = spawn_app().await;
+    app.user("alice").await;
+    app.user("alfred").await;
+    app.user("malice").await;
+    let (bob, _) = app.user("bob").await;
+
+    let mut found: Vec<String> = bob
+        .search_users("al", None)
+        .await
+        .unwrap()
+        .users
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    found.sort();
+    assert_eq!(found, ["alfred", "alice"]);
+
+    let one = bob.search_users("al", Some(1)).await.unwrap().users;
+    assert_eq!(one.len(), 1);
+    assert!(one[0].username.starts_with("al"));
+
+    let exact = bob.search_users("alice", None).await.unwrap().users;
+    assert_eq!(exact.len(), 1);
+    assert_eq!(exact[0].username, "alice");
+
+    assert!(
+        bob.search_users("zed", None)
+            .await
+            .unwrap()
+            .users
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn user_search_without_query_is_400() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+
+    let resp = alice.raw("GET", "/api/v1/users", None).await.unwrap();
+
+    assert_error_response(&resp, 400, "invalid_request");
+}
+
+#[tokio::test]
+async fn every_authenticated_endpoint_without_a_valid_token_is_401() {
+    let app = spawn_app().await;
+    let (alice, alice_user) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let (_, carol) = app.user("carol").await;
+    let group = alice.create_group("team", &[&bob.id]).await.unwrap();
+    let message = alice.send_text(&group.id, "hello").await.unwrap();
+    let session_id = alice.sessions().await.unwrap().sessions[0].id.clone();
+    let (c, m, b) = (&group.id, &message.id, &bob.id);
+
+    let endpoints: Vec<(&str, String, Option<serde_json::Value>)> = vec![
+        ("GET", "/api/v1/users/me".into(), None),
+        ("GET", format!("/api/v1/users/{}", alice_user.id), None),
+        ("GET", "/api/v1/users?query=al".into(), None),
+        ("GET", "/api/v1/sessions".into(), None),
+        ("DELETE", "/api/v1/sessions/current".into(), None),
+        ("DELETE", format!("/api/v1/sessions/{session_id}"), None),
+        (
+            "POST",
+            "/api/v1/conversations".into(),
+            Some(json!({"type": "direct", "user_id": carol.id})),
+        ),
+        ("GET", "/api/v1/conversations".into(), None),
+        ("GET", format!("/api/v1/conversations/{c}"), None),
+        (
+            "PATCH",
+            format!("/api/v1/conversations/{c}"),
+            Some(json!({"name": "hijacked"})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/conversations/{c}/members"),
+            Some(json!({"user_id": carol.id})),
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/conversations/{c}/members/{b}"),
+            None,
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/conversations/{c}/members/{b}"),
+            Some(json!({"role": "admin"})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/conversations/{c}/messages"),
+            Some(json!({"text": "intruder"})),
+        ),
+        ("GET", format!("/api/v1/conversations/{c}/messages"), None),
+        ("GET", format!("/api/v1/messages/{m}"), None),
+        (
+            "PATCH",
+            format!("/api/v1/messages/{m}"),
+            Some(json!({"text": "edited"})),
+        ),
+        ("DELETE", format!("/api/v1/messages/{m}"), None),
+        ("DELETE", format!("/api/v1/messages/{m}?for=me"), None),
+        ("PUT", format!("/api/v1/messages/{m}/delivered"), None),
+        ("PUT", format!("/api/v1/messages/{m}/read"), None),
+        ("GET", format!("/api/v1/messages/{m}/receipts"), None),
+    ];
+
+    for client in [app.anon(), app.anon().with_token("not-a-token")] {
+        for (method, path, body) in &endpoints {
+            let resp = match body {
+                Some(b) => client.raw_json(method, path, b).await.unwrap(),
+                None => client.raw(method, path, None).await.unwrap(),
+            };
+            assert_eq!(
+                resp.status,
+                401,
+                "{method} {path} with token {:?}: {}",
+                client.token(),
+                resp.text()
+            );
+            assert_error_response(&resp, 401, "unauthorized");
+        }
+    }
+
+    // Nothing changed.
+    let group_now = alice.conversation(&group.id).await.unwrap();
+    assert_eq!(group_now.name.as_deref(), Some("team"));
+    assert_eq!(member_ids(&group_now), sorted(&[&alice_user.id, &bob.id]));
+    assert_eq!(group_now.last_seq, 1);
+    let message_now = alice.message(&message.id).await.unwrap();
+    assert!(!message_now.deleted);
+    assert_eq!(message_now.text.as_deref(), Some("hello"));
+    assert_eq!(alice.sessions().await.unwrap().sessions.len(), 1);
+    let sent = alice
+        .send_message(
+            &group.id,
+            &SendMessageRequest {
+                text: Some("still here".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.value.seq, 2, "the unauthenticated send stored nothing");
+}

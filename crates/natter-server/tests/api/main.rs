@@ -1,0 +1,14 @@
+//! natter's integration tests: each test starts a real server on `127.0.0.1:0` with its own
+//! database and speaks to it only through `natter-client`, as every real client does.
+//!
+//! One test binary with a module per feature, so that the suite links once (it matters on two
+//! cores). The assertions are API.md's: statuses, error codes and field values.
+
+mod accounts;
+mod conversations;
+mod errors;
+mod helpers;
+mod limits;
+mod messages;
+mod operations;
+mod status;
