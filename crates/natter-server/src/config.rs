@@ -30,6 +30,17 @@ pub struct Config {
     /// How soon after a deletion its bytes are gone from the database's files (the interval of
     /// the eraser, which checkpoints and truncates SQLite's write-ahead log).
     pub erase_interval: Duration,
+    /// How often the server pings a WebSocket; a peer silent for two intervals is dropped.
+    pub ws_ping_interval: Duration,
+    /// How long a WebSocket may take to send its `auth` frame.
+    pub ws_auth_timeout: Duration,
+    /// Frames queued per connection before it counts as too slow and is closed (4008).
+    pub ws_queue: usize,
+    /// How long a user stays online after its last device disconnects, so that a reconnecting
+    /// device does not make it flap offline and online.
+    pub presence_debounce: Duration,
+    /// A typing indicator ends this long after the last `typing: true`.
+    pub typing_timeout: Duration,
     /// Size and count limits.
     pub limits: Limits,
     /// At most this many password hashes (Argon2id) computed at once on the blocking pool.
@@ -49,6 +60,11 @@ impl Default for Config {
             event_retention: Duration::from_secs(30 * 24 * 3600),
             presence_timeout: Duration::from_secs(30),
             erase_interval: Duration::from_secs(30),
+            ws_ping_interval: Duration::from_secs(30),
+            ws_auth_timeout: Duration::from_secs(10),
+            ws_queue: 1024,
+            presence_debounce: Duration::from_secs(5),
+            typing_timeout: Duration::from_secs(5),
             limits: Limits::default(),
             max_concurrent_hashes: std::thread::available_parallelism()
                 .map(|n| n.get())

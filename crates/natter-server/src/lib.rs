@@ -4,9 +4,11 @@
 //! does the same in the background for tests and embedding. `main` only wires configuration.
 
 pub mod app;
+pub mod bus;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod store;
 
 use std::{future::Future, net::SocketAddr};

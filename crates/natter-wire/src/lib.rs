@@ -300,3 +300,152 @@ mod tests {
         assert_eq!(v, serde_json::json!({"type": "direct", "user_id": "u"}));
     }
 }
+
+// ---- Real time: WebSocket frames ----
+
+/// `typing_start` / `typing_stop`'s data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TypingData {
+    pub conversation_id: String,
+    pub user_id: String,
+}
+
+/// `presence_update`'s data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PresenceData {
+    pub user_id: String,
+    pub online: bool,
+    pub last_seen_at: Option<String>,
+}
+
+/// An ephemeral frame as sent: `{"type", "data"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Ephemeral {
+    TypingStart(TypingData),
+    TypingStop(TypingData),
+    PresenceUpdate(PresenceData),
+}
+
+/// A frame from client to server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Auth {
+        token: String,
+    },
+    Typing {
+        conversation_id: String,
+        typing: bool,
+    },
+    Delivered {
+        conversation_id: String,
+        up_to_seq: i64,
+    },
+    Read {
+        conversation_id: String,
+        up_to_seq: i64,
+    },
+    Ping,
+}
+
+/// The control frames from server to client that are neither durable nor ephemeral events.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlFrame {
+    /// Sent once authenticated.
+    Ready {
+        cursor: String,
+        session_id: String,
+        user_id: String,
+    },
+    Pong,
+    /// The answer to an invalid frame; the connection stays open.
+    Error {
+        error: ErrorDetail,
+    },
+    /// The `since` cursor is older than the retained log: reload with REST. `cursor` is where
+    /// the live stream that follows starts.
+    ResyncRequired {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<String>,
+    },
+}
+
+/// Any frame from server to client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerFrame {
+    Event(Box<Event>),
+    Ephemeral(Ephemeral),
+    Control(ControlFrame),
+}
+
+impl ServerFrame {
+    /// Parses a server text frame; an unknown `type` is an error, so that a client can log it
+    /// and go on.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        let probe: Probe = serde_json::from_str(text)?;
+        match probe.kind.as_str() {
+            "typing_start" | "typing_stop" | "presence_update" => {
+                serde_json::from_str(text).map(ServerFrame::Ephemeral)
+            }
+            "ready" | "pong" | "error" | "resync_required" => {
+                serde_json::from_str(text).map(ServerFrame::Control)
+            }
+            _ => serde_json::from_str(text).map(|e| ServerFrame::Event(Box::new(e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    #[test]
+    fn server_frames_parse_by_type() {
+        let f =
+            ServerFrame::parse(r#"{"type":"ready","cursor":"4","session_id":"s","user_id":"u"}"#)
+                .unwrap();
+        assert!(matches!(
+            f,
+            ServerFrame::Control(ControlFrame::Ready { .. })
+        ));
+        let f = ServerFrame::parse(
+            r#"{"type":"typing_start","data":{"conversation_id":"c","user_id":"u"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            f,
+            ServerFrame::Ephemeral(Ephemeral::TypingStart(_))
+        ));
+        let f = ServerFrame::parse(
+            r#"{"type":"conversation_removed","cursor":"9","data":{"conversation_id":"c"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(f, ServerFrame::Event(_)));
+        assert!(ServerFrame::parse(r#"{"type":"pong"}"#).is_ok());
+        assert!(ServerFrame::parse(r#"{"type":"nonsense"}"#).is_err());
+    }
+
+    #[test]
+    fn client_frames_have_the_documented_shape() {
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"read","conversation_id":"c","up_to_seq":3}"#).unwrap();
+        assert_eq!(
+            f,
+            ClientFrame::Read {
+                conversation_id: "c".into(),
+                up_to_seq: 3
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&ClientFrame::Ping).unwrap(),
+            r#"{"type":"ping"}"#
+        );
+    }
+}

@@ -108,3 +108,10 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_conversation ON events(conversation_id, pos);
 CREATE INDEX events_by_user ON events(user_id, pos) WHERE user_id IS NOT NULL;
+
+-- Small facts about the server's own state, such as how far the event log has been pruned.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE INDEX events_by_time ON events(created_at);

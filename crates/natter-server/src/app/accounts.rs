@@ -169,6 +169,10 @@ impl App {
             id
         };
         if self.store().delete_session(&caller.user_id, id).await? {
+            // Its sockets close at once, on whichever node holds them.
+            self.bus().publish(crate::bus::BusMessage::SessionRevoked {
+                session_id: id.to_owned(),
+            });
             Ok(())
         } else {
             Err(AppError::not_found("session"))

@@ -44,6 +44,9 @@ impl App {
                     .store()
                     .create_direct(&new_id(), &caller.user_id, &other, now)
                     .await?;
+                if created {
+                    self.log_appended();
+                }
                 Ok((self.conversation(caller, &id).await?, created))
             }
             Some(ConversationKind::Group) => {
@@ -76,6 +79,7 @@ impl App {
                 self.store()
                     .create_group(&id, &caller.user_id, &name, &members, now)
                     .await?;
+                self.log_appended();
                 Ok((self.conversation(caller, &id).await?, true))
             }
             None => Err(AppError::invalid("type must be \"direct\" or \"group\"")),
@@ -111,6 +115,7 @@ impl App {
         self.store()
             .rename(&caller.user_id, id, &name, time::now())
             .await?;
+        self.log_appended();
         self.conversation(caller, id).await
     }
 
@@ -138,6 +143,7 @@ impl App {
                 time::now(),
             )
             .await?;
+        self.log_appended();
         self.conversation(caller, id).await
     }
 
@@ -152,6 +158,7 @@ impl App {
             .store()
             .remove_member(&caller.user_id, id, user_id, time::now())
             .await?;
+        self.log_appended();
         if removed == Removed::GroupDeleted {
             self.erased();
         }
@@ -173,6 +180,7 @@ impl App {
         self.store()
             .set_role(&caller.user_id, id, user_id, role, time::now())
             .await?;
+        self.log_appended();
         self.conversation(caller, id).await
     }
 }

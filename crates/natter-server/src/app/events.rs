@@ -5,7 +5,7 @@
 
 use natter_wire as wire;
 
-use super::{App, Caller};
+use super::App;
 use crate::{
     error::{AppError, AppResult},
     store::{EventKind, EventRow},
@@ -25,11 +25,7 @@ pub fn parse_cursor(s: &str) -> AppResult<Cursor> {
 impl App {
     /// Renders one logged event for `caller`; none when there is nothing left to show (the
     /// message or conversation it refers to is gone).
-    pub async fn render_event(
-        &self,
-        caller: &Caller,
-        e: &EventRow,
-    ) -> AppResult<Option<wire::Event>> {
+    pub async fn render_event(&self, viewer: &str, e: &EventRow) -> AppResult<Option<wire::Event>> {
         let cursor = e.pos.to_string();
         let data = |e: &EventRow| -> AppResult<serde_json::Value> {
             serde_json::from_str(e.data.as_deref().unwrap_or("null"))
@@ -40,7 +36,7 @@ impl App {
                 let Some(id) = &e.message_id else {
                     return Ok(None);
                 };
-                let Some(msg) = self.store().message(id, &caller.user_id).await? else {
+                let Some(msg) = self.store().message(id, viewer).await? else {
                     return Ok(None);
                 };
                 let members = self.store().members(&msg.conversation_id).await?;
@@ -67,7 +63,7 @@ impl App {
             EventKind::ConversationUpdated => {
                 match self
                     .store()
-                    .conversation_view(&e.conversation_id, &caller.user_id)
+                    .conversation_view(&e.conversation_id, viewer)
                     .await?
                 {
                     Some(v) => {

@@ -108,6 +108,11 @@ impl App {
             created_at: time::now(),
         };
         let sent = self.store().send(&msg).await?;
+        if sent.created {
+            self.log_appended();
+            self.typing_ended_by_send(conversation_id, &caller.user_id)
+                .await;
+        }
         Ok((self.render_in(&sent.message).await?, sent.created))
     }
 
@@ -161,6 +166,7 @@ impl App {
         self.store()
             .edit(&caller.user_id, id, &text, time::now())
             .await?;
+        self.log_appended();
         // The old text may linger in the database's files until the next purge.
         self.erased();
         self.message(caller, id).await
@@ -171,6 +177,7 @@ impl App {
         self.store()
             .delete_for_everyone(&caller.user_id, id, time::now())
             .await?;
+        self.log_appended();
         self.erased();
         Ok(())
     }
@@ -178,22 +185,15 @@ impl App {
     /// `DELETE /messages/{id}?for=me`
     pub async fn delete_for_me(&self, caller: &Caller, id: &str) -> AppResult<()> {
         self.store().hide(&caller.user_id, id, time::now()).await?;
+        self.log_appended();
         Ok(())
     }
 
     /// `PUT /messages/{id}/delivered` and `/read`: marks it and every earlier message.
     pub async fn mark_message(&self, caller: &Caller, id: &str, kind: MarkKind) -> AppResult<()> {
         let (msg, _) = self.visible_message(caller, id).await?;
-        self.store()
-            .mark(
-                &caller.user_id,
-                &msg.conversation_id,
-                kind,
-                msg.seq,
-                time::now(),
-            )
-            .await?;
-        Ok(())
+        self.mark_up_to(caller, &msg.conversation_id, kind, msg.seq)
+            .await
     }
 
     /// The `delivered` and `read` WebSocket frames: marks up to a seq of a conversation.
@@ -207,9 +207,13 @@ impl App {
         if seq < 0 {
             return Err(AppError::invalid("up_to_seq must not be negative"));
         }
-        self.store()
+        let moved = self
+            .store()
             .mark(&caller.user_id, conversation_id, kind, seq, time::now())
             .await?;
+        if moved {
+            self.log_appended();
+        }
         Ok(())
     }
 

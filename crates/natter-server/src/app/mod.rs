@@ -4,10 +4,13 @@
 mod accounts;
 mod conversations;
 mod events;
+mod fanout;
 mod messages;
+mod presence;
+mod render;
+mod typing;
 
 pub use messages::Page;
-mod render;
 
 use std::{
     sync::{
@@ -22,7 +25,9 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::{
     ServeError,
+    bus::{Bus, BusMessage, local::LocalBus},
     config::Config,
+    hub::Hub,
     store::{Store, sqlite::SqliteStore},
 };
 
@@ -51,6 +56,10 @@ struct Inner {
     erased: AtomicBool,
     /// Tells background tasks to stop.
     stop: watch::Sender<bool>,
+    bus: Arc<dyn Bus>,
+    hub: Hub,
+    presence: presence::Presence,
+    typing: typing::Typing,
 }
 
 impl App {
@@ -78,6 +87,7 @@ impl App {
             ));
         }
         let (stop, _) = watch::channel(false);
+        let config_queue = config.ws_queue;
         let app = App {
             inner: Arc::new(Inner {
                 store,
@@ -85,9 +95,16 @@ impl App {
                 config,
                 erased: AtomicBool::new(false),
                 stop,
+                bus: Arc::new(LocalBus::new()),
+                hub: Hub::new(config_queue),
+                presence: Default::default(),
+                typing: Default::default(),
             }),
         };
         app.spawn_eraser();
+        app.spawn_fanout();
+        app.spawn_typing_expiry();
+        app.spawn_pruner();
         Ok(app)
     }
 
@@ -103,9 +120,28 @@ impl App {
         &self.inner.config.limits
     }
 
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    pub fn bus(&self) -> &dyn Bus {
+        &*self.inner.bus
+    }
+
+    /// Wakes the fan-out: the event log grew.
+    fn log_appended(&self) {
+        self.bus().publish(BusMessage::LogAppended);
+    }
+
+    /// A receiver that sees `true` once the server shuts down.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.inner.stop.subscribe()
+    }
+
     /// Stops the background tasks, erases what is pending and closes storage.
     pub async fn close(&self) {
         let _ = self.inner.stop.send(true);
+        self.hub().close_all(crate::hub::close::GOING_AWAY);
         if self.inner.erased.swap(false, Ordering::AcqRel)
             && let Err(e) = self.store().purge().await
         {
@@ -144,6 +180,33 @@ impl App {
                 }
             }
         });
+    }
+
+    /// Deletes events older than the retention, hourly.
+    fn spawn_pruner(&self) {
+        let app = self.clone();
+        let mut stop = self.inner.stop.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                if let Err(e) = app.prune_events().await {
+                    tracing::warn!(error = %e, "pruning the event log failed");
+                }
+            }
+        });
+    }
+
+    /// Deletes the events older than the configured retention; a cursor from before them then
+    /// gets `resync_required`.
+    pub async fn prune_events(&self) -> crate::error::AppResult<()> {
+        let keep = i64::try_from(self.config().event_retention.as_millis()).unwrap_or(i64::MAX);
+        let before = natter_core::time::now().saturating_sub(keep);
+        self.store().prune_events(before).await?;
+        Ok(())
     }
 
     /// Whether storage answers (for `/healthz`).

@@ -36,12 +36,18 @@ pub(crate) fn status(msg: &MessageRow, members: &[MemberRow]) -> natter_core::Me
 
 impl App {
     pub(crate) fn render_user(&self, u: &UserRow) -> wire::User {
+        let online = self.is_online(&u.id);
         wire::User {
             id: u.id.clone(),
             username: u.username.clone(),
             display_name: u.display_name.clone(),
-            online: false,
-            last_seen_at: u.last_seen_at.map(time::format),
+            online,
+            // While online, "last seen" is now.
+            last_seen_at: if online {
+                Some(time::format(time::now()))
+            } else {
+                u.last_seen_at.map(time::format)
+            },
             created_at: time::format(u.created_at),
         }
     }

@@ -106,3 +106,14 @@ pub async fn set_role(
 ) -> Result<JsonOut<wire::Conversation>> {
     Ok(JsonOut(app.set_role(&caller, &id, &user_id, req).await?))
 }
+
+/// `POST /api/v1/conversations/{id}/typing` `{"typing": bool}`
+pub async fn typing(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<wire::TypingRequest>,
+) -> Result<StatusCode> {
+    app.set_typing(&caller, &id, req.typing).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

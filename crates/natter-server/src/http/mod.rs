@@ -7,6 +7,8 @@ pub mod error;
 pub mod extract;
 mod messages;
 mod ops;
+mod sync;
+mod ws;
 
 use axum::{
     Router,
@@ -41,6 +43,7 @@ pub fn router(app: App) -> Router {
             "/conversations/{id}/members",
             post(conversations::add_member),
         )
+        .route("/conversations/{id}/typing", post(conversations::typing))
         .route(
             "/conversations/{id}/members/{user_id}",
             axum::routing::delete(conversations::remove_member).patch(conversations::set_role),
@@ -57,7 +60,9 @@ pub fn router(app: App) -> Router {
         )
         .route("/messages/{id}/delivered", put(messages::delivered))
         .route("/messages/{id}/read", put(messages::read))
-        .route("/messages/{id}/receipts", get(messages::receipts));
+        .route("/messages/{id}/receipts", get(messages::receipts))
+        .route("/sync", get(sync::sync))
+        .route("/ws", get(ws::upgrade));
 
     Router::new()
         .nest("/api/v1", api)

@@ -67,6 +67,8 @@ pub struct MemberRow {
     pub joined_at: i64,
     /// The conversation's `last_seq` when this member joined: it sees only later seqs.
     pub joined_seq: i64,
+    /// The event log's head when this member joined: it receives later events only.
+    pub joined_pos: i64,
     pub marks: Marks,
 }
 
@@ -224,6 +226,10 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>>;
     /// Users whose username starts with `prefix`, in username order.
     async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<UserRow>>;
+    /// Records when a user was last seen (its last device went offline).
+    async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()>;
+    /// The users who share at least one conversation with `user_id`, itself excluded.
+    async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>>;
     /// Which of `ids` exist.
     async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>>;
 
@@ -362,6 +368,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The position of the newest event (0 if none).
     async fn head(&self) -> StoreResult<i64>;
+    /// Every event after `after`, oldest first, at most `limit`: what the fan-out tails.
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<EventRow>>;
+    /// Deletes the events created before `before`; returns the highest position ever pruned.
+    async fn prune_events(&self, before: i64) -> StoreResult<i64>;
+    /// The highest position pruned so far (0 if none): a cursor below it cannot resume.
+    async fn pruned_up_to(&self) -> StoreResult<i64>;
     /// `user_id`'s events after `after`, oldest first, at most `limit`.
     async fn events_for(&self, user_id: &str, after: i64, limit: u32)
     -> StoreResult<Vec<EventRow>>;

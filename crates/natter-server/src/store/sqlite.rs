@@ -37,12 +37,11 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("secure_delete", "ON");
-        if let Some(dir) = Path::new(opts.get_filename()).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Other(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
+        if let Some(dir) = Path::new(opts.get_filename()).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", dir.display())))?;
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -100,6 +99,7 @@ fn member_row(r: &SqliteRow) -> sqlx::Result<MemberRow> {
         role: Role::parse(&role).ok_or_else(|| decode_err("role", &role))?,
         joined_at: r.try_get("joined_at")?,
         joined_seq: r.try_get("joined_seq")?,
+        joined_pos: r.try_get("joined_pos")?,
         marks: Marks {
             delivered_seq: r.try_get("delivered_seq")?,
             read_seq: r.try_get("read_seq")?,
@@ -229,7 +229,7 @@ async fn member_in(
     user_id: &str,
 ) -> sqlx::Result<Option<MemberRow>> {
     let row = sqlx::query(
-        "SELECT user_id, role, joined_at, joined_seq, delivered_seq, read_seq \
+        "SELECT user_id, role, joined_at, joined_seq, joined_pos, delivered_seq, read_seq \
          FROM members WHERE conversation_id = ? AND user_id = ?",
     )
     .bind(conversation_id)
@@ -255,7 +255,7 @@ async fn members_in(
     conversation_id: &str,
 ) -> sqlx::Result<Vec<MemberRow>> {
     let rows = sqlx::query(
-        "SELECT user_id, role, joined_at, joined_seq, delivered_seq, read_seq \
+        "SELECT user_id, role, joined_at, joined_seq, joined_pos, delivered_seq, read_seq \
          FROM members WHERE conversation_id = ? ORDER BY join_order",
     )
     .bind(conversation_id)
@@ -493,6 +493,26 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?;
         Ok(rows.iter().map(user_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT other.user_id FROM members mine \
+             JOIN members other ON other.conversation_id = mine.conversation_id \
+             WHERE mine.user_id = ?1 AND other.user_id <> ?1",
+        )
+        .bind(user_id)
+        .fetch_all(&self.readers)
+        .await?)
     }
 
     async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>> {
@@ -1131,6 +1151,54 @@ impl Store for SqliteStore {
     async fn head(&self) -> StoreResult<i64> {
         let mut conn = self.readers.acquire().await?;
         Ok(head_in(&mut conn).await?)
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<EventRow>> {
+        let rows = sqlx::query(
+            "SELECT pos, kind, conversation_id, user_id, message_id, data, created_at \
+             FROM events WHERE pos > ? ORDER BY pos LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.iter().map(event_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn prune_events(&self, before: i64) -> StoreResult<i64> {
+        let mut tx = self.writer.begin().await?;
+        let highest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(pos) FROM events WHERE created_at < ?")
+                .bind(before)
+                .fetch_one(&mut *tx)
+                .await?;
+        if let Some(h) = highest {
+            sqlx::query("DELETE FROM events WHERE pos <= ?")
+                .bind(h)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ('events_pruned_up_to', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = MAX(value, ?1)",
+            )
+            .bind(h)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let pruned: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'events_pruned_up_to'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(pruned.unwrap_or(0))
+    }
+
+    async fn pruned_up_to(&self) -> StoreResult<i64> {
+        let pruned: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'events_pruned_up_to'")
+                .fetch_optional(&self.readers)
+                .await?;
+        Ok(pruned.unwrap_or(0))
     }
 
     async fn events_for(

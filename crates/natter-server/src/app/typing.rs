@@ -1,0 +1,137 @@
+//! Typing indicators: ephemeral, kept in memory, never in the event log.
+//!
+//! `typing: true` starts an indicator (one `typing_start`) or renews it silently; it ends with
+//! `typing_stop` on `typing: false`, when the typer sends a message there, or `typing_timeout`
+//! after the last renewal.
+
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+use bytes::Bytes;
+use natter_wire as wire;
+use tokio::time::Instant;
+
+use super::{App, Caller};
+use crate::{bus::BusMessage, error::AppResult};
+
+/// (conversation, user) → when the indicator expires.
+#[derive(Default)]
+pub(super) struct Typing {
+    active: Mutex<HashMap<(String, String), Instant>>,
+}
+
+impl Typing {
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Instant>> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl App {
+    /// `POST /conversations/{id}/typing` and the `typing` frame.
+    pub async fn set_typing(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        typing: bool,
+    ) -> AppResult<()> {
+        let members = self.store().members(conversation_id).await?;
+        if !members.iter().any(|m| m.user_id == caller.user_id) {
+            return Err(crate::error::AppError::not_found("conversation"));
+        }
+        let key = (conversation_id.to_owned(), caller.user_id.clone());
+        let started = {
+            let mut active = self.inner.typing.active();
+            if typing {
+                let until = Instant::now() + self.config().typing_timeout;
+                active.insert(key, until).is_none()
+            } else {
+                if active.remove(&key).is_none() {
+                    return Ok(());
+                }
+                false
+            }
+        };
+        if typing && !started {
+            return Ok(());
+        }
+        let others: Vec<String> = members
+            .into_iter()
+            .map(|m| m.user_id)
+            .filter(|u| *u != caller.user_id)
+            .collect();
+        self.announce_typing(conversation_id, &caller.user_id, typing, others);
+        Ok(())
+    }
+
+    /// The typer sent a message: its indicator there ends at once.
+    pub(crate) async fn typing_ended_by_send(&self, conversation_id: &str, user_id: &str) {
+        let key = (conversation_id.to_owned(), user_id.to_owned());
+        if self.inner.typing.active().remove(&key).is_none() {
+            return;
+        }
+        self.stop_typing_for_all(conversation_id, user_id).await;
+    }
+
+    async fn stop_typing_for_all(&self, conversation_id: &str, user_id: &str) {
+        match self.store().members(conversation_id).await {
+            Ok(members) => {
+                let others = members
+                    .into_iter()
+                    .map(|m| m.user_id)
+                    .filter(|u| u != user_id)
+                    .collect();
+                self.announce_typing(conversation_id, user_id, false, others);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot announce typing_stop"),
+        }
+    }
+
+    fn announce_typing(&self, conversation_id: &str, user_id: &str, typing: bool, to: Vec<String>) {
+        if to.is_empty() {
+            return;
+        }
+        let data = wire::TypingData {
+            conversation_id: conversation_id.to_owned(),
+            user_id: user_id.to_owned(),
+        };
+        let frame = if typing {
+            wire::Ephemeral::TypingStart(data)
+        } else {
+            wire::Ephemeral::TypingStop(data)
+        };
+        self.bus().publish(BusMessage::Ephemeral {
+            users: to.into(),
+            frame: Bytes::from(serde_json::to_vec(&frame).unwrap_or_default()),
+        });
+    }
+
+    /// Ends indicators that were not renewed in time.
+    pub(super) fn spawn_typing_expiry(&self) {
+        let app = self.clone();
+        let mut stop = self.inner.stop.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let now = Instant::now();
+                let expired: Vec<(String, String)> = {
+                    let mut active = app.inner.typing.active();
+                    let keys: Vec<_> = active
+                        .iter()
+                        .filter(|(_, until)| **until <= now)
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in &keys {
+                        active.remove(k);
+                    }
+                    keys
+                };
+                for (conversation_id, user_id) in expired {
+                    app.stop_typing_for_all(&conversation_id, &user_id).await;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,116 @@
+//! `GET /api/v1/sync`: the event log by polling, for clients that cannot hold a WebSocket.
+
+use std::time::Duration;
+
+use axum::{Json as JsonOut, extract::State, http::StatusCode};
+use natter_core::validate;
+use natter_wire as wire;
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::{error::ApiError, extract::Query};
+use crate::{
+    app::{App, Caller, parse_cursor},
+    error::AppError,
+};
+
+/// The longest a long poll may wait.
+const MAX_TIMEOUT_MS: u64 = 30_000;
+
+#[derive(Deserialize)]
+pub struct SyncQuery {
+    since: Option<String>,
+    limit: Option<i64>,
+    timeout_ms: Option<u64>,
+}
+
+/// `GET /api/v1/sync?since=<cursor>&limit=&timeout_ms=`
+pub async fn sync(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<SyncQuery>,
+) -> Result<JsonOut<wire::SyncResponse>, ApiError> {
+    let limit = validate::page_limit(q.limit, app.limits()).map_err(AppError::from)?;
+    let wait = match q.timeout_ms {
+        Some(ms) if ms > MAX_TIMEOUT_MS => {
+            return Err(ApiError::invalid("timeout_ms must be at most 30000"));
+        }
+        ms => Duration::from_millis(ms.unwrap_or(0)),
+    };
+    let head = app.store().head().await.map_err(AppError::from)?;
+    let Some(since) = q.since.as_deref().map(parse_cursor).transpose()? else {
+        return Ok(JsonOut(wire::SyncResponse {
+            events: vec![],
+            next_cursor: head.to_string(),
+            has_more: false,
+        }));
+    };
+    let pruned = app.store().pruned_up_to().await.map_err(AppError::from)?;
+    if since < pruned || since > head {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "resync_required",
+            "the cursor is older than the retained event log: reload with REST",
+        ));
+    }
+
+    let deadline = Instant::now() + wait;
+    let poll = PollGuard::new(&app, &caller.user_id, !wait.is_zero());
+    loop {
+        // Armed before the read, so that an event committed after the read still wakes it.
+        let notified = poll.notify.as_ref().map(|n| n.clone());
+        let mut wake = notified.as_ref().map(|n| Box::pin(n.notified()));
+        if let Some(w) = wake.as_mut() {
+            w.as_mut().enable();
+        }
+        let rows = app
+            .store()
+            .events_for(&caller.user_id, since, limit)
+            .await
+            .map_err(AppError::from)?;
+        if !rows.is_empty() || Instant::now() >= deadline || wake.is_none() {
+            let has_more = rows.len() == limit as usize;
+            let next_cursor = rows.last().map_or(since, |e| e.pos).to_string();
+            let mut events = Vec::with_capacity(rows.len());
+            for e in &rows {
+                if let Some(ev) = app.render_event(&caller.user_id, e).await? {
+                    events.push(ev);
+                }
+            }
+            return Ok(JsonOut(wire::SyncResponse {
+                events,
+                next_cursor,
+                has_more,
+            }));
+        }
+        if let Some(w) = wake {
+            let _ = tokio::time::timeout_at(deadline, w).await;
+        }
+    }
+}
+
+/// Registers a long poll with the hub for as long as it waits.
+struct PollGuard<'a> {
+    app: &'a App,
+    user_id: &'a str,
+    notify: Option<std::sync::Arc<tokio::sync::Notify>>,
+}
+
+impl<'a> PollGuard<'a> {
+    fn new(app: &'a App, user_id: &'a str, waits: bool) -> Self {
+        let notify = waits.then(|| app.hub().start_poll(user_id));
+        Self {
+            app,
+            user_id,
+            notify,
+        }
+    }
+}
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        if self.notify.is_some() {
+            self.app.hub().end_poll(self.user_id);
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! `GET /api/v1/ws`: the WebSocket gateway.
+//!
+//! A connection registers with the hub *before* it reads its backlog, so every event committed
+//! after the backlog's last read is already queued for it; queued events at or below the last
+//! position sent are duplicates of the backlog and are skipped. That is the whole of the
+//! backlog-to-live switch: nothing is missed, nothing repeats, and the order is the log's.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{
+        State,
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderMap, header},
+    response::Response,
+};
+use futures::{SinkExt, StreamExt, stream::SplitSink, stream::SplitStream};
+use natter_wire as wire;
+use serde::Deserialize;
+use tokio::time::{Instant, timeout};
+
+use super::{error::ApiError, extract::Query};
+use crate::{
+    app::{App, Caller, parse_cursor},
+    error::AppError,
+    hub::{Outbound, Registration, close},
+    store::MarkKind,
+};
+
+/// Client frames larger than this close the connection with 1009.
+const MAX_FRAME: usize = 64 * 1024;
+/// Backlog events read per query.
+const BACKLOG_PAGE: u32 = 500;
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    since: Option<String>,
+}
+
+/// `GET /api/v1/ws?since=<cursor>`: upgrades to a WebSocket. A malformed `since` is `400`.
+pub async fn upgrade(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let since = q.since.as_deref().map(parse_cursor).transpose()?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    // Frames up to twice the limit are read whole so that the limit answers with 1009;
+    // larger ones fail the read, which closes with 1009 too.
+    Ok(ws
+        .max_message_size(2 * MAX_FRAME)
+        .max_frame_size(2 * MAX_FRAME)
+        .on_upgrade(move |socket| connection(app, socket, token, since)))
+}
+
+type Tx = SplitSink<WebSocket, Message>;
+type Rx = SplitStream<WebSocket>;
+
+/// How a connection ends.
+enum End {
+    /// Close with this code.
+    Close(u16, &'static str),
+    /// The peer left or stopped answering: nothing more to send.
+    Gone,
+}
+
+async fn connection(app: App, socket: WebSocket, token: Option<String>, since: Option<i64>) {
+    let (mut tx, mut rx) = socket.split();
+    let write_timeout = app.config().ws_ping_interval * 2;
+    let Some((caller, token)) = authenticate(&app, &mut tx, &mut rx, token).await else {
+        let _ = send_close(&mut tx, close::AUTH, "authentication failed", write_timeout).await;
+        return;
+    };
+    let reg = app.hub().register(&caller.user_id, &caller.session_id);
+    let id = reg.id;
+    // A revocation that raced the registration is caught here.
+    let end = if app.authenticate(&token).await.is_err() {
+        End::Close(close::AUTH, "session revoked")
+    } else {
+        app.device_connected(&caller.user_id, reg.first).await;
+        let end = serve(&app, &caller, reg, &mut tx, &mut rx, since).await;
+        let last = app.hub().unregister(&caller.user_id, id);
+        app.device_disconnected(&caller.user_id, last);
+        end
+    };
+    if let End::Close(code, reason) = end {
+        let _ = send_close(&mut tx, code, reason, write_timeout).await;
+    }
+    app.hub().unregister(&caller.user_id, id);
+}
+
+/// By the `Authorization` header, else by an `auth` first frame within the timeout.
+async fn authenticate(
+    app: &App,
+    _tx: &mut Tx,
+    rx: &mut Rx,
+    header_token: Option<String>,
+) -> Option<(Caller, String)> {
+    let token = match header_token {
+        Some(t) => t,
+        None => {
+            let first = timeout(app.config().ws_auth_timeout, rx.next())
+                .await
+                .ok()??;
+            let Ok(Message::Text(text)) = first else {
+                return None;
+            };
+            match serde_json::from_str::<wire::ClientFrame>(text.as_str()) {
+                Ok(wire::ClientFrame::Auth { token }) => token,
+                _ => return None,
+            }
+        }
+    };
+    let caller = app.authenticate(&token).await.ok()?;
+    Some((caller, token))
+}
+
+async fn serve(
+    app: &App,
+    caller: &Caller,
+    mut reg: Registration,
+    tx: &mut Tx,
+    rx: &mut Rx,
+    since: Option<i64>,
+) -> End {
+    let interval = app.config().ws_ping_interval;
+    let write_timeout = interval * 2;
+    let mut stopping = app.stopping();
+    macro_rules! send {
+        ($msg:expr) => {
+            match timeout(write_timeout, tx.send($msg)).await {
+                Ok(Ok(())) => {}
+                _ => return End::Gone,
+            }
+        };
+    }
+    let head = match app.store().head().await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the log head");
+            return End::Close(1011, "internal error");
+        }
+    };
+    let ready = |cursor: i64| {
+        text(&wire::ControlFrame::Ready {
+            cursor: cursor.to_string(),
+            session_id: caller.session_id.clone(),
+            user_id: caller.user_id.clone(),
+        })
+    };
+    let mut last_sent = head;
+    match since {
+        None => send!(ready(head)),
+        Some(since) => {
+            send!(ready(since));
+            let pruned = app.store().pruned_up_to().await.unwrap_or(0);
+            if since < pruned || since > head {
+                send!(text(&wire::ControlFrame::ResyncRequired {
+                    cursor: Some(head.to_string())
+                }));
+            } else {
+                last_sent = since;
+                loop {
+                    let rows = match app
+                        .store()
+                        .events_for(&caller.user_id, last_sent, BACKLOG_PAGE)
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot read the backlog");
+                            return End::Close(1011, "internal error");
+                        }
+                    };
+                    for e in &rows {
+                        match app.render_event(&caller.user_id, e).await {
+                            Ok(Some(ev)) => send!(text(&ev)),
+                            Ok(None) => {}
+                            Err(err) => {
+                                tracing::error!(error = %err, "cannot render the backlog");
+                                return End::Close(1011, "internal error");
+                            }
+                        }
+                        last_sent = e.pos;
+                    }
+                    if rows.len() < BACKLOG_PAGE as usize {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
+    let mut heard = Instant::now();
+    loop {
+        tokio::select! {
+            out = reg.rx.recv() => match out {
+                Some(Outbound::Durable { pos, frame }) => {
+                    if pos > last_sent {
+                        send!(Message::Text(frame_text(frame)));
+                        last_sent = pos;
+                    }
+                }
+                Some(Outbound::Ephemeral(frame)) => send!(Message::Text(frame_text(frame))),
+                None => return End::Close(close::GOING_AWAY, "server shutting down"),
+            },
+            changed = reg.close.changed() => {
+                let code = if changed.is_ok() { *reg.close.borrow() } else { None };
+                return match code {
+                    Some(close::TOO_SLOW) => End::Close(close::TOO_SLOW, "too slow: resume from your last cursor"),
+                    Some(close::AUTH) => End::Close(close::AUTH, "session revoked"),
+                    _ => End::Close(close::GOING_AWAY, "server shutting down"),
+                };
+            }
+            _ = stopping.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
+            _ = ping.tick() => {
+                if heard.elapsed() > interval * 2 {
+                    return End::Gone;
+                }
+                send!(Message::Ping(Default::default()));
+            }
+            msg = rx.next() => {
+                heard = Instant::now();
+                let msg = match msg {
+                    None | Some(Ok(Message::Close(_))) => return End::Gone,
+                    Some(Err(e)) => {
+                        // tungstenite refuses a frame over the read limit with a capacity
+                        // error; its text is the only way axum lets us tell it apart.
+                        return if e.to_string().contains("Space limit exceeded") {
+                            End::Close(close::TOO_BIG, "frame over 64 KiB")
+                        } else {
+                            End::Gone
+                        };
+                    }
+                    Some(Ok(m)) => m,
+                };
+                let reply = match msg {
+                    Message::Text(t) if t.len() > MAX_FRAME => {
+                        return End::Close(close::TOO_BIG, "frame over 64 KiB");
+                    }
+                    Message::Text(t) => handle_frame(app, caller, t.as_str()).await,
+                    Message::Binary(_) => Some(error_frame(ApiError::invalid("frames must be JSON text"))),
+                    Message::Ping(_) | Message::Pong(_) => None,
+                    Message::Close(_) => return End::Gone,
+                };
+                if let Some(reply) = reply {
+                    send!(reply);
+                }
+            }
+        }
+    }
+}
+
+/// Acts on one client frame; returns the reply, if any.
+async fn handle_frame(app: &App, caller: &Caller, text: &str) -> Option<Message> {
+    let frame = match serde_json::from_str::<wire::ClientFrame>(text) {
+        Ok(f) => f,
+        Err(e) => {
+            return Some(error_frame(ApiError::invalid(format!(
+                "invalid frame: {e}"
+            ))));
+        }
+    };
+    let result: Result<(), AppError> = match frame {
+        wire::ClientFrame::Ping => return Some(text_msg(&wire::ControlFrame::Pong)),
+        wire::ClientFrame::Auth { .. } => Err(AppError::invalid("already authenticated")),
+        wire::ClientFrame::Typing {
+            conversation_id,
+            typing,
+        } => app.set_typing(caller, &conversation_id, typing).await,
+        wire::ClientFrame::Delivered {
+            conversation_id,
+            up_to_seq,
+        } => {
+            app.mark_up_to(caller, &conversation_id, MarkKind::Delivered, up_to_seq)
+                .await
+        }
+        wire::ClientFrame::Read {
+            conversation_id,
+            up_to_seq,
+        } => {
+            app.mark_up_to(caller, &conversation_id, MarkKind::Read, up_to_seq)
+                .await
+        }
+    };
+    result.err().map(|e| error_frame(e.into()))
+}
+
+fn error_frame(e: ApiError) -> Message {
+    text_msg(&wire::ControlFrame::Error {
+        error: wire::ErrorDetail {
+            code: e.code.to_owned(),
+            message: e.message,
+        },
+    })
+}
+
+fn text<T: serde::Serialize>(v: &T) -> Message {
+    text_msg(v)
+}
+
+fn text_msg<T: serde::Serialize>(v: &T) -> Message {
+    Message::Text(Utf8Bytes::from(
+        serde_json::to_string(v).unwrap_or_else(|_| "{}".into()),
+    ))
+}
+
+/// The fan-out serializes each event once; the bytes are valid UTF-8 JSON.
+fn frame_text(frame: bytes::Bytes) -> Utf8Bytes {
+    Utf8Bytes::try_from(frame).unwrap_or_else(|_| Utf8Bytes::from_static("{}"))
+}
+
+async fn send_close(
+    tx: &mut Tx,
+    code: u16,
+    reason: &'static str,
+    within: Duration,
+) -> Result<(), ()> {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    match timeout(within, tx.send(Message::Close(Some(frame)))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}

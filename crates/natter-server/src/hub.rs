@@ -1,0 +1,255 @@
+//! The hub: this node's open WebSocket connections and long polls, by user.
+//!
+//! Each connection has a bounded outbound queue. Delivery never waits: a connection whose queue
+//! is full is told to close with 4008 and resumes from its cursor, so nothing is lost and no
+//! slow consumer holds up anyone else. The state sits behind a `std::sync::Mutex` that is held
+//! only to look up or change the maps, never across an `.await`.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc, watch};
+
+/// Close codes of the API.
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_BIG: u16 = 1009;
+    pub const AUTH: u16 = 4001;
+    pub const TOO_SLOW: u16 = 4008;
+}
+
+/// A frame queued for one connection.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A durable event at log position `pos`: skipped if the connection already replayed it.
+    Durable {
+        pos: i64,
+        frame: Bytes,
+    },
+    Ephemeral(Bytes),
+}
+
+struct Conn {
+    id: u64,
+    session_id: String,
+    tx: mpsc::Sender<Outbound>,
+    close: watch::Sender<Option<u16>>,
+}
+
+#[derive(Default)]
+struct State {
+    conns: HashMap<String, Vec<Conn>>,
+    /// Long polls waiting for a user's next event.
+    polls: HashMap<String, (Arc<Notify>, usize)>,
+}
+
+pub struct Hub {
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    queue: usize,
+}
+
+/// A connection's end of the hub.
+pub struct Registration {
+    pub id: u64,
+    pub rx: mpsc::Receiver<Outbound>,
+    /// Becomes `Some(code)` when the hub wants the connection closed.
+    pub close: watch::Receiver<Option<u16>>,
+    /// This is the user's only connection on this node.
+    pub first: bool,
+}
+
+impl Hub {
+    pub fn new(queue: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            next_id: AtomicU64::new(1),
+            queue: queue.max(1),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-changed in a way that
+        // matters more than losing every connection, so a poisoned lock is still used.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn register(&self, user_id: &str, session_id: &str) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(self.queue);
+        let (close_tx, close_rx) = watch::channel(None);
+        let mut st = self.state();
+        let list = st.conns.entry(user_id.to_owned()).or_default();
+        list.push(Conn {
+            id,
+            session_id: session_id.to_owned(),
+            tx,
+            close: close_tx,
+        });
+        Registration {
+            id,
+            rx,
+            close: close_rx,
+            first: list.len() == 1,
+        }
+    }
+
+    /// Removes a connection; true if it was the user's last on this node.
+    pub fn unregister(&self, user_id: &str, id: u64) -> bool {
+        let mut st = self.state();
+        let Some(list) = st.conns.get_mut(user_id) else {
+            return false;
+        };
+        list.retain(|c| c.id != id);
+        if list.is_empty() {
+            st.conns.remove(user_id);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How many connections `user_id` has on this node.
+    pub fn devices(&self, user_id: &str) -> usize {
+        self.state().conns.get(user_id).map_or(0, Vec::len)
+    }
+
+    /// Whether anyone here waits for `user_id`'s events (a socket or a long poll).
+    pub fn wants(&self, user_id: &str) -> bool {
+        let st = self.state();
+        st.conns.contains_key(user_id) || st.polls.contains_key(user_id)
+    }
+
+    /// Queues a frame for every connection of `user_id`; closes those too slow to take it.
+    /// Returns how many connections took it.
+    pub fn deliver(&self, user_id: &str, out: &Outbound) -> usize {
+        let st = self.state();
+        if let Some((n, _)) = st.polls.get(user_id)
+            && matches!(out, Outbound::Durable { .. })
+        {
+            n.notify_waiters();
+        }
+        let Some(list) = st.conns.get(user_id) else {
+            return 0;
+        };
+        let mut took = 0;
+        for c in list {
+            match c.tx.try_send(out.clone()) {
+                Ok(()) => took += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    c.close.send_replace(Some(close::TOO_SLOW));
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        took
+    }
+
+    /// Closes every connection of a session.
+    pub fn close_session(&self, session_id: &str, code: u16) {
+        let st = self.state();
+        for c in st.conns.values().flatten() {
+            if c.session_id == session_id {
+                c.close.send_replace(Some(code));
+            }
+        }
+    }
+
+    /// Closes every connection (shutdown).
+    pub fn close_all(&self, code: u16) {
+        let st = self.state();
+        for c in st.conns.values().flatten() {
+            c.close.send_replace(Some(code));
+        }
+    }
+
+    /// A handle a long poll awaits until `user_id` has a new event. Call [`Hub::end_poll`] after.
+    pub fn start_poll(&self, user_id: &str) -> Arc<Notify> {
+        let mut st = self.state();
+        let e = st
+            .polls
+            .entry(user_id.to_owned())
+            .or_insert_with(|| (Arc::new(Notify::new()), 0));
+        e.1 += 1;
+        e.0.clone()
+    }
+
+    pub fn end_poll(&self, user_id: &str) {
+        let mut st = self.state();
+        if let Some(e) = st.polls.get_mut(user_id) {
+            e.1 -= 1;
+            if e.1 == 0 {
+                st.polls.remove(user_id);
+            }
+        }
+    }
+
+    /// How many connections are open on this node.
+    pub fn connections(&self) -> usize {
+        self.state().conns.values().map(Vec::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(pos: i64) -> Outbound {
+        Outbound::Durable {
+            pos,
+            frame: Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[test]
+    fn every_device_of_a_user_gets_the_frame() {
+        let hub = Hub::new(8);
+        let mut a = hub.register("u", "s1");
+        let mut b = hub.register("u", "s2");
+        assert!(a.first && !b.first);
+        assert_eq!(hub.deliver("u", &frame(1)), 2);
+        assert!(a.rx.try_recv().is_ok());
+        assert!(b.rx.try_recv().is_ok());
+        assert_eq!(hub.deliver("nobody", &frame(2)), 0);
+    }
+
+    #[test]
+    fn a_full_queue_closes_only_that_connection_with_4008() {
+        let hub = Hub::new(2);
+        let slow = hub.register("u", "s1");
+        let mut fast = hub.register("u", "s2");
+        for pos in 1..=3 {
+            hub.deliver("u", &frame(pos));
+            while fast.rx.try_recv().is_ok() {}
+        }
+        assert_eq!(*slow.close.borrow(), Some(close::TOO_SLOW));
+        assert_eq!(*fast.close.borrow(), None);
+    }
+
+    #[test]
+    fn the_last_device_leaving_is_reported() {
+        let hub = Hub::new(2);
+        let a = hub.register("u", "s1");
+        let b = hub.register("u", "s2");
+        assert!(!hub.unregister("u", a.id));
+        assert_eq!(hub.devices("u"), 1);
+        assert!(hub.unregister("u", b.id));
+        assert_eq!(hub.devices("u"), 0);
+    }
+
+    #[test]
+    fn revoking_a_session_closes_its_sockets_only() {
+        let hub = Hub::new(2);
+        let a = hub.register("u", "s1");
+        let b = hub.register("u", "s2");
+        hub.close_session("s1", close::AUTH);
+        assert_eq!(*a.close.borrow(), Some(close::AUTH));
+        assert_eq!(*b.close.borrow(), None);
+    }
+}
