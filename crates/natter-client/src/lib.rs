@@ -4,9 +4,13 @@
 //! generator and the integration tests use, so the tests exercise exactly the protocol that
 //! every other client relies on.
 
+mod ws;
+
 use natter_wire as wire;
+
 use reqwest::{Method, StatusCode};
 use serde::{Serialize, de::DeserializeOwned};
+pub use ws::{Live, Socket};
 
 pub use natter_wire::*;
 
@@ -25,6 +29,13 @@ pub enum Error {
     Transport(#[from] reqwest::Error),
     #[error("unexpected answer ({status}): {body}")]
     Unexpected { status: u16, body: String },
+    /// The WebSocket failed, or the server sent something unreadable.
+    #[error("websocket: {0}")]
+    WebSocket(String),
+    /// The server closed the WebSocket with this code (4001: authentication failed or session
+    /// revoked; 4008: too slow, resume from the last cursor; 1001: shutting down).
+    #[error("websocket closed by the server: {code} {reason}")]
+    Closed { code: u16, reason: String },
 }
 
 impl Error {
@@ -33,6 +44,7 @@ impl Error {
         match self {
             Error::Api { status, .. } | Error::Unexpected { status, .. } => Some(*status),
             Error::Transport(e) => e.status().map(|s| s.as_u16()),
+            Error::WebSocket(_) | Error::Closed { .. } => None,
         }
     }
 

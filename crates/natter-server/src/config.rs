@@ -41,6 +41,14 @@ pub struct Config {
     pub presence_debounce: Duration,
     /// A typing indicator ends this long after the last `typing: true`.
     pub typing_timeout: Duration,
+    /// Uploads that no message refers to are collected once this old.
+    pub media_orphan_age: Duration,
+    /// How often unreferenced uploads are looked for.
+    pub media_gc_interval: Duration,
+    /// Images with more pixels than this are refused before decoding (decompression bombs).
+    pub max_image_pixels: u64,
+    /// At most this many images decoded at once on the blocking pool.
+    pub max_concurrent_images: usize,
     /// Size and count limits.
     pub limits: Limits,
     /// At most this many password hashes (Argon2id) computed at once on the blocking pool.
@@ -65,6 +73,10 @@ impl Default for Config {
             ws_queue: 1024,
             presence_debounce: Duration::from_secs(5),
             typing_timeout: Duration::from_secs(5),
+            media_orphan_age: Duration::from_secs(24 * 3600),
+            media_gc_interval: Duration::from_secs(600),
+            max_image_pixels: 50_000_000,
+            max_concurrent_images: 2,
             limits: Limits::default(),
             max_concurrent_hashes: std::thread::available_parallelism()
                 .map(|n| n.get())

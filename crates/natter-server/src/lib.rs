@@ -4,6 +4,7 @@
 //! does the same in the background for tests and embedding. `main` only wires configuration.
 
 pub mod app;
+pub mod blob;
 pub mod bus;
 pub mod config;
 pub mod error;

@@ -53,10 +53,13 @@ CREATE TABLE media (
     width         INTEGER,
     height        INTEGER,
     has_thumbnail INTEGER NOT NULL DEFAULT 0,
+    thumbnail_type TEXT,                  -- content type of the thumbnail, if any
     sha256        TEXT NOT NULL,
     is_image      INTEGER NOT NULL DEFAULT 0,
     created_at    INTEGER NOT NULL
 );
+CREATE INDEX media_by_sha256 ON media(sha256);
+CREATE INDEX media_by_age ON media(created_at);
 
 CREATE TABLE messages (
     id              TEXT PRIMARY KEY,

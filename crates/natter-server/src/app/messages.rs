@@ -174,11 +174,15 @@ impl App {
 
     /// `DELETE /messages/{id}`: for everyone; its text is erased from storage.
     pub async fn delete_for_everyone(&self, caller: &Caller, id: &str) -> AppResult<()> {
-        self.store()
+        let media = self
+            .store()
             .delete_for_everyone(&caller.user_id, id, time::now())
             .await?;
         self.log_appended();
         self.erased();
+        if let Some(media_id) = media {
+            self.collect_media(&media_id).await?;
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@ mod accounts;
 mod conversations;
 mod events;
 mod fanout;
+mod media;
 mod messages;
 mod presence;
 mod render;
@@ -25,6 +26,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::{
     ServeError,
+    blob::{BlobStore, local::LocalBlobs},
     bus::{Bus, BusMessage, local::LocalBus},
     config::Config,
     hub::Hub,
@@ -60,6 +62,11 @@ struct Inner {
     hub: Hub,
     presence: presence::Presence,
     typing: typing::Typing,
+    blobs: Arc<dyn BlobStore>,
+    /// Bounds how many images are decoded at once: each may take hundreds of MiB.
+    images: Semaphore,
+    /// Serializes storing and erasing media bytes, which are shared by content.
+    media_lock: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -86,8 +93,14 @@ impl App {
                 "--bus-url: fan-out between nodes is not supported by this build".into(),
             ));
         }
+        let media_dir = config.media_dir();
+        let blobs = LocalBlobs::open(&media_dir).map_err(|source| ServeError::DataDir {
+            path: media_dir.display().to_string(),
+            source,
+        })?;
         let (stop, _) = watch::channel(false);
         let config_queue = config.ws_queue;
+        let config_images = config.max_concurrent_images.max(1);
         let app = App {
             inner: Arc::new(Inner {
                 store,
@@ -99,12 +112,16 @@ impl App {
                 hub: Hub::new(config_queue),
                 presence: Default::default(),
                 typing: Default::default(),
+                blobs: Arc::new(blobs),
+                images: Semaphore::new(config_images),
+                media_lock: Default::default(),
             }),
         };
         app.spawn_eraser();
         app.spawn_fanout();
         app.spawn_typing_expiry();
         app.spawn_pruner();
+        app.spawn_media_gc();
         Ok(app)
     }
 
@@ -122,6 +139,10 @@ impl App {
 
     pub fn hub(&self) -> &Hub {
         &self.inner.hub
+    }
+
+    pub fn blobs(&self) -> &dyn BlobStore {
+        &*self.inner.blobs
     }
 
     pub fn bus(&self) -> &dyn Bus {

@@ -5,11 +5,13 @@ mod accounts;
 mod conversations;
 pub mod error;
 pub mod extract;
+mod media;
 mod messages;
 mod ops;
 mod sync;
 mod ws;
 
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
@@ -17,7 +19,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post, put},
 };
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
+};
 
 use self::error::ApiError;
 use crate::app::App;
@@ -61,6 +65,12 @@ pub fn router(app: App) -> Router {
         .route("/messages/{id}/delivered", put(messages::delivered))
         .route("/messages/{id}/read", put(messages::read))
         .route("/messages/{id}/receipts", get(messages::receipts))
+        .route(
+            "/media",
+            post(media::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/media/{id}", get(media::download))
+        .route("/media/{id}/thumbnail", get(media::thumbnail))
         .route("/sync", get(sync::sync))
         .route("/ws", get(ws::upgrade));
 
@@ -71,6 +81,19 @@ pub fn router(app: App) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panicked))
+        // On every response: no content sniffing, no referrer leaks, no framing.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

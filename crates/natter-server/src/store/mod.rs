@@ -101,6 +101,8 @@ pub struct MediaRow {
     pub width: Option<i64>,
     pub height: Option<i64>,
     pub has_thumbnail: bool,
+    /// The thumbnail's content type, when there is one.
+    pub thumbnail_type: Option<String>,
     pub sha256: String,
     pub is_image: bool,
     pub created_at: i64,
@@ -338,8 +340,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<(Vec<MessageRow>, bool)>;
     /// Replaces the text of `actor`'s message.
     async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()>;
-    /// Deletes for everyone: erases text and media reference, keeps the tombstone.
-    async fn delete_for_everyone(&self, actor: &str, message_id: &str, at: i64) -> StoreResult<()>;
+    /// Deletes for everyone: erases text and media reference, keeps the tombstone. Returns the
+    /// media the message carried, now perhaps referred to by nothing.
+    async fn delete_for_everyone(
+        &self,
+        actor: &str,
+        message_id: &str,
+        at: i64,
+    ) -> StoreResult<Option<String>>;
     /// Hides a message for `user_id` only.
     async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()>;
     /// Moves `user_id`'s mark in a conversation up to `seq` (capped at the last seq). Returns the
@@ -363,6 +371,15 @@ pub trait Store: Send + Sync + 'static {
     // ---- media ----
 
     async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>>;
+    async fn insert_media(&self, media: &MediaRow) -> StoreResult<()>;
+    /// Whether `user_id` may fetch the media: its uploader, or a member of a conversation in
+    /// which a message it can see carries it.
+    async fn media_visible_to(&self, media_id: &str, user_id: &str) -> StoreResult<bool>;
+    /// Deletes the media record if no message refers to it. Returns its SHA-256 if the bytes
+    /// are now unused (no other record shares them), so the caller can delete them.
+    async fn delete_media_if_unused(&self, id: &str) -> StoreResult<Option<String>>;
+    /// Media created before `before` that no message refers to.
+    async fn orphan_media(&self, before: i64, limit: u32) -> StoreResult<Vec<String>>;
 
     // ---- the event log ----
 

@@ -137,6 +137,7 @@ fn media_row(r: &SqliteRow) -> sqlx::Result<MediaRow> {
         width: r.try_get("width")?,
         height: r.try_get("height")?,
         has_thumbnail: r.try_get::<i64, _>("has_thumbnail")? != 0,
+        thumbnail_type: r.try_get("thumbnail_type")?,
         sha256: r.try_get("sha256")?,
         is_image: r.try_get::<i64, _>("is_image")? != 0,
         created_at: r.try_get("created_at")?,
@@ -1034,11 +1035,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn delete_for_everyone(&self, actor: &str, message_id: &str, at: i64) -> StoreResult<()> {
+    async fn delete_for_everyone(
+        &self,
+        actor: &str,
+        message_id: &str,
+        at: i64,
+    ) -> StoreResult<Option<String>> {
         let mut tx = self.writer.begin().await?;
         let (msg, me) = visible_message_in(&mut tx, message_id, actor).await?;
         if msg.deleted {
-            return Ok(());
+            return Ok(None);
         }
         let conv = conversation_in(&mut tx, &msg.conversation_id).await?;
         rules::check_delete_for_everyone(conv.kind, &msg.sender_id, actor, me.role)?;
@@ -1066,7 +1072,7 @@ impl Store for SqliteStore {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(msg.media_id)
     }
 
     async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
@@ -1146,6 +1152,79 @@ impl Store for SqliteStore {
             .fetch_optional(&self.readers)
             .await?;
         Ok(row.as_ref().map(media_row).transpose()?)
+    }
+
+    async fn insert_media(&self, m: &MediaRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO media (id, uploader_id, content_type, size, filename, width, height, \
+             has_thumbnail, thumbnail_type, sha256, is_image, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&m.id)
+        .bind(&m.uploader_id)
+        .bind(&m.content_type)
+        .bind(m.size)
+        .bind(&m.filename)
+        .bind(m.width)
+        .bind(m.height)
+        .bind(m.has_thumbnail)
+        .bind(&m.thumbnail_type)
+        .bind(&m.sha256)
+        .bind(m.is_image)
+        .bind(m.created_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn media_visible_to(&self, media_id: &str, user_id: &str) -> StoreResult<bool> {
+        let visible: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM media WHERE id = ?1 AND uploader_id = ?2) \
+                 OR EXISTS (SELECT 1 FROM messages m JOIN members mb \
+                            ON mb.conversation_id = m.conversation_id AND mb.user_id = ?2 \
+                            WHERE m.media_id = ?1 AND m.seq > mb.joined_seq)",
+        )
+        .bind(media_id)
+        .bind(user_id)
+        .fetch_one(&self.readers)
+        .await?;
+        Ok(visible)
+    }
+
+    async fn delete_media_if_unused(&self, id: &str) -> StoreResult<Option<String>> {
+        let mut tx = self.writer.begin().await?;
+        let sha: Option<String> = sqlx::query_scalar(
+            "DELETE FROM media WHERE id = ?1 \
+             AND NOT EXISTS (SELECT 1 FROM messages WHERE media_id = ?1) RETURNING sha256",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let unused = match sha {
+            Some(sha) => {
+                let shared: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM media WHERE sha256 = ?)")
+                        .bind(&sha)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                (!shared).then_some(sha)
+            }
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(unused)
+    }
+
+    async fn orphan_media(&self, before: i64, limit: u32) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM media md WHERE md.created_at < ? \
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.media_id = md.id) \
+             ORDER BY md.created_at LIMIT ?",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?)
     }
 
     async fn head(&self) -> StoreResult<i64> {

@@ -1,0 +1,291 @@
+//! Media upload and download: streamed bodies, `Range`, `ETag` and a safe
+//! `Content-Disposition`.
+
+use axum::{
+    Json as JsonOut,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use natter_wire as wire;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+use tokio_util::io::ReaderStream;
+
+use super::{error::ApiError, extract::Query};
+use crate::{
+    app::{App, Caller},
+    store::MediaRow,
+};
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    filename: Option<String>,
+}
+
+/// `POST /api/v1/media?filename=<name>`: the raw bytes as the body.
+pub async fn upload(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, JsonOut<wire::Media>), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let media = app
+        .upload(
+            &caller,
+            q.filename.as_deref(),
+            declared,
+            body.into_data_stream(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, JsonOut(media)))
+}
+
+/// `GET /api/v1/media/{id}`: the bytes.
+pub async fn download(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let m = app.media_for(&caller, &id).await?;
+    let disposition = disposition(&m);
+    serve(
+        &app,
+        &m,
+        false,
+        m.size as u64,
+        &m.content_type,
+        &disposition,
+        &headers,
+    )
+    .await
+}
+
+/// `GET /api/v1/media/{id}/thumbnail`: the thumbnail; `404` if none.
+pub async fn thumbnail(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let m = app.media_for(&caller, &id).await?;
+    let Some(kind) = m.thumbnail_type.clone().filter(|_| m.has_thumbnail) else {
+        return Err(ApiError::not_found("this media has no thumbnail"));
+    };
+    let len = app.thumbnail_len(&m).await?;
+    serve(&app, &m, true, len, &kind, "inline", &headers).await
+}
+
+/// Types shown in the browser; everything else, and above all anything a browser would run
+/// (HTML, SVG, JavaScript), is sent as an attachment.
+fn inline(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    )
+}
+
+/// RFC 5987's `attr-char`: what may stand unescaped in `filename*`.
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `inline` or `attachment`, with the filename as RFC 6266 wants it: an ASCII fallback in
+/// `filename` (quotes, backslashes, slashes and non-ASCII replaced) and the exact name in
+/// `filename*`.
+fn disposition(m: &MediaRow) -> String {
+    let kind = if m.is_image && inline(&m.content_type) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    match &m.filename {
+        None => kind.to_owned(),
+        Some(name) => {
+            let fallback: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '/') || c == ' ' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let exact = utf8_percent_encode(name, ATTR_CHAR);
+            format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{exact}")
+        }
+    }
+}
+
+fn etag(m: &MediaRow, thumbnail: bool) -> String {
+    if thumbnail {
+        format!("\"t-{}\"", m.sha256)
+    } else {
+        format!("\"{}\"", m.sha256)
+    }
+}
+
+/// Whether `If-None-Match` names this entity (weak comparison, as RFC 9110 asks for it).
+fn none_match(headers: &HeaderMap, tag: &str) -> bool {
+    let Some(v) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    v.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
+}
+
+async fn serve(
+    app: &App,
+    m: &MediaRow,
+    thumbnail: bool,
+    size: u64,
+    content_type: &str,
+    disposition: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let tag = etag(m, thumbnail);
+    let mut resp_headers = HeaderMap::new();
+    let set = |h: &mut HeaderMap, name, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    set(&mut resp_headers, header::ETAG, &tag);
+    set(&mut resp_headers, header::CONTENT_TYPE, content_type);
+    set(&mut resp_headers, header::CONTENT_DISPOSITION, disposition);
+    set(&mut resp_headers, header::ACCEPT_RANGES, "bytes");
+    set(
+        &mut resp_headers,
+        header::CACHE_CONTROL,
+        "private, max-age=31536000, immutable",
+    );
+    if none_match(headers, &tag) {
+        return Ok((StatusCode::NOT_MODIFIED, resp_headers).into_response());
+    }
+    // A Range that does not parse is ignored (RFC 9110): the whole body is sent. So is one
+    // under an `If-Range` that names another entity.
+    let if_range_ok = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == tag);
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| if_range_ok)
+        .and_then(|v| http_range_header::parse_range_header(v).ok());
+    let (status, offset, len) = match range {
+        None => (StatusCode::OK, 0, size),
+        Some(parsed) => match parsed.validate(size) {
+            Ok(ranges) if ranges.len() == 1 => {
+                let r = &ranges[0];
+                set(
+                    &mut resp_headers,
+                    header::CONTENT_RANGE,
+                    &format!("bytes {}-{}/{size}", r.start(), r.end()),
+                );
+                (
+                    StatusCode::PARTIAL_CONTENT,
+                    *r.start(),
+                    r.end() - r.start() + 1,
+                )
+            }
+            // Several ranges: the whole body, which RFC 9110 allows.
+            Ok(_) => (StatusCode::OK, 0, size),
+            Err(_) => {
+                let mut resp = ApiError::from_status(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    format!("the range lies outside the {size} bytes of this media"),
+                )
+                .into_response();
+                set(
+                    resp.headers_mut(),
+                    header::CONTENT_RANGE,
+                    &format!("bytes */{size}"),
+                );
+                return Ok(resp);
+            }
+        },
+    };
+    set(&mut resp_headers, header::CONTENT_LENGTH, &len.to_string());
+    let reader = app.media_bytes(m, thumbnail, offset, len).await?;
+    let body = Body::from_stream(ReaderStream::new(reader));
+    Ok((status, resp_headers, body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn media(name: Option<&str>, ct: &str, is_image: bool) -> MediaRow {
+        MediaRow {
+            id: "m".into(),
+            uploader_id: "u".into(),
+            content_type: ct.into(),
+            size: 1,
+            filename: name.map(Into::into),
+            width: None,
+            height: None,
+            has_thumbnail: false,
+            thumbnail_type: None,
+            sha256: "ab".into(),
+            is_image,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn images_are_inline_everything_else_an_attachment() {
+        assert_eq!(disposition(&media(None, "image/png", true)), "inline");
+        assert_eq!(
+            disposition(&media(None, "application/pdf", false)),
+            "attachment"
+        );
+        assert_eq!(
+            disposition(&media(None, "application/octet-stream", false)),
+            "attachment"
+        );
+    }
+
+    #[test]
+    fn filenames_are_escaped_for_both_parameters() {
+        let d = disposition(&media(Some("a \"b\"/c\\😀.pdf"), "application/pdf", false));
+        assert_eq!(
+            d,
+            "attachment; filename=\"a _b__c__.pdf\"; filename*=UTF-8''a%20%22b%22%2Fc%5C%F0%9F%98%80.pdf"
+        );
+        assert!(HeaderValue::from_str(&d).is_ok());
+    }
+
+    #[test]
+    fn if_none_match_lists_and_weak_tags() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"x\", W/\"ab\""),
+        );
+        assert!(none_match(&h, "\"ab\""));
+        assert!(!none_match(&h, "\"cd\""));
+    }
+}
