@@ -23,7 +23,7 @@ CREATE TABLE conversations (
     id              TEXT PRIMARY KEY,
     kind            TEXT NOT NULL CHECK (kind IN ('direct', 'group')),
     name            TEXT,
-    -- "<lower user id>:<higher user id>" for direct conversations: at most one per pair.
+    -- "<length of lower id>:<lower id>:<higher id>" for direct conversations: one per pair.
     direct_key      TEXT UNIQUE,
     created_at      INTEGER NOT NULL,
     last_message_at INTEGER NOT NULL,

@@ -350,8 +350,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<String>>;
     /// Hides a message for `user_id` only.
     async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()>;
-    /// Moves `user_id`'s mark in a conversation up to `seq` (capped at the last seq). Returns the
-    /// marks after the move and whether anything moved.
+    /// Moves `user_id`'s mark in a conversation up to `seq` (capped at the last seq). Returns
+    /// whether anything moved.
     async fn mark(
         &self,
         user_id: &str,

@@ -586,11 +586,9 @@ impl Store for SqliteStore {
         b: &str,
         at: i64,
     ) -> StoreResult<(String, bool)> {
-        let key = if a < b {
-            format!("{a}:{b}")
-        } else {
-            format!("{b}:{a}")
-        };
+        // Length-prefixed, so that no two pairs of opaque ids share a key.
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        let key = format!("{}:{lo}:{hi}", lo.len());
         let mut tx = self.writer.begin().await?;
         let existing: Option<String> =
             sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
@@ -1043,11 +1041,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<String>> {
         let mut tx = self.writer.begin().await?;
         let (msg, me) = visible_message_in(&mut tx, message_id, actor).await?;
+        let conv = conversation_in(&mut tx, &msg.conversation_id).await?;
+        rules::check_delete_for_everyone(conv.kind, &msg.sender_id, actor, me.role)?;
         if msg.deleted {
             return Ok(None);
         }
-        let conv = conversation_in(&mut tx, &msg.conversation_id).await?;
-        rules::check_delete_for_everyone(conv.kind, &msg.sender_id, actor, me.role)?;
         sqlx::query(
             "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = ? WHERE id = ?",
         )

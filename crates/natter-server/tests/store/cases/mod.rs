@@ -1,0 +1,15 @@
+//! The conformance cases, one module per area of the `Store` trait. Every case takes a fresh,
+//! empty store and uses nothing but the trait.
+
+pub mod changes;
+pub mod direct;
+pub mod events;
+pub mod groups;
+pub mod history;
+pub mod marks;
+pub mod media;
+pub mod operations;
+pub mod sending;
+pub mod sessions;
+pub mod users;
+pub mod views;
