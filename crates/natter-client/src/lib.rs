@@ -444,6 +444,42 @@ impl Client {
         self.get(&format!("/api/v1/messages/{id}/receipts")).await
     }
 
+    // ---- Typing and polling ----
+
+    /// `POST /api/v1/conversations/{id}/typing`
+    pub async fn set_typing(&self, conversation_id: &str, typing: bool) -> Result<()> {
+        let body = wire::TypingRequest { typing };
+        self.call_empty(
+            self.request(
+                Method::POST,
+                &format!("/api/v1/conversations/{conversation_id}/typing"),
+            )
+            .json(&body),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/sync?since=&limit=&timeout_ms=`: the durable events after `since` (without
+    /// it, none and the current cursor); with `timeout_ms`, a long poll.
+    pub async fn sync(
+        &self,
+        since: Option<&str>,
+        limit: Option<i64>,
+        timeout_ms: Option<u64>,
+    ) -> Result<wire::SyncResponse> {
+        let mut rb = self.request(Method::GET, "/api/v1/sync");
+        if let Some(s) = since {
+            rb = rb.query(&[("since", s)]);
+        }
+        if let Some(l) = limit {
+            rb = rb.query(&[("limit", l)]);
+        }
+        if let Some(t) = timeout_ms {
+            rb = rb.query(&[("timeout_ms", t)]);
+        }
+        Ok(self.call(rb).await?.0)
+    }
+
     // ---- Raw requests ----
 
     /// Sends `method` to `path` (below the base URL) with the session's token, if any, and the
@@ -492,6 +528,85 @@ impl Client {
             .await
     }
 
+    /// [`Client::raw`] with extra request headers (`Range`, `If-None-Match`, …), returning every
+    /// header of the answer too.
+    pub async fn raw_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        req_headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<RawResponseWithHeaders> {
+        let method = Method::from_bytes(method.as_bytes()).map_err(|_| Error::Unexpected {
+            status: 0,
+            body: format!("invalid HTTP method {method:?}"),
+        })?;
+        let mut rb = self.request(method, path);
+        for (name, value) in req_headers {
+            rb = rb.header(*name, *value);
+        }
+        if let Some((content_type, bytes)) = body {
+            rb = rb
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes);
+        }
+        let resp = rb.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await?.to_vec();
+        Ok(RawResponseWithHeaders {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    // ---- Media ----
+
+    /// `POST /api/v1/media?filename=`: uploads `bytes`, declared as `content_type` (the server
+    /// goes by the bytes).
+    pub async fn upload(
+        &self,
+        bytes: Vec<u8>,
+        content_type: &str,
+        filename: Option<&str>,
+    ) -> Result<wire::Media> {
+        let mut rb = self
+            .request(Method::POST, "/api/v1/media")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
+        if let Some(f) = filename {
+            rb = rb.query(&[("filename", f)]);
+        }
+        Ok(self.call(rb).await?.0)
+    }
+
+    /// `GET /api/v1/media/{id}` with extra request headers: the answer whatever its status.
+    pub async fn download(
+        &self,
+        id: &str,
+        req_headers: &[(&str, &str)],
+    ) -> Result<RawResponseWithHeaders> {
+        self.raw_with_headers("GET", &format!("/api/v1/media/{id}"), req_headers, None)
+            .await
+    }
+
+    /// `GET /api/v1/media/{id}/thumbnail` with extra request headers: the answer whatever its
+    /// status.
+    pub async fn download_thumbnail(
+        &self,
+        id: &str,
+        req_headers: &[(&str, &str)],
+    ) -> Result<RawResponseWithHeaders> {
+        self.raw_with_headers(
+            "GET",
+            &format!("/api/v1/media/{id}/thumbnail"),
+            req_headers,
+            None,
+        )
+        .await
+    }
+
     // ---- Operations ----
 
     /// `GET /healthz`: the health body, whatever the status.
@@ -519,6 +634,40 @@ impl RawResponse {
     /// The body as text (lossy).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// An answer as received, with all its headers.
+#[derive(Debug, Clone)]
+pub struct RawResponseWithHeaders {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl RawResponseWithHeaders {
+    /// The value of header `name`, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as JSON, or `Value::Null` when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The same answer without its other headers, as [`Client::raw`] returns it.
+    pub fn to_raw(&self) -> RawResponse {
+        RawResponse {
+            status: self.status,
+            content_type: self.header("content-type").map(str::to_owned),
+            body: self.body.clone(),
+        }
     }
 }
 

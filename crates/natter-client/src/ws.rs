@@ -63,6 +63,49 @@ impl Client {
         Socket::after_auth(ws).await
     }
 
+    /// Like [`Client::connect`], from the local address `local` (the load generator spreads
+    /// many connections over several loopback addresses to have enough ports).
+    pub async fn connect_from(
+        &self,
+        since: Option<&str>,
+        local: std::net::IpAddr,
+    ) -> Result<Socket> {
+        let mut req = self.ws_url(since).into_client_request().map_err(ws_err)?;
+        if let Some(t) = self.token() {
+            let v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(ws_err)?;
+            req.headers_mut().insert(header::AUTHORIZATION, v);
+        }
+        let host = req.uri().host().unwrap_or("127.0.0.1").to_owned();
+        let port = req.uri().port_u16().unwrap_or(80);
+        let remote = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(ws_err)?
+            .find(|a| a.is_ipv4() == local.is_ipv4())
+            .ok_or_else(|| Error::WebSocket(format!("cannot resolve {host}")))?;
+        let socket = if local.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(ws_err)?;
+        socket
+            .bind(std::net::SocketAddr::new(local, 0))
+            .map_err(ws_err)?;
+        let stream = socket.connect(remote).await.map_err(ws_err)?;
+        let _ = stream.set_nodelay(true);
+        // A small read buffer: the load generator holds very many connections.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(8192);
+        let (ws, _) = tokio_tungstenite::client_async_with_config(
+            req,
+            MaybeTlsStream::Plain(stream),
+            Some(config),
+        )
+        .await
+        .map_err(ws_err)?;
+        Socket::after_auth(ws).await
+    }
+
     /// Opens a WebSocket authenticated by an `auth` first frame, as browsers do.
     pub async fn connect_with_auth_frame(&self, since: Option<&str>) -> Result<Socket> {
         let (mut ws, _) = tokio_tungstenite::connect_async(self.ws_url(since))
@@ -87,6 +130,30 @@ impl Client {
                 user_id: String::new(),
             },
         })
+    }
+
+    /// Attempts the upgrade (with the `Authorization` header) and returns the server's HTTP
+    /// answer when it refuses to switch protocols, as a malformed `since` must be refused.
+    /// An accepted upgrade is an error here.
+    pub async fn refused_upgrade(&self, since: Option<&str>) -> Result<crate::RawResponse> {
+        let mut req = self.ws_url(since).into_client_request().map_err(ws_err)?;
+        if let Some(t) = self.token() {
+            let v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(ws_err)?;
+            req.headers_mut().insert(header::AUTHORIZATION, v);
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok(_) => Err(Error::WebSocket("the server accepted the upgrade".into())),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Ok(crate::RawResponse {
+                status: resp.status().as_u16(),
+                content_type: resp
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                body: resp.body().clone().unwrap_or_default(),
+            }),
+            Err(e) => Err(ws_err(e)),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod app;
 pub mod blob;
 pub mod bus;
 pub mod config;
+pub mod cpu;
 pub mod error;
 pub mod http;
 pub mod hub;

@@ -1,6 +1,8 @@
 //! The `natter` binary: wires configuration (flags, `NATTER_*` variables, a TOML file) into the
 //! server library and runs it until SIGTERM or Ctrl-C.
 
+mod bench;
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result, bail};
@@ -19,6 +21,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Load a server and measure it: throughput, latency, memory, with every message checked.
+    Bench(bench::BenchArgs),
 }
 
 /// Every flag is optional here so that the order of precedence can be applied: a flag, else
@@ -141,10 +145,20 @@ async fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args.into_config()?).await,
+        Command::Bench(args) => {
+            if bench::run(args).await? {
+                Ok(())
+            } else {
+                // Loss, duplicates or reordering: the report says which.
+                std::process::exit(1);
+            }
+        }
     }
 }
 
 async fn serve(config: Config) -> Result<()> {
+    // A server holds a socket per connection: take every file descriptor the system allows.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let listener = natter_server::bind(&config).await?;
     let addr = listener.local_addr()?;
     let server = natter_server::run(config, listener, shutdown_signal(), move || {

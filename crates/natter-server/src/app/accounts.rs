@@ -23,6 +23,31 @@ use crate::{
 
 /// A session's last activity is written at most this often, not on every request.
 const TOUCH_EVERY_MS: i64 = 60_000;
+/// How long a token stays cached. A revocation evicts it at once on every node that hears of
+/// it; this bounds how long a node that missed the word would still accept it.
+const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+/// Tokens cached at most; past it the cache starts over.
+const CACHE_MAX: usize = 200_000;
+
+/// Recently seen tokens, by hash, so that most requests authenticate without the database.
+#[derive(Default)]
+pub(super) struct Sessions {
+    cache: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (Caller, std::time::Instant)>>,
+}
+
+impl Sessions {
+    fn cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Vec<u8>, (Caller, std::time::Instant)>>
+    {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets a revoked session.
+    pub(super) fn evict(&self, session_id: &str) {
+        self.cache().retain(|_, (c, _)| c.session_id != session_id);
+    }
+}
 
 /// Hash verified against when the username is unknown, so that an unknown user and a wrong
 /// password take the same time and cannot be told apart.
@@ -34,39 +59,31 @@ fn token_hash(token: &str) -> Vec<u8> {
 
 impl App {
     async fn hash_password(&self, password: String) -> AppResult<String> {
-        let _permit = self
-            .inner
+        self.inner
             .hashing
-            .acquire()
+            .run(move || {
+                let salt = SaltString::generate(&mut OsRng);
+                Argon2::default()
+                    .hash_password(password.as_bytes(), &salt)
+                    .map(|h| h.to_string())
+                    .map_err(|e| AppError::Internal(format!("hashing: {e}")))
+            })
             .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| AppError::Internal(format!("hashing: {e}")))
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+            .ok_or_else(|| AppError::Internal("hashing panicked".into()))?
     }
 
     async fn verify_password(&self, password: String, hash: String) -> AppResult<bool> {
-        let _permit = self
-            .inner
+        self.inner
             .hashing
-            .acquire()
+            .run(move || {
+                let parsed = PasswordHash::new(&hash)
+                    .map_err(|e| AppError::Internal(format!("stored hash: {e}")))?;
+                Ok(Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok())
+            })
             .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash)
-                .map_err(|e| AppError::Internal(format!("stored hash: {e}")))?;
-            Ok(Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+            .ok_or_else(|| AppError::Internal("verifying a password panicked".into()))?
     }
 
     /// `POST /users`
@@ -130,6 +147,11 @@ impl App {
     pub async fn authenticate(&self, token: &str) -> AppResult<Caller> {
         const NO: AppError = AppError::Unauthorized("missing, unknown or revoked token");
         let hash = token_hash(token);
+        if let Some((caller, at)) = self.inner.sessions.cache().get(&hash)
+            && at.elapsed() < CACHE_FOR
+        {
+            return Ok(caller.clone());
+        }
         let session = self.store().session_by_token_hash(&hash).await?.ok_or(NO)?;
         if !bool::from(session.token_hash.ct_eq(&hash)) {
             return Err(NO);
@@ -138,10 +160,16 @@ impl App {
         if now - session.last_active_at > TOUCH_EVERY_MS {
             self.store().touch_session(&session.id, now).await?;
         }
-        Ok(Caller {
+        let caller = Caller {
             user_id: session.user_id,
             session_id: session.id,
-        })
+        };
+        let mut cache = self.inner.sessions.cache();
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(hash, (caller.clone(), std::time::Instant::now()));
+        Ok(caller)
     }
 
     /// `GET /sessions`
@@ -169,6 +197,7 @@ impl App {
             id
         };
         if self.store().delete_session(&caller.user_id, id).await? {
+            self.inner.sessions.evict(id);
             // Its sockets close at once, on whichever node holds them.
             self.bus().publish(crate::bus::BusMessage::SessionRevoked {
                 session_id: id.to_owned(),

@@ -26,6 +26,17 @@ impl App {
     /// Renders one logged event for `caller`; none when there is nothing left to show (the
     /// message or conversation it refers to is gone).
     pub async fn render_event(&self, viewer: &str, e: &EventRow) -> AppResult<Option<wire::Event>> {
+        self.render_event_with(viewer, e, None).await
+    }
+
+    /// Like [`App::render_event`], with the conversation's members if the caller has them
+    /// (they are only read for a message's status).
+    pub(crate) async fn render_event_with(
+        &self,
+        viewer: &str,
+        e: &EventRow,
+        members: Option<&[crate::store::MemberRow]>,
+    ) -> AppResult<Option<wire::Event>> {
         let cursor = e.pos.to_string();
         let data = |e: &EventRow| -> AppResult<serde_json::Value> {
             serde_json::from_str(e.data.as_deref().unwrap_or("null"))
@@ -39,8 +50,13 @@ impl App {
                 let Some(msg) = self.store().message(id, viewer).await? else {
                     return Ok(None);
                 };
-                let members = self.store().members(&msg.conversation_id).await?;
-                let m = self.render_message(&msg, &members).await?;
+                let m = match members {
+                    Some(members) => self.render_message(&msg, members).await?,
+                    None => {
+                        let members = self.store().members(&msg.conversation_id).await?;
+                        self.render_message(&msg, &members).await?
+                    }
+                };
                 if e.kind == EventKind::NewMessage {
                     wire::EventData::NewMessage(m)
                 } else {

@@ -52,6 +52,7 @@ impl App {
                             continue;
                         }
                         Ok(BusMessage::SessionRevoked { session_id }) => {
+                            app.inner.sessions.evict(&session_id);
                             app.hub().close_session(&session_id, close::AUTH);
                             continue;
                         }
@@ -99,6 +100,7 @@ impl App {
         ) {
             cache.remove(&e.conversation_id);
         }
+        let mut cached: Option<Arc<Vec<MemberRow>>> = None;
         let audience: Vec<String> = match &e.user_id {
             Some(u) => vec![u.clone()],
             None => {
@@ -113,11 +115,13 @@ impl App {
                         m
                     }
                 };
-                members
+                let audience = members
                     .iter()
                     .filter(|m| m.joined_pos < e.pos)
                     .map(|m| m.user_id.clone())
-                    .collect()
+                    .collect();
+                cached = Some(members);
+                audience
             }
         };
         let audience: Vec<String> = audience
@@ -139,7 +143,10 @@ impl App {
                         .deliver(u, &Outbound::Durable { pos: e.pos, frame });
                 }
             }
-        } else if let Some(ev) = self.render_event(first, e).await? {
+        } else if let Some(ev) = self
+            .render_event_with(first, e, cached.as_deref().map(Vec::as_slice))
+            .await?
+        {
             let frame = Bytes::from(serde_json::to_vec(&ev).unwrap_or_default());
             let out = Outbound::Durable { pos: e.pos, frame };
             for u in &audience {

@@ -202,17 +202,15 @@ impl App {
             .to_owned();
         let (mut width, mut height, mut thumb, mut is_image) = (None, None, None, false);
         if let Some((format, mime)) = image {
-            let _permit = self
-                .inner
-                .images
-                .acquire()
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))?;
             let path = staged.path.clone();
             let max_pixels = self.config().max_image_pixels;
-            let probe = tokio::task::spawn_blocking(move || probe_image(&path, format, max_pixels))
+            // A decoder that panics on hostile bytes makes the upload a plain file.
+            let probe = self
+                .inner
+                .images
+                .run(move || probe_image(&path, format, max_pixels))
                 .await
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+                .unwrap_or(Probe::Corrupt);
             match probe {
                 Probe::Image {
                     width: w,

@@ -51,22 +51,52 @@ impl App {
         conversation_id: &str,
         req: wire::SendMessageRequest,
     ) -> AppResult<(wire::Message, bool)> {
-        let l = self.limits();
-        self.membership(caller, conversation_id).await?;
         let client_id = req
             .client_id
             .as_deref()
-            .map(|c| validate::client_id(c, l))
+            .map(|c| validate::client_id(c, self.limits()))
             .transpose()?;
-        // A retry gets what was stored the first time, whatever its body says now.
-        if let Some(cid) = &client_id
-            && let Some(found) = self
-                .store()
-                .message_by_client_id(conversation_id, &caller.user_id, cid)
-                .await?
+        let msg = match self
+            .prepare(caller, conversation_id, client_id.clone(), req)
+            .await
         {
-            return Ok((self.render_in(&found).await?, false));
+            Ok(m) => m,
+            Err(e) => {
+                // A retry gets what was stored the first time, whatever its body says now.
+                if let Some(cid) = &client_id
+                    && self.membership(caller, conversation_id).await.is_ok()
+                    && let Some(found) = self
+                        .store()
+                        .message_by_client_id(conversation_id, &caller.user_id, cid)
+                        .await?
+                {
+                    return Ok((self.render_in(&found).await?, false));
+                }
+                return Err(e);
+            }
+        };
+        // Membership, idempotency and `reply_to` are checked in the storing transaction.
+        let sent = self.store().send(&msg).await?;
+        if !sent.created {
+            return Ok((self.render_in(&sent.message).await?, false));
         }
+        self.log_appended();
+        self.typing_ended_by_send(conversation_id, &caller.user_id)
+            .await;
+        // A message just stored has been delivered to no one: its status is "sent", so the
+        // members need not be read.
+        Ok((self.render_message(&sent.message, &[]).await?, true))
+    }
+
+    /// Validates a send request into the message to store.
+    async fn prepare(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        client_id: Option<String>,
+        req: wire::SendMessageRequest,
+    ) -> AppResult<NewMessage> {
+        let l = self.limits();
         let kind = match req.kind.as_deref() {
             None => MessageKind::Text,
             Some(k) => MessageKind::parse(k)
@@ -96,7 +126,7 @@ impl App {
                 .into());
             }
         }
-        let msg = NewMessage {
+        Ok(NewMessage {
             id: new_id(),
             conversation_id: conversation_id.to_owned(),
             sender_id: caller.user_id.clone(),
@@ -106,14 +136,7 @@ impl App {
             media_id: body.media_id().map(str::to_owned),
             reply_to: req.reply_to,
             created_at: time::now(),
-        };
-        let sent = self.store().send(&msg).await?;
-        if sent.created {
-            self.log_appended();
-            self.typing_ended_by_send(conversation_id, &caller.user_id)
-                .await;
-        }
-        Ok((self.render_in(&sent.message).await?, sent.created))
+        })
     }
 
     /// Renders a message with its conversation's current members.

@@ -22,13 +22,14 @@ use std::{
 };
 
 use natter_core::Limits;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::{
     ServeError,
     blob::{BlobStore, local::LocalBlobs},
     bus::{Bus, BusMessage, local::LocalBus},
     config::Config,
+    cpu::CpuPool,
     hub::Hub,
     store::{Store, sqlite::SqliteStore},
 };
@@ -51,9 +52,9 @@ pub struct App {
 struct Inner {
     store: Arc<dyn Store>,
     config: Config,
-    /// Bounds how many Argon2 hashes run at once: each takes ~19 MiB and tens of milliseconds
-    /// of a core, so an unbounded burst of logins would starve everything else.
-    hashing: Semaphore,
+    /// Argon2 runs here, a few at once: each takes ~19 MiB and tens of milliseconds of a core,
+    /// so an unbounded burst of logins would starve everything else.
+    hashing: CpuPool,
     /// Set when content was erased, so the eraser makes it unrecoverable at its next turn.
     erased: AtomicBool,
     /// Tells background tasks to stop.
@@ -62,9 +63,10 @@ struct Inner {
     hub: Hub,
     presence: presence::Presence,
     typing: typing::Typing,
+    sessions: accounts::Sessions,
     blobs: Arc<dyn BlobStore>,
-    /// Bounds how many images are decoded at once: each may take hundreds of MiB.
-    images: Semaphore,
+    /// Images are decoded here, a few at once: each may take hundreds of MiB.
+    images: CpuPool,
     /// Serializes storing and erasing media bytes, which are shared by content.
     media_lock: tokio::sync::Mutex<()>,
 }
@@ -104,7 +106,7 @@ impl App {
         let app = App {
             inner: Arc::new(Inner {
                 store,
-                hashing: Semaphore::new(config.max_concurrent_hashes.max(1)),
+                hashing: CpuPool::new("natter-hash", config.max_concurrent_hashes)?,
                 config,
                 erased: AtomicBool::new(false),
                 stop,
@@ -112,8 +114,9 @@ impl App {
                 hub: Hub::new(config_queue),
                 presence: Default::default(),
                 typing: Default::default(),
+                sessions: Default::default(),
                 blobs: Arc::new(blobs),
-                images: Semaphore::new(config_images),
+                images: CpuPool::new("natter-image", config_images)?,
                 media_lock: Default::default(),
             }),
         };

@@ -19,11 +19,15 @@ use sqlx::{
     },
 };
 
+use tokio::sync::{mpsc, oneshot};
+
 use super::*;
 
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// Sends go to the group-commit task.
+    sends: mpsc::Sender<SendJob>,
 }
 
 impl SqliteStore {
@@ -52,7 +56,13 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(Self { writer, readers })
+        let (sends, jobs) = mpsc::channel(SEND_QUEUE);
+        tokio::spawn(group_commit(writer.clone(), jobs));
+        Ok(Self {
+            writer,
+            readers,
+            sends,
+        })
     }
 }
 
@@ -442,6 +452,189 @@ impl SqliteStore {
             unread_count,
             read_seq: me.marks.read_seq,
         }))
+    }
+}
+
+/// What the checks of a send found.
+enum Checked {
+    /// Store it; the sender's membership.
+    Store(MemberRow),
+    /// Refused, or already stored under its `client_id`: nothing to write.
+    Done(StoreResult<Sent>),
+}
+
+/// The reads of a send, inside the batch's transaction: membership, an earlier send under the
+/// same `client_id`, `reply_to`. Writes nothing, so a refusal needs no rollback.
+async fn check_send(tx: &mut SqliteConnection, msg: &NewMessage) -> sqlx::Result<Checked> {
+    let Some(me) = member_in(tx, &msg.conversation_id, &msg.sender_id).await? else {
+        return Ok(Checked::Done(Err(Rule::not_found("conversation").into())));
+    };
+    if let Some(cid) = &msg.client_id {
+        let row = sqlx::query(select_messages!(
+            "WHERE m.conversation_id = ?2 AND m.sender_id = ?1 AND m.client_id = ?3"
+        ))
+        .bind(&msg.sender_id)
+        .bind(&msg.conversation_id)
+        .bind(cid)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(r) = row {
+            return Ok(Checked::Done(Ok(Sent {
+                message: message_row(&r)?,
+                created: false,
+            })));
+        }
+    }
+    if let Some(reply_to) = &msg.reply_to {
+        let target: Option<(String, i64)> =
+            sqlx::query_as("SELECT conversation_id, seq FROM messages WHERE id = ?")
+                .bind(reply_to)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match target {
+            Some((c, seq)) if c == msg.conversation_id && seq > me.joined_seq => {}
+            _ => {
+                return Ok(Checked::Done(Err(Rule::invalid(
+                    "reply_to must name a message of the same conversation",
+                )
+                .into())));
+            }
+        }
+    }
+    Ok(Checked::Store(me))
+}
+
+/// The writes of a send: the next seq, the message, its event, the sender's marks.
+async fn write_send(
+    tx: &mut SqliteConnection,
+    msg: &NewMessage,
+    me: &MemberRow,
+) -> sqlx::Result<Sent> {
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ? WHERE id = ? RETURNING last_seq",
+    )
+    .bind(msg.created_at)
+    .bind(&msg.conversation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&msg.id)
+    .bind(&msg.conversation_id)
+    .bind(seq)
+    .bind(&msg.sender_id)
+    .bind(&msg.client_id)
+    .bind(msg.kind.as_str())
+    .bind(&msg.text)
+    .bind(&msg.media_id)
+    .bind(&msg.reply_to)
+    .bind(msg.created_at)
+    .execute(&mut *tx)
+    .await?;
+    append_event(
+        tx,
+        EventKind::NewMessage,
+        &msg.conversation_id,
+        None,
+        Some(&msg.id),
+        None,
+        msg.created_at,
+    )
+    .await?;
+    // Sending marks everything up to this message read for the sender. Only when that
+    // covers messages of others (the mark was below seq - 1) does it change anyone's
+    // status, so only then is it recorded and announced.
+    if me.marks.read_seq < seq - 1 {
+        move_marks(
+            tx,
+            &msg.conversation_id,
+            me,
+            MarkKind::Read,
+            seq,
+            msg.created_at,
+        )
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE members SET delivered_seq = ?1, read_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
+        )
+        .bind(seq)
+        .bind(&msg.conversation_id)
+        .bind(&msg.sender_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(Sent {
+        message: MessageRow {
+            id: msg.id.clone(),
+            conversation_id: msg.conversation_id.clone(),
+            seq,
+            sender_id: msg.sender_id.clone(),
+            client_id: msg.client_id.clone(),
+            kind: msg.kind,
+            text: msg.text.clone(),
+            media_id: msg.media_id.clone(),
+            reply_to: msg.reply_to.clone(),
+            created_at: msg.created_at,
+            edited_at: None,
+            deleted: false,
+            hidden: false,
+        },
+        created: true,
+    })
+}
+
+/// A send waiting for the writer.
+struct SendJob {
+    msg: NewMessage,
+    reply: oneshot::Sender<StoreResult<Sent>>,
+}
+
+/// Sends queued at most before a caller waits for room.
+const SEND_QUEUE: usize = 4096;
+/// Sends stored in one transaction at most.
+const BATCH_MAX: usize = 256;
+
+/// Group commit: the writer takes every send that is waiting, stores them all in one
+/// transaction, commits once, and only then answers each. Many sends share one fsync; none is
+/// acknowledged before it is durable. A refused send (checked before anything is written)
+/// does not disturb the others.
+async fn group_commit(writer: SqlitePool, mut jobs: mpsc::Receiver<SendJob>) {
+    let mut batch = Vec::with_capacity(BATCH_MAX);
+    while jobs.recv_many(&mut batch, BATCH_MAX).await > 0 {
+        let mut answers = Vec::with_capacity(batch.len());
+        let result: Result<(), sqlx::Error> = async {
+            let mut tx = writer.begin().await?;
+            for job in &batch {
+                let answer = match check_send(&mut tx, &job.msg).await? {
+                    Checked::Done(r) => r,
+                    // A failed write fails the whole batch: nothing is half-stored.
+                    Checked::Store(me) => Ok(write_send(&mut tx, &job.msg, &me).await?),
+                };
+                answers.push(answer);
+            }
+            tx.commit().await
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                for (job, answer) in batch.drain(..).zip(answers) {
+                    let _ = job.reply.send(answer);
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch was stored; each caller hears so and may retry with
+                // its client_id.
+                let why = e.to_string();
+                for job in batch.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Other(format!("commit failed: {why}"))));
+                }
+            }
+        }
     }
 }
 
@@ -847,104 +1040,17 @@ impl Store for SqliteStore {
     }
 
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
-        let mut tx = self.writer.begin().await?;
-        let me = actor_in(&mut tx, &msg.conversation_id, &msg.sender_id).await?;
-        if let Some(cid) = &msg.client_id {
-            let row = sqlx::query(select_messages!(
-                "WHERE m.conversation_id = ?2 AND m.sender_id = ?1 AND m.client_id = ?3"
-            ))
-            .bind(&msg.sender_id)
-            .bind(&msg.conversation_id)
-            .bind(cid)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(r) = row {
-                return Ok(Sent {
-                    message: message_row(&r)?,
-                    created: false,
-                });
-            }
-        }
-        if let Some(reply_to) = &msg.reply_to {
-            let target: Option<(String, i64)> =
-                sqlx::query_as("SELECT conversation_id, seq FROM messages WHERE id = ?")
-                    .bind(reply_to)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match target {
-                Some((c, seq)) if c == msg.conversation_id && seq > me.joined_seq => {}
-                _ => {
-                    return Err(Rule::invalid(
-                        "reply_to must name a message of the same conversation",
-                    )
-                    .into());
-                }
-            }
-        }
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ? WHERE id = ? RETURNING last_seq",
-        )
-        .bind(msg.created_at)
-        .bind(&msg.conversation_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&msg.id)
-        .bind(&msg.conversation_id)
-        .bind(seq)
-        .bind(&msg.sender_id)
-        .bind(&msg.client_id)
-        .bind(msg.kind.as_str())
-        .bind(&msg.text)
-        .bind(&msg.media_id)
-        .bind(&msg.reply_to)
-        .bind(msg.created_at)
-        .execute(&mut *tx)
-        .await?;
-        append_event(
-            &mut tx,
-            EventKind::NewMessage,
-            &msg.conversation_id,
-            None,
-            Some(&msg.id),
-            None,
-            msg.created_at,
-        )
-        .await?;
-        // Sending marks everything up to this message read for the sender. Only when that
-        // covers messages of others (the mark was below seq - 1) does it change anyone's
-        // status, so only then is it recorded and announced.
-        if me.marks.read_seq < seq - 1 {
-            move_marks(
-                &mut tx,
-                &msg.conversation_id,
-                &me,
-                MarkKind::Read,
-                seq,
-                msg.created_at,
-            )
-            .await?;
-        } else {
-            sqlx::query(
-                "UPDATE members SET delivered_seq = ?1, read_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
-            )
-            .bind(seq)
-            .bind(&msg.conversation_id)
-            .bind(&msg.sender_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let stored = message_in(&mut tx, &msg.id, &msg.sender_id)
-            .await?
-            .ok_or_else(|| StoreError::Other("stored message vanished".into()))?;
-        tx.commit().await?;
-        Ok(Sent {
-            message: stored,
-            created: true,
-        })
+        let (reply, answer) = oneshot::channel();
+        self.sends
+            .send(SendJob {
+                msg: msg.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Other("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Other("the writer has stopped".into()))?
     }
 
     async fn message_by_client_id(

@@ -1,0 +1,449 @@
+//! The chat scenarios (`dm`, `group`, `reconnect`): users online on WebSockets, senders posting
+//! over REST, every delivery checked.
+//!
+//! Each message's text carries its send time (microseconds since the run began, one clock for
+//! the whole process), so each receiver measures end-to-end latency itself. Each receiver
+//! tracks the seqs it saw per conversation: a seq seen twice is a duplicate, a seq below one
+//! already seen is out of order, and a seq the server stored that a receiver never saw is lost.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use futures::{StreamExt, stream};
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use natter_client::{Client, EventData, Live, SendMessageRequest, ServerFrame};
+use tokio::sync::{Semaphore, watch};
+
+use super::{
+    Common, Scenario,
+    report::{Latency, Report},
+    target::Target,
+};
+
+const PASSWORD: &str = "bench-password";
+
+/// One conversation of the run.
+struct Conv {
+    id: String,
+    members: Vec<usize>,
+    senders: Vec<usize>,
+}
+
+/// What one receiver saw of one conversation.
+#[derive(Default)]
+struct Seen {
+    seqs: std::collections::HashSet<i64>,
+    max: i64,
+    duplicated: u64,
+    out_of_order: u64,
+}
+
+/// What one receiver measured.
+struct Received {
+    by_conv: HashMap<String, Seen>,
+    deliveries: u64,
+    latency: Histogram<u64>,
+    /// Latency per seq, for the "last member" figure of groups.
+    per_seq: Vec<u32>,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Users made concurrently; each returns its logged-in client and id.
+async fn make_users(anon: &Client, n: usize, tag: &str) -> Result<Vec<(Client, String)>> {
+    let made: Vec<Result<(Client, String)>> = stream::iter(0..n)
+        .map(|i| {
+            let anon = anon.clone();
+            let name = format!("b{tag}u{i}");
+            async move {
+                let (c, u) = anon
+                    .sign_up(&name, PASSWORD)
+                    .await
+                    .with_context(|| format!("creating {name}"))?;
+                Ok((c, u.id))
+            }
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    made.into_iter().collect()
+}
+
+pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let target = match &c.url {
+        Some(u) => Target::at(u),
+        None => Target::start()?,
+    };
+    let anon = Client::new(&target.url);
+    let tag = format!("{:x}", rand::random::<u32>());
+    let (n_users, params) = match scenario {
+        Scenario::Dm { pairs } => (pairs * 2, format!("pairs={pairs}")),
+        Scenario::Group { members, senders } => {
+            (*members, format!("members={members} senders={senders}"))
+        }
+        Scenario::Reconnect {
+            members,
+            senders,
+            every,
+        } => (
+            *members,
+            format!("members={members} senders={senders} every={every:?}"),
+        ),
+        _ => unreachable!("not a chat scenario"),
+    };
+    let load = match c.rate {
+        Some(r) => format!("open loop {r}/s"),
+        None => format!("closed loop, {} in flight per sender", c.inflight),
+    };
+    let setup = ProgressBar::new_spinner().with_message(format!("setting up {n_users} users"));
+    setup.enable_steady_tick(Duration::from_millis(200));
+    let users = make_users(&anon, n_users, &tag).await?;
+
+    let convs: Vec<Conv> = match scenario {
+        Scenario::Dm { pairs } => {
+            let mut v = Vec::with_capacity(*pairs);
+            for p in 0..*pairs {
+                let (a, b) = (2 * p, 2 * p + 1);
+                let conv = users[a].0.direct(&users[b].1).await?.value;
+                v.push(Conv {
+                    id: conv.id,
+                    members: vec![a, b],
+                    senders: vec![a],
+                });
+            }
+            v
+        }
+        Scenario::Group { senders, .. } | Scenario::Reconnect { senders, .. } => {
+            let ids: Vec<&str> = users[1..].iter().map(|u| u.1.as_str()).collect();
+            let conv = users[0].0.create_group("bench", &ids).await?;
+            vec![Conv {
+                id: conv.id,
+                members: (0..n_users).collect(),
+                senders: (0..(*senders).min(n_users)).collect(),
+            }]
+        }
+        _ => unreachable!(),
+    };
+    let group = !matches!(scenario, Scenario::Dm { .. });
+    let reconnect_every = match scenario {
+        Scenario::Reconnect { every, .. } => Some(*every),
+        _ => None,
+    };
+
+    // Receivers: every member online.
+    setup.set_message("connecting receivers");
+    let start = Instant::now();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let progress = Arc::new(AtomicU64::new(0));
+    let mut readers = Vec::with_capacity(n_users);
+    for (i, (client, user_id)) in users.iter().enumerate() {
+        let live = Live::connect(client, None).await?;
+        let stop = stop_rx.clone();
+        let me = user_id.clone();
+        let progress = progress.clone();
+        let every = reconnect_every.map(|e| {
+            // Spread the drops so that receivers do not all leave at once.
+            e + Duration::from_millis((i as u64 * 37) % e.as_millis().max(1) as u64)
+        });
+        readers.push(tokio::spawn(receive(
+            live, me, start, stop, progress, group, every,
+        )));
+    }
+    setup.finish_and_clear();
+
+    // Senders.
+    let acked = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let ack_hist = Arc::new(std::sync::Mutex::new(histogram()));
+    let deadline = start + c.duration;
+    let bar = ProgressBar::new(c.duration.as_secs().max(1));
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let n_senders: usize = convs.iter().map(|c| c.senders.len()).sum();
+    let mut tasks = Vec::new();
+    for conv in &convs {
+        for &s in &conv.senders {
+            let sender = Sender {
+                client: users[s].0.clone(),
+                conv: conv.id.clone(),
+                name: format!("{s}"),
+                start,
+                size: c.size,
+                acked: acked.clone(),
+                errors: errors.clone(),
+                ack: ack_hist.clone(),
+                counter: Arc::new(AtomicU64::new(0)),
+            };
+            match c.rate {
+                None => {
+                    for _ in 0..c.inflight.max(1) {
+                        let s = sender.clone();
+                        tasks.push(tokio::spawn(async move {
+                            while Instant::now() < deadline {
+                                s.send_one().await;
+                            }
+                        }));
+                    }
+                }
+                Some(rate) => {
+                    let per = (rate as f64 / n_senders as f64).max(0.001);
+                    let s = sender.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per));
+                        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                        // Bounds the sends in flight if the server falls behind.
+                        let limit = Arc::new(Semaphore::new(10_000));
+                        let mut inflight = Vec::new();
+                        while Instant::now() < deadline {
+                            tick.tick().await;
+                            let Ok(permit) = limit.clone().acquire_owned().await else {
+                                break;
+                            };
+                            let s = s.clone();
+                            inflight.push(tokio::spawn(async move {
+                                s.send_one().await;
+                                drop(permit);
+                            }));
+                        }
+                        for t in inflight {
+                            let _ = t.await;
+                        }
+                    }));
+                }
+            }
+        }
+    }
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        bar.set_position(start.elapsed().as_secs());
+        bar.set_message(format!(
+            "{} acked, {} delivered",
+            acked.load(Ordering::Relaxed),
+            progress.load(Ordering::Relaxed)
+        ));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let send_secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+
+    // Drain: wait until every member holds every stored message, or give up after 15 s.
+    let mut expected_total = 0u64;
+    let mut last_seqs = HashMap::new();
+    for conv in &convs {
+        let last = users[conv.members[0]]
+            .0
+            .conversation(&conv.id)
+            .await?
+            .last_seq;
+        expected_total += last as u64 * conv.members.len() as u64;
+        last_seqs.insert(conv.id.clone(), last);
+    }
+    let drain_until = Instant::now() + Duration::from_secs(15);
+    while progress.load(Ordering::Relaxed) < expected_total && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let server = target.stats();
+    let _ = stop_tx.send(true);
+
+    let mut report = Report {
+        scenario: scenario_name(scenario).into(),
+        parameters: format!("{params}, {load}, {} B", c.size),
+        seconds: send_secs,
+        ..Default::default()
+    };
+    let mut latency = histogram();
+    let mut last_member: Vec<u32> = Vec::new();
+    for (i, r) in readers.into_iter().enumerate() {
+        let r = r.await?;
+        report.deliveries += r.deliveries;
+        latency.add(&r.latency).ok();
+        if last_member.len() < r.per_seq.len() {
+            last_member.resize(r.per_seq.len(), 0);
+        }
+        for (k, v) in r.per_seq.iter().enumerate() {
+            last_member[k] = last_member[k].max(*v);
+        }
+        for conv in convs.iter().filter(|c| c.members.contains(&i)) {
+            let last = last_seqs[&conv.id];
+            let seen = r.by_conv.get(&conv.id);
+            let unique = seen.map_or(0, |s| s.seqs.len() as i64);
+            report.lost += (last - unique).max(0) as u64;
+            if let Some(s) = seen {
+                report.duplicated += s.duplicated;
+                report.out_of_order += s.out_of_order;
+            }
+        }
+    }
+    report.messages_acked = acked.load(Ordering::Relaxed);
+    report.send_errors = errors.load(Ordering::Relaxed);
+    report.messages_per_second = report.messages_acked as f64 / send_secs;
+    report.deliveries_per_second = report.deliveries as f64 / elapsed;
+    let ack = ack_hist
+        .lock()
+        .map(|h| h.clone())
+        .unwrap_or_else(|_| histogram());
+    report.ack_latency = Some(Latency::from_micros(&ack));
+    report.delivery_latency = Some(Latency::from_micros(&latency));
+    if group {
+        let mut h = histogram();
+        for v in last_member.iter().filter(|v| **v > 0) {
+            h.record(u64::from(*v)).ok();
+        }
+        report.last_member_latency = Some(Latency::from_micros(&h));
+    }
+    report.server = server;
+    if progress.load(Ordering::Relaxed) < expected_total {
+        report.notes.push(format!(
+            "drain timed out: {} of {} deliveries",
+            progress.load(Ordering::Relaxed),
+            expected_total
+        ));
+    }
+    Ok(report)
+}
+
+fn scenario_name(s: &Scenario) -> &'static str {
+    match s {
+        Scenario::Dm { .. } => "dm",
+        Scenario::Group { .. } => "group",
+        Scenario::Reconnect { .. } => "reconnect",
+        Scenario::Connections { .. } => "connections",
+        Scenario::Startup { .. } => "startup",
+    }
+}
+
+#[derive(Clone)]
+struct Sender {
+    client: Client,
+    conv: String,
+    name: String,
+    start: Instant,
+    size: usize,
+    acked: Arc<AtomicU64>,
+    errors: Arc<AtomicU64>,
+    ack: Arc<std::sync::Mutex<Histogram<u64>>>,
+    counter: Arc<AtomicU64>,
+}
+
+impl Sender {
+    /// Sends one message, retrying with the same `client_id` (idempotent) after an error.
+    async fn send_one(&self) {
+        let k = self.counter.fetch_add(1, Ordering::Relaxed);
+        let sent_at = self.start.elapsed().as_micros() as u64;
+        let mut text = format!("b:{sent_at}:");
+        while text.len() < self.size {
+            text.push('x');
+        }
+        let req = SendMessageRequest {
+            client_id: Some(format!("{}-{k}", self.name)),
+            text: Some(text),
+            ..Default::default()
+        };
+        for attempt in 0..5 {
+            let began = Instant::now();
+            match self.client.send_message(&self.conv, &req).await {
+                Ok(_) => {
+                    let us = began.elapsed().as_micros() as u64;
+                    if let Ok(mut h) = self.ack.lock() {
+                        h.record(us.max(1)).ok();
+                    }
+                    self.acked.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(_) => {
+                    self.errors.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Reads one member's stream until told to stop.
+async fn receive(
+    mut live: Live,
+    me: String,
+    start: Instant,
+    mut stop: watch::Receiver<bool>,
+    progress: Arc<AtomicU64>,
+    per_seq: bool,
+    drop_every: Option<Duration>,
+) -> Received {
+    let mut r = Received {
+        by_conv: HashMap::new(),
+        deliveries: 0,
+        latency: histogram(),
+        per_seq: Vec::new(),
+    };
+    let far = Duration::from_secs(86_400);
+    let mut drop_at = tokio::time::Instant::now() + drop_every.unwrap_or(far);
+    loop {
+        let frame = tokio::select! {
+            f = live.next() => f,
+            _ = stop.changed() => return r,
+            _ = tokio::time::sleep_until(drop_at) => {
+                live.disconnect();
+                drop_at = tokio::time::Instant::now() + drop_every.unwrap_or(far);
+                continue;
+            }
+        };
+        let Ok(ServerFrame::Event(e)) = frame else {
+            if frame.is_err() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            continue;
+        };
+        let EventData::NewMessage(m) = e.event else {
+            continue;
+        };
+        r.deliveries += 1;
+        let seen = r.by_conv.entry(m.conversation_id.clone()).or_default();
+        if !seen.seqs.insert(m.seq) {
+            seen.duplicated += 1;
+            continue;
+        }
+        progress.fetch_add(1, Ordering::Relaxed);
+        if m.seq < seen.max {
+            seen.out_of_order += 1;
+        }
+        seen.max = seen.max.max(m.seq);
+        if m.sender_id == me {
+            continue;
+        }
+        let sent_at = m
+            .text
+            .as_deref()
+            .and_then(|t| t.strip_prefix("b:"))
+            .and_then(|t| t.split(':').next())
+            .and_then(|t| t.parse::<u64>().ok());
+        if let Some(t) = sent_at {
+            let us = (start.elapsed().as_micros() as u64)
+                .saturating_sub(t)
+                .max(1);
+            r.latency.record(us).ok();
+            if per_seq {
+                let i = m.seq as usize;
+                if r.per_seq.len() <= i {
+                    r.per_seq.resize(i + 1, 0);
+                }
+                r.per_seq[i] = us.min(u64::from(u32::MAX)) as u32;
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `natter bench`: the load generator. It speaks the public protocol (REST and WebSocket)
+//! through the Rust SDK, as every client does, against a server it starts on the embedded
+//! defaults or one at a URL, and checks every message: sent, delivered, lost, duplicated, out
+//! of order. Any loss, duplicate or reordering makes it exit non-zero.
+
+mod chat;
+mod connections;
+mod report;
+mod target;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub scenario: Scenario,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// A running server to load; by default one is started on a fresh data directory.
+    #[arg(long, global = true)]
+    pub url: Option<String>,
+    /// How long to send.
+    #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Open loop: this many messages per second in all, whatever the latency.
+    #[arg(long, global = true)]
+    pub rate: Option<u64>,
+    /// Closed loop: this many sends in flight per sender (used when --rate is not given).
+    #[arg(long, global = true, default_value_t = 4)]
+    pub inflight: usize,
+    /// Bytes of text per message (at least what the check needs).
+    #[arg(long, global = true, default_value_t = 64)]
+    pub size: usize,
+    /// Print the report as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Scenario {
+    /// P pairs chatting in direct conversations.
+    Dm {
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+    },
+    /// One group with G online members, S of whom send.
+    Group {
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        #[arg(long, default_value_t = 4)]
+        senders: usize,
+    },
+    /// Receivers that drop their socket and resume from their cursor while senders write.
+    Reconnect {
+        #[arg(long, default_value_t = 20)]
+        members: usize,
+        #[arg(long, default_value_t = 4)]
+        senders: usize,
+        /// How often each receiver drops its connection.
+        #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
+        every: Duration,
+    },
+    /// N idle authenticated WebSocket connections.
+    Connections {
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+    },
+    /// Starts the server repeatedly: time to listening and idle memory.
+    Startup {
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
+}
+
+pub async fn run(args: BenchArgs) -> Result<bool> {
+    let report = match &args.scenario {
+        Scenario::Dm { .. } | Scenario::Group { .. } | Scenario::Reconnect { .. } => {
+            chat::run(&args.scenario, &args.common).await?
+        }
+        Scenario::Connections { count } => connections::run(*count, &args.common).await?,
+        Scenario::Startup { runs } => connections::startup(*runs).await?,
+    };
+    if args.common.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        report.print();
+    }
+    Ok(report.ok())
+}
