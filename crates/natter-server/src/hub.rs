@@ -127,8 +127,8 @@ impl Hub {
     }
 
     /// Queues a frame for every connection of `user_id`; closes those too slow to take it.
-    /// Returns how many connections took it.
-    pub fn deliver(&self, user_id: &str, out: &Outbound) -> usize {
+    /// Returns how many connections took it and how many were closed for being too slow.
+    pub fn deliver(&self, user_id: &str, out: &Outbound) -> (usize, usize) {
         let st = self.state();
         if let Some((n, _)) = st.polls.get(user_id)
             && matches!(out, Outbound::Durable { .. })
@@ -136,19 +136,22 @@ impl Hub {
             n.notify_waiters();
         }
         let Some(list) = st.conns.get(user_id) else {
-            return 0;
+            return (0, 0);
         };
-        let mut took = 0;
+        let (mut took, mut slow) = (0, 0);
         for c in list {
             match c.tx.try_send(out.clone()) {
                 Ok(()) => took += 1,
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    c.close.send_replace(Some(close::TOO_SLOW));
+                    // Counted once per connection, not once per frame it misses.
+                    if c.close.send_replace(Some(close::TOO_SLOW)).is_none() {
+                        slow += 1;
+                    }
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
-        took
+        (took, slow)
     }
 
     /// Closes every connection of a session.
@@ -213,10 +216,10 @@ mod tests {
         let mut a = hub.register("u", "s1");
         let mut b = hub.register("u", "s2");
         assert!(a.first && !b.first);
-        assert_eq!(hub.deliver("u", &frame(1)), 2);
+        assert_eq!(hub.deliver("u", &frame(1)), (2, 0));
         assert!(a.rx.try_recv().is_ok());
         assert!(b.rx.try_recv().is_ok());
-        assert_eq!(hub.deliver("nobody", &frame(2)), 0);
+        assert_eq!(hub.deliver("nobody", &frame(2)), (0, 0));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod cpu;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod store;
 
 use std::{future::Future, net::SocketAddr};

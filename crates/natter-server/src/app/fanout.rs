@@ -47,7 +47,7 @@ impl App {
                         Ok(BusMessage::Ephemeral { users, frame }) => {
                             let out = Outbound::Ephemeral(frame);
                             for u in users.iter() {
-                                app.hub().deliver(u, &out);
+                                app.deliver(u, &out);
                             }
                             continue;
                         }
@@ -66,6 +66,16 @@ impl App {
         });
     }
 
+    /// Queues a frame for a user's connections, counting what happened.
+    fn deliver(&self, user_id: &str, out: &Outbound) {
+        let (took, slow) = self.hub().deliver(user_id, out);
+        let m = self.metrics();
+        m.frames_delivered.inc_by(took as u64);
+        if slow > 0 {
+            m.slow_consumer_closes.inc_by(slow as u64);
+        }
+    }
+
     /// Delivers every event after `last`; returns the new last position.
     async fn tail(&self, mut last: i64, cache: &mut HashMap<String, Arc<Vec<MemberRow>>>) -> i64 {
         loop {
@@ -76,6 +86,7 @@ impl App {
                     return last;
                 }
             };
+            self.metrics().events_fanned_out.inc_by(rows.len() as u64);
             for e in &rows {
                 if let Err(err) = self.fan_out(e, cache).await {
                     // The devices that missed it get it when they resume from their cursor.
@@ -150,7 +161,7 @@ impl App {
             let frame = Bytes::from(serde_json::to_vec(&ev).unwrap_or_default());
             let out = Outbound::Durable { pos: e.pos, frame };
             for u in &audience {
-                self.hub().deliver(u, &out);
+                self.deliver(u, &out);
             }
         }
         Ok(())

@@ -76,10 +76,14 @@ impl App {
             }
         };
         // Membership, idempotency and `reply_to` are checked in the storing transaction.
+        let began = std::time::Instant::now();
         let sent = self.store().send(&msg).await?;
+        self.metrics()
+            .observe_store("send", began.elapsed().as_secs_f64());
         if !sent.created {
             return Ok((self.render_in(&sent.message).await?, false));
         }
+        self.metrics().messages_stored.inc();
         self.log_appended();
         self.typing_ended_by_send(conversation_id, &caller.user_id)
             .await;

@@ -64,6 +64,7 @@ struct Inner {
     presence: presence::Presence,
     typing: typing::Typing,
     sessions: accounts::Sessions,
+    metrics: Arc<crate::metrics::Metrics>,
     blobs: Arc<dyn BlobStore>,
     /// Images are decoded here, a few at once: each may take hundreds of MiB.
     images: CpuPool,
@@ -115,6 +116,7 @@ impl App {
                 presence: Default::default(),
                 typing: Default::default(),
                 sessions: Default::default(),
+                metrics: Default::default(),
                 blobs: Arc::new(blobs),
                 images: CpuPool::new("natter-image", config_images)?,
                 media_lock: Default::default(),
@@ -142,6 +144,10 @@ impl App {
 
     pub fn hub(&self) -> &Hub {
         &self.inner.hub
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     pub fn blobs(&self) -> &dyn BlobStore {

@@ -77,6 +77,12 @@ pub fn router(app: App) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        // After routing, so that each request is counted under its route's pattern.
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            ops::measure,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -1,6 +1,12 @@
 //! Operations endpoints.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{MatchedPath, Request, State},
+    http::{StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
 use natter_wire::Health;
 
 use crate::app::App;
@@ -18,4 +24,41 @@ pub async fn healthz(State(app): State<App>) -> (StatusCode, Json<Health>) {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(app): State<App>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics().render(),
+    )
+        .into_response()
+}
+
+/// Counts every request and times it, by route (the pattern, not the path, so that ids do not
+/// make a series each).
+pub async fn measure(State(app): State<App>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = req.method().as_str().to_owned();
+    let began = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let m = app.metrics();
+    m.requests
+        .get_or_create(&vec![
+            ("method", method),
+            ("route", route.clone()),
+            ("status", resp.status().as_u16().to_string()),
+        ])
+        .inc();
+    m.request_seconds
+        .get_or_create(&vec![("route", route)])
+        .observe(began.elapsed().as_secs_f64());
+    resp
 }

@@ -88,7 +88,9 @@ async fn connection(app: App, socket: WebSocket, token: Option<String>, since: O
         End::Close(close::AUTH, "session revoked")
     } else {
         app.device_connected(&caller.user_id, reg.first).await;
+        app.metrics().connections.inc();
         let end = serve(&app, &caller, reg, &mut tx, &mut rx, since).await;
+        app.metrics().connections.dec();
         let last = app.hub().unregister(&caller.user_id, id);
         app.device_disconnected(&caller.user_id, last);
         end
