@@ -30,6 +30,8 @@ use crate::{
 
 /// Client frames larger than this close the connection with 1009.
 const MAX_FRAME: usize = 64 * 1024;
+/// Frames written to a socket per flush at most.
+const WRITE_BATCH: usize = 64;
 /// Backlog events read per query.
 const BACKLOG_PAGE: u32 = 500;
 
@@ -207,16 +209,38 @@ async fn serve(
     let mut heard = Instant::now();
     loop {
         tokio::select! {
-            out = reg.rx.recv() => match out {
-                Some(Outbound::Durable { pos, frame }) => {
-                    if pos > last_sent {
-                        send!(Message::Text(frame_text(frame)));
-                        last_sent = pos;
+            out = reg.rx.recv() => {
+                let Some(first) = out else {
+                    return End::Close(close::GOING_AWAY, "server shutting down");
+                };
+                // Everything already queued goes out in one write: under load a connection
+                // takes many frames per system call instead of one.
+                let mut next = Some(first);
+                let mut fed = 0;
+                while let Some(out) = next.take() {
+                    let frame = match out {
+                        Outbound::Durable { pos, frame } if pos > last_sent => {
+                            last_sent = pos;
+                            Some(frame)
+                        }
+                        Outbound::Durable { .. } => None,
+                        Outbound::Ephemeral(frame) => Some(frame),
+                    };
+                    if let Some(frame) = frame {
+                        match timeout(write_timeout, tx.feed(Message::Text(frame_text(frame)))).await {
+                            Ok(Ok(())) => fed += 1,
+                            _ => return End::Gone,
+                        }
+                    }
+                    if fed < WRITE_BATCH {
+                        next = reg.rx.try_recv().ok();
                     }
                 }
-                Some(Outbound::Ephemeral(frame)) => send!(Message::Text(frame_text(frame))),
-                None => return End::Close(close::GOING_AWAY, "server shutting down"),
-            },
+                match timeout(write_timeout, tx.flush()).await {
+                    Ok(Ok(())) => {}
+                    _ => return End::Gone,
+                }
+            }
             changed = reg.close.changed() => {
                 let code = if changed.is_ok() { *reg.close.borrow() } else { None };
                 return match code {
