@@ -21,8 +21,17 @@ pub struct Config {
     pub bus_prefix: String,
     /// Where media bytes live (default: `<data_dir>/media`).
     pub media_dir: Option<PathBuf>,
+    /// Web origins (`https://chat.example.com`) whose pages may call the API; none by default,
+    /// which sends no CORS headers at all.
+    pub cors_origins: Vec<String>,
     /// Whether the rate limits are on.
     pub rate_limit: bool,
+    /// Registrations and logins per minute per IP address.
+    pub auth_per_minute: u32,
+    /// Writes (sends, edits, marks, uploads, typing…) per second per session, sustained…
+    pub writes_per_second: u32,
+    /// …and in a burst.
+    pub writes_burst: u32,
     /// How long the durable event log is kept.
     pub event_retention: Duration,
     /// How soon the users of a node that died are shown offline.
@@ -64,7 +73,11 @@ impl Default for Config {
             bus_url: None,
             bus_prefix: "natter".into(),
             media_dir: None,
+            cors_origins: Vec::new(),
             rate_limit: true,
+            auth_per_minute: 30,
+            writes_per_second: 20,
+            writes_burst: 100,
             event_retention: Duration::from_secs(30 * 24 * 3600),
             presence_timeout: Duration::from_secs(30),
             erase_interval: Duration::from_secs(30),

@@ -71,6 +71,21 @@ async fn serve_app(
     result.map_err(ServeError::Io)
 }
 
+/// Writes a consistent copy of the database of `config` to `path`, whether or not a server
+/// is running on it.
+pub async fn backup(config: &Config, path: &std::path::Path) -> Result<(), ServeError> {
+    let url = config.database_url();
+    if !url.starts_with("sqlite:") {
+        return Err(ServeError::Config(format!(
+            "natter backup copies SQLite databases; {url:?} is not one"
+        )));
+    }
+    let store = store::sqlite::SqliteStore::open(&url).await?;
+    let result = store::Store::backup(&store, path).await;
+    store::Store::close(&store).await;
+    Ok(result?)
+}
+
 /// Binds `config.listen`, the port 0 included.
 pub async fn bind(config: &Config) -> Result<TcpListener, ServeError> {
     TcpListener::bind(config.listen)

@@ -23,6 +23,13 @@ enum Command {
     Serve(ServeArgs),
     /// Load a server and measure it: throughput, latency, memory, with every message checked.
     Bench(bench::BenchArgs),
+    /// Write a consistent copy of the database to FILE, while the server keeps running.
+    Backup {
+        /// Where to write the copy (must not exist).
+        file: PathBuf,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
 }
 
 /// Every flag is optional here so that the order of precedence can be applied: a flag, else
@@ -50,6 +57,14 @@ struct ServeArgs {
     /// Directory of media bytes [default: <data-dir>/media].
     #[arg(long, env = "NATTER_MEDIA_DIR")]
     media_dir: Option<PathBuf>,
+    /// A web origin allowed to call the API from a browser (CORS); repeat for several
+    /// [default: none].
+    #[arg(
+        long = "cors-origin",
+        env = "NATTER_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
     /// Rate limits: on or off [default: on].
     #[arg(long, env = "NATTER_RATE_LIMIT", value_parser = parse_on_off)]
     rate_limit: Option<bool>,
@@ -72,6 +87,7 @@ struct FileConfig {
     bus_prefix: Option<String>,
     media_dir: Option<PathBuf>,
     rate_limit: Option<String>,
+    cors_origins: Option<Vec<String>>,
     event_retention: Option<String>,
     presence_timeout: Option<String>,
 }
@@ -126,6 +142,11 @@ impl ServeArgs {
             bus_url: self.bus_url.or(file.bus_url),
             bus_prefix: self.bus_prefix.or(file.bus_prefix).unwrap_or(d.bus_prefix),
             media_dir: self.media_dir.or(file.media_dir),
+            cors_origins: if self.cors_origins.is_empty() {
+                file.cors_origins.unwrap_or_default()
+            } else {
+                self.cors_origins
+            },
             rate_limit,
             event_retention,
             presence_timeout,
@@ -145,6 +166,11 @@ async fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args.into_config()?).await,
+        Command::Backup { file, serve } => {
+            natter_server::backup(&serve.into_config()?, &file).await?;
+            println!("backup written to {}", file.display());
+            Ok(())
+        }
         Command::Bench(args) => {
             if bench::run(args).await? {
                 Ok(())

@@ -65,6 +65,8 @@ struct Inner {
     typing: typing::Typing,
     sessions: accounts::Sessions,
     metrics: Arc<crate::metrics::Metrics>,
+    /// None when rate limits are off.
+    limiters: Option<Arc<crate::http::limits::Limiters>>,
     blobs: Arc<dyn BlobStore>,
     /// Images are decoded here, a few at once: each may take hundreds of MiB.
     images: CpuPool,
@@ -103,6 +105,13 @@ impl App {
         })?;
         let (stop, _) = watch::channel(false);
         let config_queue = config.ws_queue;
+        let limiters = config.rate_limit.then(|| {
+            crate::http::limits::Limiters::new(
+                config.auth_per_minute,
+                config.writes_per_second,
+                config.writes_burst,
+            )
+        });
         let config_images = config.max_concurrent_images.max(1);
         let app = App {
             inner: Arc::new(Inner {
@@ -117,6 +126,7 @@ impl App {
                 typing: Default::default(),
                 sessions: Default::default(),
                 metrics: Default::default(),
+                limiters,
                 blobs: Arc::new(blobs),
                 images: CpuPool::new("natter-image", config_images)?,
                 media_lock: Default::default(),
@@ -144,6 +154,10 @@ impl App {
 
     pub fn hub(&self) -> &Hub {
         &self.inner.hub
+    }
+
+    pub fn limiters(&self) -> Option<&crate::http::limits::Limiters> {
+        self.inner.limiters.as_deref()
     }
 
     pub fn metrics(&self) -> &crate::metrics::Metrics {

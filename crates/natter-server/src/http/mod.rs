@@ -5,6 +5,7 @@ mod accounts;
 mod conversations;
 pub mod error;
 pub mod extract;
+pub mod limits;
 mod media;
 mod messages;
 mod ops;
@@ -29,6 +30,7 @@ use crate::app::App;
 /// Every route of the server.
 pub fn router(app: App) -> Router {
     let body_limit = app.limits().json_body_max_bytes;
+    let cors = cors(&app.config().cors_origins);
     let api = Router::new()
         .route("/users", post(accounts::register).get(accounts::search))
         .route("/users/me", get(accounts::me))
@@ -83,10 +85,15 @@ pub fn router(app: App) -> Router {
             app.clone(),
             ops::measure,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            limits::limit,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panicked))
+        .layer(tower::util::option_layer(cors))
         // On every response: no content sniffing, no referrer leaks, no framing.
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -102,6 +109,43 @@ pub fn router(app: App) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// CORS for the configured origins only; none configured, no CORS headers.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::POST,
+                axum::http::Method::PUT,
+                axum::http::Method::PATCH,
+                axum::http::Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::RANGE,
+                header::IF_NONE_MATCH,
+                header::IF_RANGE,
+            ])
+            .expose_headers([
+                header::CONTENT_DISPOSITION,
+                header::CONTENT_RANGE,
+                header::ETAG,
+                header::RETRY_AFTER,
+            ])
+            .max_age(std::time::Duration::from_secs(3600)),
+    )
 }
 
 async fn not_found() -> ApiError {

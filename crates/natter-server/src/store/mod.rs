@@ -397,6 +397,8 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- operations ----
 
+    /// Writes a consistent copy of the whole database to `path` while it stays in use.
+    async fn backup(&self, path: &std::path::Path) -> StoreResult<()>;
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
     /// Makes erased content unrecoverable from the database's files (for SQLite: checkpoints

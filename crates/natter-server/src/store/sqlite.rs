@@ -1406,6 +1406,25 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(event_row).collect::<sqlx::Result<_>>()?)
     }
 
+    async fn backup(&self, path: &std::path::Path) -> StoreResult<()> {
+        if path.exists() {
+            return Err(StoreError::Other(format!(
+                "{} exists already",
+                path.display()
+            )));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Other("the backup path is not UTF-8".into()))?;
+        // VACUUM INTO reads one snapshot (a read transaction), so the copy is consistent
+        // while writers go on.
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.readers)
+            .await?;
+        Ok(())
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())

@@ -1,0 +1,92 @@
+//! Rate limits (on by default; `--rate-limit off` for load tests): registration and login per
+//! IP address, writes per session token. Over a limit: `429 rate_limited` with `Retry-After`.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
+    sync::Arc,
+};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{Method, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use governor::{
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+};
+
+use crate::{app::App, error::AppError};
+
+/// The limiters of one server.
+pub struct Limiters {
+    auth: DefaultKeyedRateLimiter<IpAddr>,
+    writes: DefaultKeyedRateLimiter<String>,
+}
+
+/// Keys kept by a limiter before the idle ones are forgotten.
+const KEYS_MAX: usize = 100_000;
+
+impl Limiters {
+    pub fn new(auth_per_minute: u32, writes_per_second: u32, writes_burst: u32) -> Arc<Self> {
+        let nz = |n: u32| NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+        Arc::new(Self {
+            auth: RateLimiter::keyed(Quota::per_minute(nz(auth_per_minute))),
+            writes: RateLimiter::keyed(
+                Quota::per_second(nz(writes_per_second)).allow_burst(nz(writes_burst)),
+            ),
+        })
+    }
+
+    fn check<K: std::hash::Hash + Eq + Clone>(
+        limiter: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+    ) -> Result<(), AppError> {
+        if limiter.len() > KEYS_MAX {
+            limiter.retain_recent();
+        }
+        limiter.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            AppError::RateLimited {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+        })
+    }
+}
+
+/// Applies the limits that fit the request, before it reaches its handler.
+pub async fn limit(State(app): State<App>, req: Request, next: Next) -> Response {
+    if let Some(limiters) = app.limiters() {
+        let path = req.uri().path();
+        let is_auth =
+            req.method() == Method::POST && (path == "/api/v1/users" || path == "/api/v1/sessions");
+        let verdict = if is_auth {
+            let ip = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            match ip {
+                Some(ip) => Limiters::check(&limiters.auth, &ip),
+                None => Ok(()),
+            }
+        } else if req.method() != Method::GET && req.method() != Method::HEAD {
+            let token = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            match token {
+                Some(t) => Limiters::check(&limiters.writes, &t),
+                None => Ok(()),
+            }
+        } else {
+            Ok(())
+        };
+        if let Err(e) = verdict {
+            return e.into_response();
+        }
+    }
+    next.run(req).await
+}
