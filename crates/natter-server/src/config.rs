@@ -39,6 +39,15 @@ pub struct Config {
     /// How soon after a deletion its bytes are gone from the database's files (the interval of
     /// the eraser, which checkpoints and truncates SQLite's write-ahead log).
     pub erase_interval: Duration,
+    /// How long a client may take to send a request's headers (against slowloris); it also
+    /// ends idle keep-alive connections.
+    pub header_read_timeout: Duration,
+    /// How long a request body may stall between two pieces.
+    pub request_body_timeout: Duration,
+    /// WebSocket connections one user may hold at once (on this node).
+    pub ws_max_per_user: usize,
+    /// WebSocket connections this node holds at most.
+    pub ws_max_total: usize,
     /// How often the server pings a WebSocket; a peer silent for two intervals is dropped.
     pub ws_ping_interval: Duration,
     /// How long a WebSocket may take to send its `auth` frame.
@@ -81,6 +90,10 @@ impl Default for Config {
             event_retention: Duration::from_secs(30 * 24 * 3600),
             presence_timeout: Duration::from_secs(30),
             erase_interval: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            request_body_timeout: Duration::from_secs(30),
+            ws_max_per_user: 32,
+            ws_max_total: 200_000,
             ws_ping_interval: Duration::from_secs(30),
             ws_auth_timeout: Duration::from_secs(10),
             ws_queue: 1024,

@@ -20,6 +20,8 @@ use tokio::sync::{Notify, mpsc, watch};
 pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     pub const TOO_BIG: u16 = 1009;
+    /// Over a connection limit: try again later.
+    pub const TRY_LATER: u16 = 1013;
     pub const AUTH: u16 = 4001;
     pub const TOO_SLOW: u16 = 4008;
 }

@@ -60,15 +60,69 @@ async fn serve_app(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    use hyper_util::{
+        rt::{TokioIo, TokioTimer},
+        service::TowerToHyperService,
+    };
+
     let router = http::router(app.clone());
-    let result = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let header_timeout = app.config().header_read_timeout;
+    let connections = tokio_util::task::TaskTracker::new();
+    let (draining, drain) = tokio::sync::watch::channel(false);
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    // hyper's connection loop rather than `axum::serve`, for the limits axum does not expose:
+    // the time to send headers (slowloris) and the size of a request head.
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before accept: wait a
+                    // little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        );
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(64 * 1024)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
+            .with_upgrades();
+        let mut drain = drain.clone();
+        connections.spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = drain.changed() => {
+                    // Finish the request in flight, if any, then close.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    // Sockets close with 1001 and long polls answer now; in-flight requests finish.
+    app.stop();
+    let _ = draining.send(true);
+    connections.close();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(35), connections.wait()).await;
     app.close().await;
-    result.map_err(ServeError::Io)
+    Ok(())
 }
 
 /// Writes a consistent copy of the database of `config` to `path`, whether or not a server

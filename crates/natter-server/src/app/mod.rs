@@ -182,10 +182,22 @@ impl App {
         self.inner.stop.subscribe()
     }
 
-    /// Stops the background tasks, erases what is pending and closes storage.
-    pub async fn close(&self) {
+    /// Begins the shutdown: background tasks stop, sockets close with 1001, long polls answer.
+    pub fn stop(&self) {
         let _ = self.inner.stop.send(true);
         self.hub().close_all(crate::hub::close::GOING_AWAY);
+    }
+
+    /// Stops everything, erases what is pending and closes storage.
+    pub async fn close(&self) {
+        self.stop();
+        // Give the sockets a moment to send their close frames before storage goes.
+        for _ in 0..100 {
+            if self.hub().connections() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         if self.inner.erased.swap(false, Ordering::AcqRel)
             && let Err(e) = self.store().purge().await
         {

@@ -56,8 +56,25 @@ impl Limiters {
     }
 }
 
+/// The request head may hold at most this many bytes of header names and values. hyper bounds
+/// its read buffer, but a head read in one piece is not measured, so it is measured here.
+const HEADERS_MAX: usize = 32 * 1024;
+
 /// Applies the limits that fit the request, before it reaches its handler.
 pub async fn limit(State(app): State<App>, req: Request, next: Next) -> Response {
+    let head: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + req.uri().to_string().len();
+    if head > HEADERS_MAX {
+        return super::error::ApiError::from_status(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the request head is over {HEADERS_MAX} bytes"),
+        )
+        .into_response();
+    }
     if let Some(limiters) = app.limiters() {
         let path = req.uri().path();
         let is_auth =

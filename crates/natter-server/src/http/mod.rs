@@ -92,6 +92,9 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            app.config().request_body_timeout,
+        ))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(tower::util::option_layer(cors))
         // On every response: no content sniffing, no referrer leaks, no framing.

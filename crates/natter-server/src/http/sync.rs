@@ -84,7 +84,19 @@ pub async fn sync(
             }));
         }
         if let Some(w) = wake {
-            let _ = tokio::time::timeout_at(deadline, w).await;
+            let mut stopping = app.stopping();
+            if *stopping.borrow() {
+                return Ok(JsonOut(wire::SyncResponse {
+                    events: vec![],
+                    next_cursor: since.to_string(),
+                    has_more: false,
+                }));
+            }
+            tokio::select! {
+                _ = tokio::time::timeout_at(deadline, w) => {}
+                // The server is shutting down: answer at the next turn.
+                _ = stopping.changed() => {}
+            }
         }
     }
 }

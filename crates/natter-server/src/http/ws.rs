@@ -83,6 +83,27 @@ async fn connection(app: App, socket: WebSocket, token: Option<String>, since: O
         let _ = send_close(&mut tx, close::AUTH, "authentication failed", write_timeout).await;
         return;
     };
+    let cfg = app.config();
+    if app.hub().connections() >= cfg.ws_max_total {
+        let _ = send_close(
+            &mut tx,
+            close::TRY_LATER,
+            "too many connections",
+            write_timeout,
+        )
+        .await;
+        return;
+    }
+    if app.hub().devices(&caller.user_id) >= cfg.ws_max_per_user {
+        let _ = send_close(
+            &mut tx,
+            close::TRY_LATER,
+            "too many connections for this user",
+            write_timeout,
+        )
+        .await;
+        return;
+    }
     let reg = app.hub().register(&caller.user_id, &caller.session_id);
     let id = reg.id;
     // A revocation that raced the registration is caught here.
