@@ -29,10 +29,18 @@ const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 /// Tokens cached at most; past it the cache starts over.
 const CACHE_MAX: usize = 200_000;
 
-/// Recently seen tokens, by hash, so that most requests authenticate without the database.
+/// Failed logins a username may have before each further attempt must wait.
+const FREE_FAILURES: u32 = 5;
+/// The longest wait imposed after failed logins.
+const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Recently seen tokens, by hash, so that most requests authenticate without the database;
+/// and failed logins by username, so that guessing a password slows down.
 #[derive(Default)]
 pub(super) struct Sessions {
     cache: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (Caller, std::time::Instant)>>,
+    /// Username → (failures in a row, when the last one happened).
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
 }
 
 impl Sessions {
@@ -46,6 +54,44 @@ impl Sessions {
     /// Forgets a revoked session.
     pub(super) fn evict(&self, session_id: &str) {
         self.cache().retain(|_, (c, _)| c.session_id != session_id);
+    }
+
+    fn failures(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u32, std::time::Instant)>>
+    {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long a login for `username` must still wait: after [`FREE_FAILURES`] failures in a
+    /// row, one second, doubling with each further failure, up to [`LONGEST_WAIT`].
+    pub(super) fn login_wait(&self, username: &str) -> Option<std::time::Duration> {
+        let failures = self.failures();
+        let (n, last) = failures.get(username)?;
+        let over = n.checked_sub(FREE_FAILURES)?;
+        let wait = std::time::Duration::from_secs(1u64 << over.min(16)).min(LONGEST_WAIT);
+        let since = last.elapsed();
+        (since < wait).then(|| wait - since)
+    }
+
+    pub(super) fn login_failed(&self, username: &str) {
+        let mut failures = self.failures();
+        if failures.len() >= CACHE_MAX {
+            failures.clear();
+        }
+        let e = failures
+            .entry(username.to_owned())
+            .or_insert((0, std::time::Instant::now()));
+        // A long quiet spell starts the count afresh.
+        if e.1.elapsed() > LONGEST_WAIT * 2 {
+            e.0 = 0;
+        }
+        e.0 += 1;
+        e.1 = std::time::Instant::now();
+    }
+
+    pub(super) fn login_succeeded(&self, username: &str) {
+        self.failures().remove(username);
     }
 }
 
@@ -113,6 +159,13 @@ impl App {
     /// `POST /sessions`
     pub async fn login(&self, req: wire::LoginRequest) -> AppResult<wire::LoginResponse> {
         let device_name = validate::device_name(req.device_name.as_deref(), self.limits())?;
+        if self.config().rate_limit
+            && let Some(wait) = self.inner.sessions.login_wait(&req.username)
+        {
+            return Err(AppError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
         let user = self.store().user_by_username(&req.username).await?;
         let hash = user
             .as_ref()
@@ -121,8 +174,12 @@ impl App {
         let ok = self.verify_password(req.password, hash).await?;
         let user = match (user, ok) {
             (Some(u), true) => u,
-            _ => return Err(AppError::Unauthorized("wrong username or password")),
+            _ => {
+                self.inner.sessions.login_failed(&req.username);
+                return Err(AppError::Unauthorized("wrong username or password"));
+            }
         };
+        self.inner.sessions.login_succeeded(&req.username);
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let token = URL_SAFE_NO_PAD.encode(raw);

@@ -1,0 +1,265 @@
+//! The OpenAPI 3.1 description of the API, generated from the handlers' `#[utoipa::path]`
+//! attributes and the wire types, and served at `GET /api/v1/openapi.json` (no
+//! authentication).
+//!
+//! Each handler lists the answers particular to it; [`CommonAnswers`] adds those that follow
+//! from the transport alone, the same way on every operation: `401` where a bearer token is
+//! required, `400`/`413`/`415` where a JSON body is read, `400` where a query is parsed, `429`
+//! on every write and `500` everywhere.
+
+use std::sync::LazyLock;
+
+use axum::{
+    http::header,
+    response::{IntoResponse, Response},
+};
+use natter_wire as wire;
+use serde::Serialize;
+use utoipa::{
+    Modify, OpenApi, PartialSchema, ToSchema,
+    openapi::{
+        Components, ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder,
+        Schema, Type,
+        path::{HttpMethod, Operation, ParameterIn},
+        schema::SchemaFormat,
+        security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
+    },
+};
+
+use super::{accounts, conversations, media, messages, ops, sync, ws};
+
+/// The name of the bearer security scheme.
+pub const BEARER: &str = "bearer";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "natter",
+        description = "The public API (version 1) of natter, a self-hostable chat server. \
+            Bodies are JSON (`application/json; charset=utf-8`) except media upload and \
+            download; times are RFC 3339 UTC strings with milliseconds; ids are opaque \
+            strings. Every error answers `{\"error\": {\"code\", \"message\"}}`. \
+            Real-time events come over the WebSocket at `/api/v1/ws` (frames: the \
+            `ClientFrame`, `Event`, `Ephemeral` and `ControlFrame` schemas) or by polling \
+            `/api/v1/sync`.",
+        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
+    ),
+    paths(
+        accounts::register,
+        accounts::login,
+        accounts::sessions,
+        accounts::revoke,
+        accounts::me,
+        accounts::user,
+        accounts::search,
+        conversations::create,
+        conversations::list,
+        conversations::get,
+        conversations::rename,
+        conversations::add_member,
+        conversations::remove_member,
+        conversations::set_role,
+        conversations::typing,
+        messages::send,
+        messages::list,
+        messages::get,
+        messages::edit,
+        messages::delete,
+        messages::delivered,
+        messages::read,
+        messages::receipts,
+        media::upload,
+        media::download,
+        media::thumbnail,
+        sync::sync,
+        ws::upgrade,
+        ops::healthz,
+        ops::metrics,
+        openapi_json,
+    ),
+    components(schemas(
+        wire::ErrorBody,
+        wire::Event,
+        wire::Ephemeral,
+        wire::ClientFrame,
+        wire::ControlFrame,
+    )),
+    modifiers(&CommonAnswers),
+    tags(
+        (name = "accounts", description = "Accounts and device sessions"),
+        (name = "conversations", description = "Direct and group conversations, members, typing"),
+        (name = "messages", description = "Messages, delivery and read marks, receipts"),
+        (name = "media", description = "Uploads and downloads of media"),
+        (name = "realtime", description = "The event stream: WebSocket and polling"),
+        (name = "operations", description = "Health, metrics and this description"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// The document, rendered once.
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_json()
+        .expect("the OpenAPI document serializes")
+});
+
+/// `GET /api/v1/openapi.json`: this description.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "openapi",
+    tag = "operations",
+    summary = "This OpenAPI 3.1 description",
+    responses(
+        (status = 200, description = "The OpenAPI document",
+            content_type = "application/json", body = Object),
+    ),
+)]
+pub async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+        .into_response()
+}
+
+/// Raw bytes (`format: binary`), for media bodies.
+pub struct Binary;
+
+impl PartialSchema for Binary {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::Custom("binary".into())))
+            .into()
+    }
+}
+
+impl ToSchema for Binary {}
+
+/// `DELETE /messages/{id}`'s `for`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteFor {
+    /// Hide it for the caller's own devices only.
+    Me,
+    /// Delete it for everyone (the default).
+    Everyone,
+}
+
+/// The bearer scheme, and the answers that every operation shares.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Components::new);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A session token from `POST /api/v1/sessions`, sent as \
+                         `Authorization: Bearer <token>`",
+                    ))
+                    .build(),
+            ),
+        );
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+        };
+        let shared = [
+            (
+                "Invalid",
+                error("`invalid_request`: a malformed body or query, or a value out of range")
+                    .build(),
+            ),
+            (
+                "Unauthorized",
+                error("`unauthorized`: a missing, unknown, expired or revoked token").build(),
+            ),
+            (
+                "TooLarge",
+                error("`payload_too_large`: the body (or the message text) is over its limit")
+                    .build(),
+            ),
+            (
+                "NotJson",
+                error("`unsupported_media_type`: a `Content-Type` other than JSON").build(),
+            ),
+            (
+                "RateLimited",
+                error("`rate_limited`: too many requests (rate limits on)")
+                    .header(
+                        "Retry-After",
+                        HeaderBuilder::new()
+                            .schema(i64::schema())
+                            .description(Some("Seconds to wait before trying again"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+            ("Internal", error("`internal`: a bug; logged").build()),
+        ];
+        for (name, response) in shared {
+            components.responses.insert(name.into(), response.into());
+        }
+
+        for item in openapi.paths.paths.values_mut() {
+            for (method, op) in [
+                (HttpMethod::Get, item.get.as_mut()),
+                (HttpMethod::Put, item.put.as_mut()),
+                (HttpMethod::Post, item.post.as_mut()),
+                (HttpMethod::Delete, item.delete.as_mut()),
+                (HttpMethod::Patch, item.patch.as_mut()),
+            ] {
+                if let Some(op) = op {
+                    add_common(method, op);
+                }
+            }
+        }
+    }
+}
+
+fn add_common(method: HttpMethod, op: &mut Operation) {
+    let requires_token = op
+        .security
+        .as_ref()
+        .is_some_and(|s| !s.is_empty() && !s.contains(&SecurityRequirement::default()));
+    let json_body = op.request_body.as_ref().is_some_and(|b| match b {
+        RefOr::T(b) => b.content.contains_key("application/json"),
+        RefOr::Ref(_) => false,
+    });
+    let has_query = op.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(p) => p.parameter_in == ParameterIn::Query,
+        RefOr::Ref(_) => false,
+    });
+    let write = !matches!(method, HttpMethod::Get | HttpMethod::Head);
+    let mut add = |status: &str, name: &str| {
+        op.responses
+            .responses
+            .entry(status.into())
+            .or_insert_with(|| Ref::from_response_name(name).into());
+    };
+    if json_body || has_query {
+        add("400", "Invalid");
+    }
+    if requires_token {
+        add("401", "Unauthorized");
+    }
+    if json_body {
+        add("413", "TooLarge");
+        add("415", "NotJson");
+    }
+    if write {
+        add("429", "RateLimited");
+    }
+    add("500", "Internal");
+}
