@@ -142,6 +142,11 @@ impl Hub {
         };
         let (mut took, mut slow) = (0, 0);
         for c in list {
+            // A connection told to close takes nothing more: had it taken a later frame after
+            // missing this one, its cursor would pass the gap and resuming would skip it.
+            if c.close.borrow().is_some() {
+                continue;
+            }
             match c.tx.try_send(out.clone()) {
                 Ok(()) => took += 1,
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -235,6 +240,19 @@ mod tests {
         }
         assert_eq!(*slow.close.borrow(), Some(close::TOO_SLOW));
         assert_eq!(*fast.close.borrow(), None);
+    }
+
+    #[test]
+    fn a_connection_told_to_close_takes_no_later_frame() {
+        let hub = Hub::new(1);
+        let mut slow = hub.register("u", "s1");
+        hub.deliver("u", &frame(1));
+        // Full: frame 2 is missed and the connection is told to close.
+        assert_eq!(hub.deliver("u", &frame(2)), (0, 1));
+        // Even once its queue drains, frame 3 must not follow the gap.
+        assert!(slow.rx.try_recv().is_ok());
+        assert_eq!(hub.deliver("u", &frame(3)), (0, 0));
+        assert!(slow.rx.try_recv().is_err());
     }
 
     #[test]

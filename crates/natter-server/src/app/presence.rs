@@ -61,6 +61,8 @@ impl App {
         let app = self.clone();
         let user = user_id.to_owned();
         let wait = self.config().presence_debounce;
+        // Last seen is when the last device left, not when the debounce ran out.
+        let left_at = time::now();
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
             let gone = {
@@ -73,11 +75,10 @@ impl App {
                 still
             };
             if gone {
-                let now = time::now();
-                if let Err(e) = app.store().set_last_seen(&user, now).await {
+                if let Err(e) = app.store().set_last_seen(&user, left_at).await {
                     tracing::warn!(error = %e, "cannot record last_seen_at");
                 }
-                app.announce_presence(&user, false, now).await;
+                app.announce_presence(&user, false, left_at).await;
             }
         });
     }

@@ -230,6 +230,16 @@ async fn serve(
     let mut heard = Instant::now();
     loop {
         tokio::select! {
+            // A close the hub asked for comes before any frame still queued.
+            biased;
+            changed = reg.close.changed() => {
+                let code = if changed.is_ok() { *reg.close.borrow() } else { None };
+                return match code {
+                    Some(close::TOO_SLOW) => End::Close(close::TOO_SLOW, "too slow: resume from your last cursor"),
+                    Some(close::AUTH) => End::Close(close::AUTH, "session revoked"),
+                    _ => End::Close(close::GOING_AWAY, "server shutting down"),
+                };
+            }
             out = reg.rx.recv() => {
                 let Some(first) = out else {
                     return End::Close(close::GOING_AWAY, "server shutting down");
@@ -261,14 +271,6 @@ async fn serve(
                     Ok(Ok(())) => {}
                     _ => return End::Gone,
                 }
-            }
-            changed = reg.close.changed() => {
-                let code = if changed.is_ok() { *reg.close.borrow() } else { None };
-                return match code {
-                    Some(close::TOO_SLOW) => End::Close(close::TOO_SLOW, "too slow: resume from your last cursor"),
-                    Some(close::AUTH) => End::Close(close::AUTH, "session revoked"),
-                    _ => End::Close(close::GOING_AWAY, "server shutting down"),
-                };
             }
             _ = stopping.changed() => return End::Close(close::GOING_AWAY, "server shutting down"),
             _ = ping.tick() => {
