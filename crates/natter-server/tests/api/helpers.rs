@@ -71,6 +71,11 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("cannot log {username} in: {e}"))
     }
 
+    /// The server's data directory (its database, and media under `media/` by default).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
     /// Stops the server gracefully; it must shut down without an error.
     pub async fn shutdown(self) {
         self.server.shutdown().await.expect("a clean shutdown");
@@ -164,4 +169,128 @@ pub fn sorted(ids: &[&str]) -> Vec<String> {
 /// order by time is defined. Nothing here measures time.
 pub async fn next_millisecond() {
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+}
+
+// ---- Real time ----
+
+/// How long a frame that must arrive may take (generous: the machine may be busy).
+pub const ARRIVES: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long to listen for a frame that must not arrive.
+pub const QUIET: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// The next frame on `socket`, whatever it is; panics if none arrives within [`ARRIVES`] or
+/// the socket fails.
+pub async fn next_any(socket: &mut natter_client::Socket) -> natter_client::ServerFrame {
+    match socket.next_within(ARRIVES).await {
+        Ok(Some(f)) => f,
+        Ok(None) => panic!("no frame within {ARRIVES:?}"),
+        Err(e) => panic!("the socket failed while a frame was expected: {e}"),
+    }
+}
+
+/// The next frame on `socket` that is not a `presence_update` (presence comes and goes as
+/// contacts connect), within [`ARRIVES`].
+pub async fn next_frame(socket: &mut natter_client::Socket) -> natter_client::ServerFrame {
+    let deadline = tokio::time::Instant::now() + ARRIVES;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match socket.next_within(left).await {
+            Ok(Some(natter_client::ServerFrame::Ephemeral(
+                natter_client::Ephemeral::PresenceUpdate(_),
+            ))) => continue,
+            Ok(Some(f)) => return f,
+            Ok(None) => panic!("no frame within {ARRIVES:?}"),
+            Err(e) => panic!("the socket failed while a frame was expected: {e}"),
+        }
+    }
+}
+
+/// The next frame on `socket` must be a durable event (presence aside); returns it.
+pub async fn next_event(socket: &mut natter_client::Socket) -> natter_client::Event {
+    match next_frame(socket).await {
+        natter_client::ServerFrame::Event(e) => *e,
+        other => panic!("expected a durable event, got {other:?}"),
+    }
+}
+
+/// Asserts that no frame other than `presence_update` arrives on `socket` within [`QUIET`].
+pub async fn assert_quiet(socket: &mut natter_client::Socket) {
+    let deadline = tokio::time::Instant::now() + QUIET;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match socket.next_within(left).await {
+            Ok(Some(natter_client::ServerFrame::Ephemeral(
+                natter_client::Ephemeral::PresenceUpdate(_),
+            ))) => continue,
+            Ok(Some(f)) => panic!("expected nothing, got {f:?}"),
+            Ok(None) => return,
+            Err(e) => panic!("the socket failed: {e}"),
+        }
+    }
+}
+
+/// Asserts that nothing at all arrives on `socket` within `wait`.
+pub async fn assert_silent(socket: &mut natter_client::Socket, wait: std::time::Duration) {
+    match socket.next_within(wait).await {
+        Ok(None) => {}
+        Ok(Some(f)) => panic!("expected nothing, got {f:?}"),
+        Err(e) => panic!("the socket failed: {e}"),
+    }
+}
+
+/// Sends a ping and asserts that a pong comes back (presence aside): the connection is usable.
+pub async fn assert_pong(socket: &mut natter_client::Socket) {
+    socket.ping().await.expect("a ping is sent");
+    match next_frame(socket).await {
+        natter_client::ServerFrame::Control(natter_client::ControlFrame::Pong) => {}
+        other => panic!("expected pong, got {other:?}"),
+    }
+}
+
+/// Reads `socket` until the server closes it and returns the close code; panics if it does
+/// not within [`ARRIVES`]. Frames before the close are skipped.
+pub async fn closed_code(socket: &mut natter_client::Socket) -> u16 {
+    let deadline = tokio::time::Instant::now() + ARRIVES;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match socket.next_within(left).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the socket was not closed within {ARRIVES:?}"),
+            Err(Error::Closed { code, .. }) => return code,
+            Err(e) => panic!("the socket failed without a close frame: {e}"),
+        }
+    }
+}
+
+/// The log position a cursor stands for. Clients treat cursors as opaque; the tests know that
+/// this server writes them in decimal, so that they can check that cursors only move forward.
+#[track_caller]
+pub fn cursor_pos(cursor: &str) -> u64 {
+    cursor
+        .parse()
+        .unwrap_or_else(|_| panic!("cursor {cursor:?} is not a decimal position"))
+}
+
+/// Asserts that `seqs` is exactly `1..=n`: every seq once, in order. Says what is wrong if not.
+#[track_caller]
+pub fn assert_exactly_once_in_order(seqs: &[i64], n: i64) {
+    if seqs.iter().copied().eq(1..=n) {
+        return;
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for s in seqs {
+        *counts.entry(*s).or_insert(0usize) += 1;
+    }
+    let missing: Vec<i64> = (1..=n).filter(|s| !counts.contains_key(s)).collect();
+    let repeated: Vec<i64> = counts
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .map(|(s, _)| *s)
+        .collect();
+    let out_of_order = seqs.windows(2).position(|w| w[1] <= w[0]);
+    panic!(
+        "expected seqs 1..={n} once each in order; got {} seqs, missing {missing:?}, repeated \
+         {repeated:?}, first out of order at index {out_of_order:?}",
+        seqs.len()
+    );
 }

@@ -7,8 +7,14 @@
 mod accounts;
 mod conversations;
 mod errors;
+mod hardening;
 mod helpers;
 mod limits;
+mod media;
 mod messages;
 mod operations;
+mod realtime;
+mod resume;
 mod status;
+mod sync;
+mod typing_presence;

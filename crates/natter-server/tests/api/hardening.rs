@@ -1,0 +1,332 @@
+//! Limits against abuse and faults: rate limits, slow clients, connection caps, CORS, the
+//! security headers, and the online backup.
+
+use std::{
+    io::{Read, Write},
+    time::Duration,
+};
+
+use natter_client::{Client, RegisterRequest};
+
+use crate::helpers::*;
+
+fn register(name: &str) -> RegisterRequest {
+    RegisterRequest {
+        username: name.into(),
+        password: PASSWORD.into(),
+        display_name: None,
+    }
+}
+
+#[tokio::test]
+async fn registration_and_login_are_limited_per_ip_with_retry_after() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = true;
+        c.auth_per_minute = 5;
+    })
+    .await;
+    let anon = app.anon();
+    // Five attempts pass (whatever their outcome); the sixth is refused.
+    for i in 0..5 {
+        anon.register(&register(&format!("user{i}"))).await.unwrap();
+    }
+    let resp = anon
+        .raw_with_headers(
+            "POST",
+            "/api/v1/users",
+            &[],
+            Some((
+                "application/json",
+                br#"{"username":"late","password":"correct horse"}"#.to_vec(),
+            )),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 429);
+    assert_eq!(resp.json()["error"]["code"], "rate_limited");
+    let retry: u64 = resp
+        .header("retry-after")
+        .expect("a Retry-After header")
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // Logins share the budget.
+    let err = anon
+        .login(&natter_client::LoginRequest {
+            username: "user0".into(),
+            password: PASSWORD.into(),
+            device_name: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429));
+}
+
+#[tokio::test]
+async fn writes_are_limited_per_session_and_reads_are_not() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = true;
+        c.writes_per_second = 1;
+        c.writes_burst = 3;
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, bob_user) = app.user("bob").await;
+    // Creating the conversation is alice's first write.
+    let conv = alice.direct(&bob_user.id).await.unwrap().value;
+    alice.send_text(&conv.id, "one").await.unwrap();
+    alice.send_text(&conv.id, "two").await.unwrap();
+    let err = alice.send_text(&conv.id, "three").await.unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.code(), Some("rate_limited"));
+    // Reads go on, and another session is not held back.
+    alice.conversation(&conv.id).await.unwrap();
+    bob.send_text(&conv.id, "hi").await.unwrap();
+}
+
+#[tokio::test]
+async fn rate_limits_off_let_a_burst_through() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = false;
+        c.writes_per_second = 1;
+        c.writes_burst = 1;
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let conv = alice.direct(&bob.id).await.unwrap().value;
+    for i in 0..10 {
+        alice.send_text(&conv.id, &format!("m{i}")).await.unwrap();
+    }
+}
+
+/// Sends the start of a request head and then nothing; returns how long the server waited
+/// before closing the connection.
+fn stall_after_partial_headers(url: &str) -> Duration {
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let began = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    // The server closes (read returns 0 or an error); it never answers the half request.
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => assert!(
+                !String::from_utf8_lossy(&buf[..n]).contains("200 OK"),
+                "a half request was answered"
+            ),
+        }
+    }
+    began.elapsed()
+}
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_headers_is_disconnected() {
+    let app = spawn_app_with(|c| c.header_read_timeout = Duration::from_millis(500)).await;
+    let url = app.url.clone();
+    let waited = tokio::task::spawn_blocking(move || stall_after_partial_headers(&url))
+        .await
+        .unwrap();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+    // The server still serves others.
+    assert_eq!(app.anon().health().await.unwrap().0, 200);
+}
+
+#[tokio::test]
+async fn a_request_head_over_64_kib_is_refused() {
+    let app = spawn_app().await;
+    let big = "x".repeat(70 * 1024);
+    let resp = app
+        .anon()
+        .raw_with_headers("GET", "/healthz", &[("x-padding", big.as_str())], None)
+        .await;
+    match resp {
+        Ok(r) => {
+            assert_eq!(r.status, 431);
+            assert_eq!(r.json()["error"]["code"], "invalid_request");
+        }
+        // Or the connection is dropped before an answer; either way it is not served.
+        Err(e) => assert!(e.status().is_none(), "{e}"),
+    }
+    let ok = app
+        .anon()
+        .raw_with_headers(
+            "GET",
+            "/healthz",
+            &[("x-padding", &"x".repeat(8 * 1024))],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200);
+}
+
+#[tokio::test]
+async fn websocket_connections_per_user_are_capped() {
+    let app = spawn_app_with(|c| c.ws_max_per_user = 2).await;
+    let (alice, _) = app.user("alice").await;
+    let _a = alice.connect(None).await.unwrap();
+    let _b = alice.connect(None).await.unwrap();
+    let third = alice.connect(None).await;
+    match third {
+        Err(natter_client::Error::Closed { code, .. }) => assert_eq!(code, 1013),
+        other => panic!(
+            "expected a close with 1013, got {:?}",
+            other.map(|s| s.ready)
+        ),
+    }
+    // Another user is not affected.
+    let (bob, _) = app.user("bob").await;
+    bob.connect(None).await.unwrap();
+}
+
+#[tokio::test]
+async fn websocket_connections_in_total_are_capped() {
+    let app = spawn_app_with(|c| c.ws_max_total = 1).await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    let _a = alice.connect(None).await.unwrap();
+    match bob.connect(None).await {
+        Err(natter_client::Error::Closed { code, .. }) => assert_eq!(code, 1013),
+        other => panic!(
+            "expected a close with 1013, got {:?}",
+            other.map(|s| s.ready)
+        ),
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/api/v1/users/me", "/nowhere"] {
+        let r = app
+            .anon()
+            .raw_with_headers("GET", path, &[], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"), "{path}");
+        assert_eq!(r.header("x-frame-options"), Some("DENY"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_an_origin_is_allowed() {
+    let preflight = |c: Client, origin: &'static str| async move {
+        c.raw_with_headers(
+            "OPTIONS",
+            "/api/v1/users/me",
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "GET"),
+                ("access-control-request-headers", "authorization"),
+            ],
+            None,
+        )
+        .await
+        .unwrap()
+    };
+    let closed = spawn_app().await;
+    let r = preflight(closed.anon(), "https://chat.example.com").await;
+    assert_eq!(r.header("access-control-allow-origin"), None);
+
+    let open = spawn_app_with(|c| c.cors_origins = vec!["https://chat.example.com".into()]).await;
+    let r = preflight(open.anon(), "https://chat.example.com").await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://chat.example.com")
+    );
+    let r = preflight(open.anon(), "https://evil.example").await;
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn an_online_backup_holds_every_acknowledged_message() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let conv = alice.direct(&bob.id).await.unwrap().value;
+    for i in 0..20 {
+        alice.send_text(&conv.id, &format!("m{i}")).await.unwrap();
+    }
+    let backup = app.data_dir().join("backup.db");
+    let config = natter_server::Config {
+        data_dir: app.data_dir().to_path_buf(),
+        ..natter_server::Config::default()
+    };
+    natter_server::backup(&config, &backup).await.unwrap();
+    // A second backup to the same file is refused rather than overwriting it.
+    assert!(natter_server::backup(&config, &backup).await.is_err());
+
+    // A server started on a copy of the backup has the whole history.
+    let restored = tempfile::tempdir().unwrap();
+    std::fs::copy(&backup, restored.path().join("natter.db")).unwrap();
+    let server = natter_server::start(natter_server::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: restored.path().to_path_buf(),
+        rate_limit: false,
+        ..natter_server::Config::default()
+    })
+    .await
+    .unwrap();
+    let again = Client::new(server.url()).with_token(alice.token().unwrap());
+    let page = again
+        .messages(
+            &conv.id,
+            &natter_client::MessageQuery {
+                limit: Some(200),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = page.messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn failed_logins_slow_down_for_that_username() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = true;
+        c.auth_per_minute = 1000;
+    })
+    .await;
+    app.user("alice").await;
+    app.user("bob").await;
+    let attempt = |name: &'static str, password: &'static str| {
+        let anon = app.anon();
+        async move {
+            anon.login(&natter_client::LoginRequest {
+                username: name.into(),
+                password: password.into(),
+                device_name: None,
+            })
+            .await
+        }
+    };
+    // Five wrong passwords are answered 401 each...
+    for _ in 0..5 {
+        let e = attempt("alice", "wrong password").await.unwrap_err();
+        assert_eq!(e.status(), Some(401));
+    }
+    // ...then the next attempt must wait, even with the right password.
+    let e = attempt("alice", PASSWORD).await.unwrap_err();
+    assert_eq!(e.status(), Some(429));
+    // Another user is not slowed down.
+    attempt("bob", PASSWORD).await.unwrap();
+    // After the wait (one second), the right password works and clears the count.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    attempt("alice", PASSWORD).await.unwrap();
+    attempt("alice", PASSWORD).await.unwrap();
+}
