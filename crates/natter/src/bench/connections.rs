@@ -22,8 +22,9 @@ use super::{
     target::{Target, proc_stats},
 };
 
-/// Connections per user: logins cost an Argon2 hash each, so users hold many devices.
-const PER_USER: usize = 100;
+/// Connections per user: logins cost an Argon2 hash each, so users hold several devices, but
+/// fewer than the server's default cap of 32 per user.
+const PER_USER: usize = 25;
 /// Connections per source address: well under the ~28,000 ephemeral ports of one address.
 const PER_ADDRESS: usize = 20_000;
 
