@@ -5,99 +5,229 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The closed sets of values that the wire types carry as strings, for the OpenAPI
+/// description only (the types themselves keep `String`, so that a newer server's value does
+/// not break an older client).
+#[cfg(feature = "openapi")]
+pub mod schema {
+    use serde::Serialize;
+    use utoipa::ToSchema;
+
+    /// An error's `code`, one per status (see the errors table).
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ErrorCode {
+        InvalidRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ResyncRequired,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        RangeNotSatisfiable,
+        RateLimited,
+        Internal,
+    }
+
+    /// A conversation's `type`.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ConversationType {
+        Direct,
+        Group,
+    }
+
+    /// A member's role.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Role {
+        Owner,
+        Admin,
+        Member,
+    }
+
+    /// A role that can be given: `owner` passes only when the owner leaves.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum GrantedRole {
+        Admin,
+        Member,
+    }
+
+    /// A message's `kind`.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum MessageKind {
+        Text,
+        Image,
+        File,
+    }
+
+    /// A message's aggregate status, or one recipient's.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum MessageStatus {
+        Sent,
+        Delivered,
+        Read,
+    }
+
+    /// The mark that a `message_status` event reports.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum MarkStatus {
+        Delivered,
+        Read,
+    }
+
+    /// `/healthz`'s `status`.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum HealthStatus {
+        Ok,
+        Unavailable,
+    }
+}
+
 /// `{"error": {"code", "message"}}`, the body of every error response.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::ErrorCode))]
     pub code: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub username: String,
     pub display_name: String,
     pub online: bool,
+    #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
     pub last_seen_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub user_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Role))]
     pub role: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub joined_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conversation {
     pub id: String,
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::ConversationType))]
     pub kind: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub name: Option<String>,
     pub members: Vec<Member>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub last_message_at: String,
     pub last_seq: i64,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_message: Option<Message>,
     pub unread_count: i64,
     pub read_seq: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     pub id: String,
     pub conversation_id: String,
     pub seq: i64,
     pub sender_id: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub client_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::MessageKind))]
     pub kind: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub text: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub media: Option<Media>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reply_to: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
     pub edited_at: Option<String>,
     pub deleted: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::MessageStatus))]
     pub status: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Media {
     pub id: String,
     pub content_type: String,
     pub size: i64,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub filename: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub width: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub height: Option<i64>,
     pub has_thumbnail: bool,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub sha256: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
 }
 
 // ---- Accounts and sessions ----
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"username": "alice", "password": "correct horse battery", "display_name": "Alice"})))
+)]
 pub struct RegisterRequest {
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9_.-]{3,32}$"))]
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
     pub password: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub display_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"username": "alice", "password": "correct horse battery", "device_name": "laptop"})))
+)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
     pub device_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     pub token: String,
     pub session_id: String,
@@ -105,20 +235,26 @@ pub struct LoginResponse {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub id: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub device_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub last_active_at: String,
     pub current: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionList {
     pub sessions: Vec<Session>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserList {
     pub users: Vec<User>,
 }
@@ -127,48 +263,83 @@ pub struct UserList {
 
 /// `POST /conversations`: `{"type": "direct", "user_id"}` or `{"type": "group", "name", "member_ids"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"type": "group", "name": "Climbing", "member_ids": []}), json!({"type": "direct", "user_id": "0194b7a0-5c2e-7d3f-9a1b-2c3d4e5f6a7b"})))
+)]
 pub struct CreateConversationRequest {
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::ConversationType))]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 1024))]
     pub member_ids: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationList {
     pub conversations: Vec<Conversation>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"name": "Climbing (Saturdays)"})))
+)]
 pub struct RenameRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"user_id": "0194b7a0-5c2e-7d3f-9a1b-2c3d4e5f6a7b", "role": "member"})))
+)]
 pub struct AddMemberRequest {
     pub user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::GrantedRole>))]
     pub role: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"role": "admin"})))
+)]
 pub struct SetRoleRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::GrantedRole))]
     pub role: String,
 }
 
 // ---- Messages ----
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"text": "see you at 7"}), json!({"client_id": "7f0c2d9e-retry-1", "kind": "text", "text": "on my way"})))
+)]
 pub struct SendMessageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::MessageKind>))]
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_id: Option<String>,
@@ -177,32 +348,50 @@ pub struct SendMessageRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessagePage {
     pub messages: Vec<Message>,
     pub has_more: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"text": "see you at 8"})))
+)]
 pub struct EditMessageRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 16384))]
     pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Receipts {
     pub message_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::MessageStatus))]
     pub status: String,
     pub recipients: Vec<RecipientStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecipientStatus {
     pub user_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::MessageStatus))]
     pub status: String,
+    #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
     pub delivered_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
     pub read_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"typing": true})))
+)]
 pub struct TypingRequest {
     pub typing: bool,
 }
@@ -210,7 +399,9 @@ pub struct TypingRequest {
 // ---- Operations ----
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::HealthStatus))]
     pub status: String,
     pub version: String,
 }
@@ -219,6 +410,7 @@ pub struct Health {
 
 /// `message_deleted`'s data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageDeleted {
     pub conversation_id: String,
     pub message_id: String,
@@ -228,22 +420,27 @@ pub struct MessageDeleted {
 
 /// `message_status`'s data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageStatusEvent {
     pub conversation_id: String,
     pub user_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::MarkStatus))]
     pub status: String,
     pub up_to_seq: i64,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub at: String,
 }
 
 /// `conversation_removed`'s data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationRemoved {
     pub conversation_id: String,
 }
 
 /// A durable event as sent: `{"type", "cursor", "data"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum EventData {
     NewMessage(Message),
@@ -255,6 +452,7 @@ pub enum EventData {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub cursor: String,
     #[serde(flatten)]
@@ -262,6 +460,7 @@ pub struct Event {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncResponse {
     pub events: Vec<Event>,
     pub next_cursor: String,
@@ -305,6 +504,7 @@ mod tests {
 
 /// `typing_start` / `typing_stop`'s data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TypingData {
     pub conversation_id: String,
     pub user_id: String,
@@ -312,14 +512,17 @@ pub struct TypingData {
 
 /// `presence_update`'s data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresenceData {
     pub user_id: String,
     pub online: bool,
+    #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
     pub last_seen_at: Option<String>,
 }
 
 /// An ephemeral frame as sent: `{"type", "data"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Ephemeral {
     TypingStart(TypingData),
@@ -329,6 +532,7 @@ pub enum Ephemeral {
 
 /// A frame from client to server.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     Auth {
@@ -351,6 +555,7 @@ pub enum ClientFrame {
 
 /// The control frames from server to client that are neither durable nor ephemeral events.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ControlFrame {
     /// Sent once authenticated.

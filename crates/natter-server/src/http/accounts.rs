@@ -18,6 +18,18 @@ use crate::app::{App, Caller};
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// `POST /api/v1/users`: register.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    operation_id = "register",
+    tag = "accounts",
+    summary = "Register a user",
+    request_body = wire::RegisterRequest,
+    responses(
+        (status = 201, description = "The new user", body = wire::User),
+        (status = 409, description = "`conflict`: the username is taken", body = wire::ErrorBody),
+    ),
+)]
 pub async fn register(
     State(app): State<App>,
     Json(req): Json<wire::RegisterRequest>,
@@ -26,6 +38,18 @@ pub async fn register(
 }
 
 /// `POST /api/v1/sessions`: log in as a new device.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    operation_id = "login",
+    tag = "accounts",
+    summary = "Log in as a new device session",
+    request_body = wire::LoginRequest,
+    responses(
+        (status = 201, description = "The session and its token", body = wire::LoginResponse),
+        (status = 401, description = "`unauthorized`: an unknown username or a wrong password (indistinguishable)", body = wire::ErrorBody),
+    ),
+)]
 pub async fn login(
     State(app): State<App>,
     Json(req): Json<wire::LoginRequest>,
@@ -34,6 +58,17 @@ pub async fn login(
 }
 
 /// `GET /api/v1/sessions`
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    operation_id = "listSessions",
+    tag = "accounts",
+    summary = "The caller's device sessions, oldest first",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The sessions", body = wire::SessionList),
+    ),
+)]
 pub async fn sessions(
     State(app): State<App>,
     caller: Caller,
@@ -42,6 +77,20 @@ pub async fn sessions(
 }
 
 /// `DELETE /api/v1/sessions/{id}` (`current` for the caller's own).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/{id}",
+    operation_id = "revokeSession",
+    tag = "accounts",
+    summary = "Revoke a session (`current` for the caller's own)",
+    description = "The token stops working at once and that device's WebSocket closes with 4001.",
+    params(("id" = String, Path, description = "A session id of the caller's, or `current`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "`not_found`: no such session of the caller's", body = wire::ErrorBody),
+    ),
+)]
 pub async fn revoke(
     State(app): State<App>,
     caller: Caller,
@@ -52,11 +101,35 @@ pub async fn revoke(
 }
 
 /// `GET /api/v1/users/me`
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/me",
+    operation_id = "me",
+    tag = "accounts",
+    summary = "The caller",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's user", body = wire::User),
+    ),
+)]
 pub async fn me(State(app): State<App>, caller: Caller) -> Result<JsonOut<wire::User>> {
     Ok(JsonOut(app.user(&caller, &caller.user_id).await?))
 }
 
 /// `GET /api/v1/users/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    operation_id = "getUser",
+    tag = "accounts",
+    summary = "A user",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = wire::User),
+        (status = 404, description = "`not_found`: no such user", body = wire::ErrorBody),
+    ),
+)]
 pub async fn user(
     State(app): State<App>,
     caller: Caller,
@@ -72,6 +145,22 @@ pub struct SearchQuery {
 }
 
 /// `GET /api/v1/users?query=<prefix>&limit=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    operation_id = "searchUsers",
+    tag = "accounts",
+    summary = "Search users by username prefix, in username order",
+    params(
+        ("query" = String, Query, description = "A username prefix (required)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The matching users", body = wire::UserList),
+        (status = 400, description = "`invalid_request`: no `query`, or `limit` out of range", body = wire::ErrorBody),
+    ),
+)]
 pub async fn search(
     State(app): State<App>,
     caller: Caller,

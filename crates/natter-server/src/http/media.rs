@@ -25,6 +25,30 @@ pub struct UploadQuery {
 }
 
 /// `POST /api/v1/media?filename=<name>`: the raw bytes as the body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/media",
+    operation_id = "uploadMedia",
+    tag = "media",
+    summary = "Upload media: the raw bytes as the body",
+    description = "Any `Content-Type`: the type comes from the bytes. PNG, JPEG, GIF and WebP that decode are images and get `width`, `height` and a thumbnail; bytes of no recognised type are `application/octet-stream`.",
+    params(
+        ("filename" = Option<String>, Query, max_length = 255, description = "The file's name, kept for downloads"),
+    ),
+    request_body(
+        description = "The raw bytes, with any `Content-Type`",
+        content(
+            (inline(super::openapi::Binary) = "application/octet-stream"),
+            (inline(super::openapi::Binary) = "*/*"),
+        ),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Stored", body = wire::Media),
+        (status = 400, description = "`invalid_request`: an empty body or a bad filename", body = wire::ErrorBody),
+        (status = 413, description = "`payload_too_large`: over the upload limit, or an image over 50 megapixels", body = wire::ErrorBody),
+    ),
+)]
 pub async fn upload(
     State(app): State<App>,
     caller: Caller,
@@ -48,6 +72,37 @@ pub async fn upload(
 }
 
 /// `GET /api/v1/media/{id}`: the bytes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/media/{id}",
+    operation_id = "downloadMedia",
+    tag = "media",
+    summary = "The bytes of a media",
+    description = "Allowed for the uploader and for members of a conversation in which a message carries it. One `Range` is answered `206`; several get the whole body.",
+    params(
+        ("id" = String, Path, description = "A media id"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-99`"),
+        ("If-Range" = Option<String>, Header, description = "The `Range` applies only if this ETag matches"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags; a match is `304`"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The bytes", content_type = "*/*", body = inline(super::openapi::Binary),
+            headers(
+                ("Content-Length" = i64, description = "The length of the body"),
+                ("ETag" = String, description = "The SHA-256, quoted"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+                ("Cache-Control" = String, description = "`private`"),
+                ("Content-Disposition" = String, description = "`inline` for PNG, JPEG, GIF and WebP, else `attachment`, with the filename"),
+            )),
+        (status = 206, description = "One range of the bytes", content_type = "*/*", body = inline(super::openapi::Binary),
+            headers(("Content-Range" = String, description = "`bytes <first>-<last>/<size>`"))),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+        (status = 404, description = "`not_found`: no such media that the caller can see", body = wire::ErrorBody),
+        (status = 416, description = "`range_not_satisfiable`: the range lies outside the file", body = wire::ErrorBody,
+            headers(("Content-Range" = String, description = "`bytes */<size>`"))),
+    ),
+)]
 pub async fn download(
     State(app): State<App>,
     caller: Caller,
@@ -69,6 +124,36 @@ pub async fn download(
 }
 
 /// `GET /api/v1/media/{id}/thumbnail`: the thumbnail; `404` if none.
+#[utoipa::path(
+    get,
+    path = "/api/v1/media/{id}/thumbnail",
+    operation_id = "mediaThumbnail",
+    tag = "media",
+    summary = "An image's thumbnail (at most 320 px on its longest side)",
+    description = "Allowed for the uploader and for members of a conversation in which a message carries it. One `Range` is answered `206`; several get the whole body.",
+    params(
+        ("id" = String, Path, description = "A media id"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-99`"),
+        ("If-Range" = Option<String>, Header, description = "The `Range` applies only if this ETag matches"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags; a match is `304`"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The bytes", content_type = "*/*", body = inline(super::openapi::Binary),
+            headers(
+                ("Content-Length" = i64, description = "The length of the body"),
+                ("ETag" = String, description = "The SHA-256, quoted"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+                ("Cache-Control" = String, description = "`private`"),
+            )),
+        (status = 206, description = "One range of the bytes", content_type = "*/*", body = inline(super::openapi::Binary),
+            headers(("Content-Range" = String, description = "`bytes <first>-<last>/<size>`"))),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+        (status = 404, description = "`not_found`: no such media that the caller can see, or it has no thumbnail", body = wire::ErrorBody),
+        (status = 416, description = "`range_not_satisfiable`: the range lies outside the file", body = wire::ErrorBody,
+            headers(("Content-Range" = String, description = "`bytes */<size>`"))),
+    ),
+)]
 pub async fn thumbnail(
     State(app): State<App>,
     caller: Caller,

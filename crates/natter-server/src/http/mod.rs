@@ -8,6 +8,7 @@ pub mod extract;
 pub mod limits;
 mod media;
 mod messages;
+pub mod openapi;
 mod ops;
 mod sync;
 mod ws;
@@ -73,6 +74,7 @@ pub fn router(app: App) -> Router {
         )
         .route("/media/{id}", get(media::download))
         .route("/media/{id}/thumbnail", get(media::thumbnail))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/sync", get(sync::sync))
         .route("/ws", get(ws::upgrade));
 

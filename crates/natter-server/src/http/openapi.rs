@@ -5,7 +5,9 @@
 //! Each handler lists the answers particular to it; [`CommonAnswers`] adds those that follow
 //! from the transport alone, the same way on every operation: `401` where a bearer token is
 //! required, `400`/`413`/`415` where a JSON body is read, `400` where a query is parsed, `429`
-//! on every write and `500` everywhere.
+//! on every write and `500` everywhere. [`LINKS`] adds the OpenAPI links from the operations
+//! that create a resource to those that use it (clients and schemathesis' stateful tests follow
+//! them).
 
 use std::sync::LazyLock;
 
@@ -20,6 +22,7 @@ use utoipa::{
     openapi::{
         Components, ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder,
         Schema, Type,
+        link::LinkBuilder,
         path::{HttpMethod, Operation, ParameterIn},
         schema::SchemaFormat,
         security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
@@ -83,6 +86,7 @@ pub const BEARER: &str = "bearer";
         wire::Ephemeral,
         wire::ClientFrame,
         wire::ControlFrame,
+        DeleteFor,
     )),
     modifiers(&CommonAnswers),
     tags(
@@ -147,6 +151,41 @@ pub enum DeleteFor {
     Everyone,
 }
 
+/// `(from operation, its statuses, link name, to operation, parameters)`; parameter values are
+/// runtime expressions.
+type Link = (
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// Where the ids that an operation answers can be used next.
+#[rustfmt::skip]
+const LINKS: &[Link] = &[
+    ("register", &["201"], "GetUser", "getUser", &[("id", "$response.body#/id")]),
+    ("me", &["200"], "GetUser", "getUser", &[("id", "$response.body#/id")]),
+    ("listSessions", &["200"], "RevokeSession", "revokeSession", &[("id", "$response.body#/sessions/0/id")]),
+    ("createConversation", &["200", "201"], "GetConversation", "getConversation", &[("id", "$response.body#/id")]),
+    ("createConversation", &["200", "201"], "RenameConversation", "renameConversation", &[("id", "$response.body#/id")]),
+    ("createConversation", &["200", "201"], "AddMember", "addMember", &[("id", "$response.body#/id")]),
+    ("createConversation", &["200", "201"], "Typing", "typing", &[("id", "$response.body#/id")]),
+    ("createConversation", &["200", "201"], "SendMessage", "sendMessage", &[("id", "$response.body#/id")]),
+    ("createConversation", &["200", "201"], "ListMessages", "listMessages", &[("id", "$response.body#/id")]),
+    ("createConversation", &["200", "201"], "RemoveMember", "removeMember", &[("id", "$response.body#/id"), ("user_id", "$response.body#/members/0/user_id")]),
+    ("createConversation", &["200", "201"], "SetRole", "setRole", &[("id", "$response.body#/id"), ("user_id", "$response.body#/members/0/user_id")]),
+    ("sendMessage", &["200", "201"], "GetMessage", "getMessage", &[("id", "$response.body#/id")]),
+    ("sendMessage", &["200", "201"], "EditMessage", "editMessage", &[("id", "$response.body#/id")]),
+    ("sendMessage", &["200", "201"], "DeleteMessage", "deleteMessage", &[("id", "$response.body#/id")]),
+    ("sendMessage", &["200", "201"], "MarkDelivered", "markDelivered", &[("id", "$response.body#/id")]),
+    ("sendMessage", &["200", "201"], "MarkRead", "markRead", &[("id", "$response.body#/id")]),
+    ("sendMessage", &["200", "201"], "Receipts", "receipts", &[("id", "$response.body#/id")]),
+    ("sendMessage", &["200", "201"], "ListMessages", "listMessages", &[("id", "$response.body#/conversation_id")]),
+    ("uploadMedia", &["201"], "DownloadMedia", "downloadMedia", &[("id", "$response.body#/id")]),
+    ("uploadMedia", &["201"], "MediaThumbnail", "mediaThumbnail", &[("id", "$response.body#/id")]),
+];
+
 /// The bearer scheme, and the answers that every operation shares.
 struct CommonAnswers;
 
@@ -166,14 +205,12 @@ impl Modify for CommonAnswers {
             ),
         );
         let error = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("ErrorBody")))
-                        .build(),
-                )
+            ResponseBuilder::new().description(description).content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
         };
         let shared = [
             (
@@ -200,7 +237,7 @@ impl Modify for CommonAnswers {
                     .header(
                         "Retry-After",
                         HeaderBuilder::new()
-                            .schema(i64::schema())
+                            .schema(Some(i64::schema()))
                             .description(Some("Seconds to wait before trying again"))
                             .build(),
                     )
@@ -222,7 +259,30 @@ impl Modify for CommonAnswers {
             ] {
                 if let Some(op) = op {
                     add_common(method, op);
+                    add_links(op);
                 }
+            }
+        }
+    }
+}
+
+fn add_links(op: &mut Operation) {
+    let Some(id) = op.operation_id.clone() else {
+        return;
+    };
+    for (from, statuses, name, to, params) in LINKS {
+        if *from != id {
+            continue;
+        }
+        for status in *statuses {
+            if let Some(RefOr::T(response)) = op.responses.responses.get_mut(*status) {
+                let link = params
+                    .iter()
+                    .fold(LinkBuilder::new().operation_id(*to), |b, (k, v)| {
+                        b.parameter(*k, *v)
+                    })
+                    .build();
+                response.links.insert((*name).into(), link.into());
             }
         }
     }

@@ -12,6 +12,17 @@ use natter_wire::Health;
 use crate::app::App;
 
 /// `GET /healthz`: `200 ok` when storage answers, else `503 unavailable` (a health body).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "operations",
+    summary = "Whether the server can reach its storage",
+    responses(
+        (status = 200, description = "`ok`", body = Health),
+        (status = 503, description = "`unavailable`: storage does not answer (a health body, not an error)", body = Health),
+    ),
+)]
 pub async fn healthz(State(app): State<App>) -> (StatusCode, Json<Health>) {
     let ok = app.healthy().await;
     let body = Health {
@@ -27,6 +38,16 @@ pub async fn healthz(State(app): State<App>) -> (StatusCode, Json<Health>) {
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "The Prometheus text format", content_type = "text/plain", body = String),
+    ),
+)]
 pub async fn metrics(State(app): State<App>) -> Response {
     (
         [(

@@ -25,6 +25,25 @@ pub struct SyncQuery {
 }
 
 /// `GET /api/v1/sync?since=<cursor>&limit=&timeout_ms=`
+#[utoipa::path(
+    get,
+    path = "/api/v1/sync",
+    operation_id = "sync",
+    tag = "realtime",
+    summary = "The event log by polling",
+    description = "Without `since`: no events and the current cursor. With `timeout_ms` it waits until an event exists (long poll); when the time runs out it answers with no events and `next_cursor` equal to `since`. Cursors are the WebSocket's.",
+    params(
+        ("since" = Option<String>, Query, example = "0", description = "The cursor of the last event processed (`0`: the start of the log)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "At most this many events (default 50)"),
+        ("timeout_ms" = Option<i64>, Query, minimum = 0, maximum = 30000, description = "How long to wait for an event (default 0)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The events after `since`", body = wire::SyncResponse),
+        (status = 400, description = "`invalid_request`: a malformed `since`, or `limit` / `timeout_ms` out of range", body = wire::ErrorBody),
+        (status = 410, description = "`resync_required`: `since` is older than the retained log; reload with REST", body = wire::ErrorBody),
+    ),
+)]
 pub async fn sync(
     State(app): State<App>,
     caller: Caller,

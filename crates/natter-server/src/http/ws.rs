@@ -41,6 +41,22 @@ pub struct WsQuery {
 }
 
 /// `GET /api/v1/ws?since=<cursor>`: upgrades to a WebSocket. A malformed `since` is `400`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws",
+    operation_id = "websocket",
+    tag = "realtime",
+    summary = "Upgrade to the WebSocket event stream",
+    description = "Authenticate with the `Authorization` header, or with a first frame `{\"type\": \"auth\", \"token\"}` within 10 s (failures close with 4001). The server sends `ready` (`ControlFrame`), then the durable events after `since` (`Event`), then the live stream, with ephemeral frames (`Ephemeral`) in between. Client frames: `ClientFrame`. Close codes: 1001 shutting down, 1009 a frame over 64 KiB, 1013 too many connections (try later), 4001 authentication failed or session revoked, 4008 too slow (resume from the last cursor).",
+    params(
+        ("since" = Option<String>, Query, description = "Resume after this cursor"),
+    ),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 101, description = "Switching protocols: the WebSocket"),
+        (status = 400, description = "`invalid_request`: a malformed `since` (a request that is not a WebSocket handshake is refused by the upgrade itself, with a plain-text 400 or 426)", body = wire::ErrorBody),
+    ),
+)]
 pub async fn upgrade(
     State(app): State<App>,
     headers: HeaderMap,
