@@ -1,17 +1,13 @@
 //! Accounts and sessions.
 
-use axum::{
-    Json as JsonOut,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json as JsonOut, extract::State, http::StatusCode};
 use natter_core::validate;
 use natter_wire as wire;
 use serde::Deserialize;
 
 use super::{
     error::ApiError,
-    extract::{Json, Query},
+    extract::{Json, Path, Query},
 };
 use crate::app::{App, Caller};
 

@@ -54,6 +54,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// Path parameters. An id that does not even decode (not UTF-8) names nothing: `404`, like any
+/// unknown id.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(t)| Path(t))
+            .map_err(|_| ApiError::not_found("no such resource"))
+    }
+}
+
 /// The bearer token's caller. Missing or bad: `401`.
 impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;

@@ -4,7 +4,7 @@
 use axum::{
     Json as JsonOut,
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -13,7 +13,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use tokio_util::io::ReaderStream;
 
-use super::{error::ApiError, extract::Query};
+use super::{
+    error::ApiError,
+    extract::{Path, Query},
+};
 use crate::{
     app::{App, Caller},
     store::MediaRow,

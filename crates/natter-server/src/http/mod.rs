@@ -97,6 +97,7 @@ pub fn router(app: App) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             app.config().request_body_timeout,
         ))
+        .layer(axum::middleware::from_fn(close_after_refused_body))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(tower::util::option_layer(cors))
         // On every response: no content sniffing, no referrer leaks, no framing.
@@ -151,6 +152,27 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
             ])
             .max_age(std::time::Duration::from_secs(3600)),
     )
+}
+
+/// An error answer to a request whose body the handler may not have read (refused before it
+/// got that far) closes the connection: the unread bytes would otherwise be taken for the next
+/// request on it.
+async fn close_after_refused_body(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let has_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() != "0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let mut resp = next.run(req).await;
+    if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 async fn not_found() -> ApiError {

@@ -10,7 +10,10 @@ use std::time::Duration;
 use axum::{
     extract::{
         State,
-        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+        ws::{
+            CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade,
+            rejection::WebSocketUpgradeRejection,
+        },
     },
     http::{HeaderMap, header},
     response::Response,
@@ -61,8 +64,10 @@ pub async fn upgrade(
     State(app): State<App>,
     headers: HeaderMap,
     Query(q): Query<WsQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // A request that is no WebSocket handshake gets the standard error body too.
+    let ws = ws.map_err(|r| ApiError::from_status(r.status(), r.body_text()))?;
     let since = q.since.as_deref().map(parse_cursor).transpose()?;
     let token = headers
         .get(header::AUTHORIZATION)
