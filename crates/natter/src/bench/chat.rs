@@ -166,7 +166,10 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let acked = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let ack_hist = Arc::new(std::sync::Mutex::new(histogram()));
-    let deadline = start + c.duration;
+    // The clock of latencies started before the receivers connected; the run starts now.
+    let began = Instant::now();
+    let before = target.stats();
+    let deadline = began + c.duration;
     let bar = ProgressBar::new(c.duration.as_secs().max(1));
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}")
@@ -228,7 +231,7 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     }
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        bar.set_position(start.elapsed().as_secs());
+        bar.set_position(began.elapsed().as_secs());
         bar.set_message(format!(
             "{} acked, {} delivered",
             acked.load(Ordering::Relaxed),
@@ -238,7 +241,7 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     for t in tasks {
         let _ = t.await;
     }
-    let send_secs = start.elapsed().as_secs_f64();
+    let send_secs = began.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
     // Drain: wait until every member holds every stored message, or give up after 15 s.
@@ -257,8 +260,15 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     while progress.load(Ordering::Relaxed) < expected_total && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let server = target.stats();
+    let elapsed = began.elapsed().as_secs_f64();
+    // The server's share of the run alone, setup (password hashing) excluded.
+    let server = match (before, target.stats()) {
+        (Some(b), Some(a)) => Some(super::target::ProcStats {
+            cpu_seconds: a.cpu_seconds - b.cpu_seconds,
+            ..a
+        }),
+        (_, a) => a,
+    };
     let _ = stop_tx.send(true);
 
     let mut report = Report {
