@@ -40,6 +40,11 @@ impl Limiters {
         })
     }
 
+    /// One write by the session holding `token` (a REST write or a WebSocket frame that acts).
+    pub fn check_write(&self, token: &str) -> Result<(), AppError> {
+        Self::check(&self.writes, &token.to_owned())
+    }
+
     fn check<K: std::hash::Hash + Eq + Clone>(
         limiter: &DefaultKeyedRateLimiter<K>,
         key: &K,
@@ -93,9 +98,10 @@ pub async fn limit(State(app): State<App>, req: Request, next: Next) -> Response
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+                .and_then(|v| v.split_once(' '))
+                .map(|(_, t)| t.trim().to_owned());
             match token {
-                Some(t) => Limiters::check(&limiters.writes, &t),
+                Some(t) => limiters.check_write(&t),
                 None => Ok(()),
             }
         } else {

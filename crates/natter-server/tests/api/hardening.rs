@@ -330,3 +330,92 @@ async fn failed_logins_slow_down_for_that_username() {
     attempt("alice", PASSWORD).await.unwrap();
     attempt("alice", PASSWORD).await.unwrap();
 }
+
+#[tokio::test]
+async fn websocket_frames_that_act_count_against_the_write_limit() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = true;
+        c.writes_per_second = 1;
+        c.writes_burst = 3;
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    // One write: the conversation.
+    let conv = alice.direct(&bob.id).await.unwrap().value;
+    let mut socket = alice.connect(None).await.unwrap();
+    socket.typing(&conv.id, true).await.unwrap();
+    socket.typing(&conv.id, false).await.unwrap();
+    // The burst is spent: the next frame that acts is refused with an error frame...
+    socket.typing(&conv.id, true).await.unwrap();
+    let mut refused = false;
+    while let Some(f) = socket.next_within(Duration::from_secs(2)).await.unwrap() {
+        if let natter_client::ServerFrame::Control(natter_client::ControlFrame::Error { error }) = f
+        {
+            assert_eq!(error.code, "rate_limited");
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "no rate_limited error frame");
+    // ...and the connection stays: pings are not writes.
+    assert_pong(&mut socket).await;
+}
+
+#[tokio::test]
+async fn a_request_body_that_stalls_is_refused_and_the_connection_closed() {
+    let app = spawn_app_with(|c| c.request_body_timeout = Duration::from_millis(300)).await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(
+            b"POST /api/v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\"",
+        )
+        .unwrap();
+        let began = std::time::Instant::now();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        (String::from_utf8_lossy(&buf).into_owned(), began.elapsed())
+    })
+    .await
+    .unwrap();
+    let (text, waited) = answer;
+    // A clear error in the table's terms, and the connection is not kept for more.
+    assert!(text.starts_with("HTTP/1.1 400"), "answered {text:?}");
+    assert!(text.contains("\"invalid_request\""), "no error body: {text:?}");
+    assert!(text.contains("timeout"), "no reason: {text:?}");
+    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text:?}");
+    assert!(waited < Duration::from_secs(4), "waited {waited:?}");
+}
+
+#[tokio::test]
+async fn a_websocket_peer_that_stops_answering_pings_is_dropped() {
+    let app = spawn_app_with(|c| c.ws_ping_interval = Duration::from_millis(150)).await;
+    let (alice, _) = app.user("alice").await;
+    // Connected, then never read again: its pings go unanswered.
+    let socket = alice.connect(None).await.unwrap();
+    let gauge = || async {
+        let m = app
+            .anon()
+            .raw("GET", "/metrics", None)
+            .await
+            .unwrap()
+            .text();
+        m.lines()
+            .find(|l| l.starts_with("natter_websocket_connections "))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap()
+    };
+    assert_eq!(gauge().await, 1.0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while gauge().await != 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the silent peer was not dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(socket);
+}
