@@ -383,9 +383,15 @@ async fn a_request_body_that_stalls_is_refused_and_the_connection_closed() {
     let (text, waited) = answer;
     // A clear error in the table's terms, and the connection is not kept for more.
     assert!(text.starts_with("HTTP/1.1 400"), "answered {text:?}");
-    assert!(text.contains("\"invalid_request\""), "no error body: {text:?}");
+    assert!(
+        text.contains("\"invalid_request\""),
+        "no error body: {text:?}"
+    );
     assert!(text.contains("timeout"), "no reason: {text:?}");
-    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text:?}");
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text:?}"
+    );
     assert!(waited < Duration::from_secs(4), "waited {waited:?}");
 }
 
