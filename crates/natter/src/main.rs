@@ -157,11 +157,14 @@ impl ServeArgs {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into())
+        // The WebSocket library traces every frame it receives, `auth` frames (with their
+        // token) included: whatever the level asked for, it logs no more than debug.
+        .add_directive("tungstenite=debug".parse()?)
+        .add_directive("tokio_tungstenite=debug".parse()?);
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
