@@ -100,7 +100,7 @@ enum End {
 async fn connection(app: App, socket: WebSocket, token: Option<String>, since: Option<i64>) {
     let (mut tx, mut rx) = socket.split();
     let write_timeout = app.config().ws_ping_interval * 2;
-    let Some((caller, token)) = authenticate(&app, &mut tx, &mut rx, token).await else {
+    let Some((caller, token)) = authenticate(&app, &mut rx, token).await else {
         let _ = send_close(&mut tx, close::AUTH, "authentication failed", write_timeout).await;
         return;
     };
@@ -128,27 +128,28 @@ async fn connection(app: App, socket: WebSocket, token: Option<String>, since: O
     let reg = app.hub().register(&caller.user_id, &caller.session_id);
     let id = reg.id;
     // A revocation that raced the registration is caught here.
-    let end = if app.authenticate(&token).await.is_err() {
+    let revoked = app.authenticate(&token).await.is_err();
+    let end = if revoked {
         End::Close(close::AUTH, "session revoked")
     } else {
         app.device_connected(&caller.user_id, reg.first).await;
         app.metrics().connections.inc();
         let end = serve(&app, &caller, &token, reg, &mut tx, &mut rx, since).await;
         app.metrics().connections.dec();
-        let last = app.hub().unregister(&caller.user_id, id);
-        app.device_disconnected(&caller.user_id, last);
         end
     };
+    let last = app.hub().unregister(&caller.user_id, id);
+    if !revoked {
+        app.device_disconnected(&caller.user_id, last);
+    }
     if let End::Close(code, reason) = end {
         let _ = send_close(&mut tx, code, reason, write_timeout).await;
     }
-    app.hub().unregister(&caller.user_id, id);
 }
 
 /// By the `Authorization` header, else by an `auth` first frame within the timeout.
 async fn authenticate(
     app: &App,
-    _tx: &mut Tx,
     rx: &mut Rx,
     header_token: Option<String>,
 ) -> Option<(Caller, String)> {
