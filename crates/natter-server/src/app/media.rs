@@ -158,7 +158,7 @@ impl App {
             return Err(too_large());
         }
         let filename = clean_filename(filename)?;
-        let internal = |e: std::io::Error| AppError::Internal(format!("staging an upload: {e}"));
+        let internal = |e: std::io::Error| AppError::io("staging an upload", e);
         let mut staged = Staged {
             path: self
                 .blobs()
@@ -251,7 +251,7 @@ impl App {
         // Under the media lock, so that collecting unused bytes cannot race a new upload of
         // the same bytes.
         let _guard = self.inner.media_lock.lock().await;
-        let io = |e: std::io::Error| AppError::Internal(format!("storing an upload: {e}"));
+        let io = |e: std::io::Error| AppError::io("storing an upload", e);
         self.blobs()
             .put_file(&blob_key(&sha256), &staged.path)
             .await

@@ -10,6 +10,10 @@ use natter_wire::{ErrorBody, ErrorDetail};
 
 use crate::error::AppError;
 
+/// What `Retry-After` says when storage is unavailable: long enough for an operator's fix or a
+/// failover to matter, short enough that a retrying client is back soon after.
+const RETRY_UNAVAILABLE_SECS: u64 = 5;
+
 /// An error response: a status, a code and a message for people.
 #[derive(Debug)]
 pub struct ApiError {
@@ -48,6 +52,7 @@ impl ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
             StatusCode::RANGE_NOT_SATISFIABLE => "range_not_satisfiable",
             StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             s if s.is_server_error() => "internal",
             _ => "invalid_request",
         };
@@ -82,6 +87,18 @@ impl From<AppError> for ApiError {
                     "too many requests",
                 )
             },
+            AppError::Unavailable(detail) => {
+                // The detail may name paths: the log has it, the client a plain sentence.
+                tracing::warn!(error = %detail, "storage unavailable");
+                ApiError {
+                    retry_after_secs: Some(RETRY_UNAVAILABLE_SECS),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "storage cannot take this request now; nothing was stored, retry later",
+                    )
+                }
+            }
             AppError::Internal(detail) => {
                 // The detail may hold SQL or paths: it goes to the log, never to the client.
                 tracing::error!(error = %detail, "internal error");

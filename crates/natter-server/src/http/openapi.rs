@@ -5,7 +5,7 @@
 //! Each handler lists the answers particular to it; [`CommonAnswers`] adds those that follow
 //! from the transport alone, the same way on every operation: `401` where a bearer token is
 //! required, `400`/`413`/`415` where a JSON body is read, `400` where a query is parsed, `429`
-//! on every write and `500` everywhere. [`LINKS`] adds the OpenAPI links from the operations
+//! and `503` on every write and `500` everywhere. [`LINKS`] adds the OpenAPI links from the operations
 //! that create a resource to those that use it (clients and schemathesis' stateful tests follow
 //! them).
 
@@ -244,6 +244,22 @@ impl Modify for CommonAnswers {
                     .build(),
             ),
             ("Internal", error("`internal`: a bug; logged").build()),
+            (
+                "Unavailable",
+                error(
+                    "`unavailable`: storage cannot take the request now (disk full, database \
+                     locked or unreachable); nothing was stored, retry (a send with the same \
+                     `client_id`)",
+                )
+                .header(
+                    "Retry-After",
+                    HeaderBuilder::new()
+                        .schema(Some(i64::schema()))
+                        .description(Some("Seconds to wait before trying again"))
+                        .build(),
+                )
+                .build(),
+            ),
         ];
         for (name, response) in shared {
             components.responses.insert(name.into(), response.into());
@@ -322,4 +338,7 @@ fn add_common(method: HttpMethod, op: &mut Operation) {
         add("429", "RateLimited");
     }
     add("500", "Internal");
+    if write {
+        add("503", "Unavailable");
+    }
 }

@@ -18,13 +18,58 @@ pub enum StoreError {
     /// A rule of the domain refused the change (checked inside the transaction).
     #[error(transparent)]
     Rule(#[from] natter_core::Error),
-    /// The engine failed. Logged; the client sees only `internal`.
+    /// Storage cannot take the request now (disk full, an I/O error, the database locked or
+    /// unreachable): nothing was stored, and the client may retry (`503 unavailable`).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The engine failed otherwise (a bug). Logged; the client sees only `internal`.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_unavailable(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
+
+/// Whether an engine error says the storage cannot serve now (and may later), rather than that
+/// the request or the code is wrong.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(d) => {
+            let Some(code) = d.code() else { return false };
+            // SQLite reports its (extended) result code as a number; the primary code is the
+            // low byte: BUSY 5, LOCKED 6, NOMEM 7, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14,
+            // PROTOCOL 15. PostgreSQL reports a SQLSTATE: class 08 (connection), 53 (insufficient
+            // resources, disk full among them), 57P (operator intervention, shutdown), 40001
+            // and 40P01 (serialization failure, deadlock: retryable).
+            match code.parse::<i64>() {
+                Ok(n) => matches!(n & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14 | 15),
+                Err(_) => {
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57P")
+                        || code == "40001"
+                        || code == "40P01"
+                }
+            }
+        }
+        _ => false,
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -399,8 +444,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes a consistent copy of the whole database to `path` while it stays in use.
     async fn backup(&self, path: &std::path::Path) -> StoreResult<()>;
-    /// Whether the database answers.
+    /// Whether the database answers, and, after writes failed for want of storage, whether
+    /// one can commit again (`Unavailable` until it can).
     async fn ping(&self) -> StoreResult<()>;
+    /// Fault injection for the conformance suite: the next write transaction's commit fails,
+    /// after the engine has rolled it back, as a full disk makes it fail. No caller may be
+    /// told that anything of it was stored, and later writes must commit for real.
+    #[doc(hidden)]
+    async fn fail_next_commit(&self) -> StoreResult<()>;
     /// Makes erased content unrecoverable from the database's files (for SQLite: checkpoints
     /// and truncates the write-ahead log, whose old frames may still hold it).
     async fn purge(&self) -> StoreResult<()>;

@@ -7,12 +7,20 @@
 //! content in the database file; [`Store::purge`] then checkpoints and truncates the WAL, whose
 //! old frames would still hold it.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use natter_core::{ConversationKind, Error as Rule, MessageKind, Role, receipts::Marks, rules};
 use sqlx::{
-    Row, SqliteConnection,
+    Connection, Row, SqliteConnection,
     sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
         SqliteSynchronous,
@@ -28,6 +36,71 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// Sends go to the group-commit task.
     sends: mpsc::Sender<SendJob>,
+    /// Whether writes are failing for want of storage, and the health probe's last answer.
+    health: Arc<WriteHealth>,
+    /// The database file, whose file system `ping` checks for free space.
+    path: PathBuf,
+}
+
+/// Writes fail for want of storage (a full disk, an I/O error): `ping` says so until a write
+/// commits again. Set by every write that fails so, cleared by every write that commits.
+#[derive(Default)]
+struct WriteHealth {
+    failing: AtomicBool,
+    /// When the write path was last probed, and whether the probe committed. `/healthz` is
+    /// unauthenticated, so a probe (one small commit) runs at most once per [`PROBE_EVERY`].
+    probe: tokio::sync::Mutex<Option<(Instant, bool)>>,
+}
+
+/// How often, at most, `ping` proves the write path with a real commit.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// Free space below which the database's file system counts as full: a send of the longest
+/// text, its event and the WAL frames around them need less than this.
+const MIN_FREE_BYTES: u64 = 1 << 20;
+
+impl WriteHealth {
+    fn note<T>(&self, r: &StoreResult<T>) {
+        match r {
+            Ok(_) => {
+                if self.failing.load(Ordering::Relaxed) {
+                    self.failing.store(false, Ordering::Relaxed);
+                }
+            }
+            Err(StoreError::Unavailable(_)) => self.failing.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Whether SQLite itself has a transaction open on this connection (it is out of autocommit
+/// mode). sqlx keeps its own count of open transactions, which a failed `COMMIT` or a
+/// transaction that SQLite rolled back on its own (after `SQLITE_FULL`, `SQLITE_IOERR`,
+/// `SQLITE_BUSY`, an interrupt) leaves wrong; only the engine knows for sure, and sqlx has no
+/// safe call that asks it.
+async fn engine_in_transaction(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: the handle is locked, so no other thread uses the connection meanwhile, and
+    // `sqlite3_get_autocommit` only reads one flag of it.
+    let autocommit =
+        unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) };
+    Ok(autocommit == 0)
+}
+
+/// A pooled connection is handed out only when neither sqlx nor SQLite has a transaction open
+/// on it; otherwise the pool closes it (closing rolls back whatever was open) and opens a new
+/// one. This is what makes a failed commit harmless: without it the next `BEGIN` would become a
+/// `SAVEPOINT` inside a transaction that never commits, and every later "commit" would store
+/// nothing while its caller is told that it did.
+async fn is_idle(conn: &mut SqliteConnection) -> sqlx::Result<bool> {
+    if conn.is_in_transaction() {
+        tracing::warn!("discarding a database connection left inside a transaction");
+        return Ok(false);
+    }
+    if engine_in_transaction(conn).await? {
+        tracing::warn!("discarding a database connection that SQLite keeps in a transaction");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 impl SqliteStore {
@@ -41,7 +114,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("secure_delete", "ON");
-        if let Some(dir) = Path::new(opts.get_filename()).parent()
+        let path = PathBuf::from(opts.get_filename());
+        if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir)
@@ -49,20 +123,61 @@ impl SqliteStore {
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .before_acquire(|conn, _| Box::pin(is_idle(conn)))
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
+            .before_acquire(|conn, _| Box::pin(is_idle(conn)))
             .connect_with(opts.read_only(true))
             .await?;
         let (sends, jobs) = mpsc::channel(SEND_QUEUE);
-        tokio::spawn(group_commit(writer.clone(), jobs));
+        let health = Arc::new(WriteHealth::default());
+        tokio::spawn(group_commit(writer.clone(), jobs, health.clone()));
         Ok(Self {
             writer,
             readers,
             sends,
+            health,
+            path,
         })
+    }
+
+    /// Records what a write did for [`Store::ping`], and passes its result on.
+    fn note<T>(&self, r: StoreResult<T>) -> StoreResult<T> {
+        self.health.note(&r);
+        r
+    }
+
+    /// Proves that a write can commit now: free space on the database's file system, and one
+    /// small commit.
+    async fn probe_write(&self) -> StoreResult<()> {
+        if let Some(dir) = self.path.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            if let Ok(st) = rustix::fs::statvfs(dir) {
+                let free = st.f_bavail.saturating_mul(st.f_frsize);
+                if free < MIN_FREE_BYTES {
+                    return Err(StoreError::Unavailable(format!(
+                        "{free} bytes free on the database's file system"
+                    )));
+                }
+            }
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO health_probe (id, at) VALUES (1, ?) \
+             ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        )
+        .bind(natter_core::time::now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -599,48 +714,96 @@ const BATCH_MAX: usize = 256;
 
 /// Group commit: the writer takes every send that is waiting, stores them all in one
 /// transaction, commits once, and only then answers each. Many sends share one fsync; none is
-/// acknowledged before it is durable. A refused send (checked before anything is written)
-/// does not disturb the others.
-async fn group_commit(writer: SqlitePool, mut jobs: mpsc::Receiver<SendJob>) {
+/// acknowledged before it is durable.
+///
+/// Each send runs inside a savepoint of its own, so one that fails (its media collected
+/// meanwhile, say) is rolled back alone and answered alone, and the others commit. An error
+/// after which SQLite has rolled back the whole transaction (a full disk, an I/O error) fails
+/// the whole batch: nothing of it was stored, each caller hears `unavailable` and retries with
+/// its `client_id`.
+async fn group_commit(
+    writer: SqlitePool,
+    mut jobs: mpsc::Receiver<SendJob>,
+    health: Arc<WriteHealth>,
+) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while jobs.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        let mut answers = Vec::with_capacity(batch.len());
-        let result: Result<(), sqlx::Error> = async {
-            let mut tx = writer.begin().await?;
-            for job in &batch {
-                let answer = match check_send(&mut tx, &job.msg).await? {
-                    Checked::Done(r) => r,
-                    // A failed write fails the whole batch: nothing is half-stored.
-                    Checked::Store(me) => Ok(write_send(&mut tx, &job.msg, &me).await?),
-                };
-                answers.push(answer);
-            }
-            tx.commit().await
-        }
-        .await;
+        let result = store_batch(&writer, &batch).await;
+        health.note(&result);
         match result {
-            Ok(()) => {
+            Ok(answers) => {
                 for (job, answer) in batch.drain(..).zip(answers) {
                     let _ = job.reply.send(answer);
                 }
             }
             Err(e) => {
-                // Nothing of the batch was stored; each caller hears so and may retry with
-                // its client_id.
                 let why = e.to_string();
                 for job in batch.drain(..) {
-                    let _ = job
-                        .reply
-                        .send(Err(StoreError::Other(format!("commit failed: {why}"))));
+                    let answer = match &e {
+                        StoreError::Unavailable(_) => {
+                            Err(StoreError::Unavailable(format!("commit failed: {why}")))
+                        }
+                        _ => Err(StoreError::Other(format!("commit failed: {why}"))),
+                    };
+                    let _ = job.reply.send(answer);
                 }
             }
         }
     }
 }
 
+/// Stores one batch of sends in one transaction; the answer of each, once committed.
+async fn store_batch(
+    writer: &SqlitePool,
+    batch: &[SendJob],
+) -> StoreResult<Vec<StoreResult<Sent>>> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut answers = Vec::with_capacity(batch.len());
+    for job in batch {
+        // Plain SQL savepoints: sqlx's own nesting count stays at the one transaction.
+        sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
+        let attempt = match check_send(&mut tx, &job.msg).await {
+            Ok(Checked::Done(answer)) => Ok(answer),
+            Ok(Checked::Store(me)) => write_send(&mut tx, &job.msg, &me).await.map(Ok),
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(answer) => {
+                sqlx::query("RELEASE send").execute(&mut *tx).await?;
+                answers.push(answer);
+            }
+            Err(e) => {
+                if !engine_in_transaction(&mut tx).await? {
+                    // SQLite rolled the whole transaction back: the batch is lost.
+                    return Err(e.into());
+                }
+                sqlx::query("ROLLBACK TO send; RELEASE send")
+                    .execute(&mut *tx)
+                    .await?;
+                answers.push(Err(send_failed(e)));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// The answer to one send whose writes failed while the batch went on.
+fn send_failed(e: sqlx::Error) -> StoreError {
+    // The only constraint a checked send can still break: its media was erased (collected as
+    // an orphan, or its message deleted) between the application's check and the write.
+    if let sqlx::Error::Database(d) = &e
+        && d.kind() == sqlx::error::ErrorKind::ForeignKeyViolation
+    {
+        return Rule::not_found("media").into();
+    }
+    e.into()
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, user: &UserRow) -> StoreResult<()> {
+        self.note(async {
         let res = sqlx::query(
             "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
         )
@@ -658,6 +821,8 @@ impl Store for SqliteStore {
             }
             Err(e) => Err(e.into()),
         }
+        }
+        .await)
     }
 
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
@@ -690,12 +855,17 @@ impl Store for SqliteStore {
     }
 
     async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?")
-            .bind(at)
-            .bind(user_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.note(
+            async {
+                sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?")
+                    .bind(at)
+                    .bind(user_id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
@@ -723,6 +893,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_session(&self, s: &SessionRow) -> StoreResult<()> {
+        self.note(async {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, token_hash, device_name, created_at, last_active_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -736,6 +907,8 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(())
+        }
+        .await)
     }
 
     async fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRow>> {
@@ -747,12 +920,17 @@ impl Store for SqliteStore {
     }
 
     async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET last_active_at = ? WHERE id = ?")
-            .bind(at)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.note(
+            async {
+                sqlx::query("UPDATE sessions SET last_active_at = ? WHERE id = ?")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>> {
@@ -764,12 +942,17 @@ impl Store for SqliteStore {
     }
 
     async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
-            .bind(id)
-            .bind(user_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.note(
+            async {
+                let done = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+                    .bind(id)
+                    .bind(user_id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+            .await,
+        )
     }
 
     async fn create_direct(
@@ -779,19 +962,21 @@ impl Store for SqliteStore {
         b: &str,
         at: i64,
     ) -> StoreResult<(String, bool)> {
-        // Length-prefixed, so that no two pairs of opaque ids share a key.
-        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-        let key = format!("{}:{lo}:{hi}", lo.len());
-        let mut tx = self.writer.begin().await?;
-        let existing: Option<String> =
-            sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
-                .bind(&key)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(id) = existing {
-            return Ok((id, false));
-        }
-        sqlx::query(
+        self.note(
+            async {
+                // Length-prefixed, so that no two pairs of opaque ids share a key.
+                let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+                let key = format!("{}:{lo}:{hi}", lo.len());
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let existing: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
+                        .bind(&key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some(id) = existing {
+                    return Ok((id, false));
+                }
+                sqlx::query(
             "INSERT INTO conversations (id, kind, name, direct_key, created_at, last_message_at) \
              VALUES (?, 'direct', NULL, ?, ?, ?)",
         )
@@ -801,12 +986,15 @@ impl Store for SqliteStore {
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        for user in [a, b] {
-            insert_member(&mut tx, new_id, user, Role::Member, 0, at).await?;
-        }
-        conversation_updated(&mut tx, new_id, at).await?;
-        tx.commit().await?;
-        Ok((new_id.to_owned(), true))
+                for user in [a, b] {
+                    insert_member(&mut tx, new_id, user, Role::Member, 0, at).await?;
+                }
+                conversation_updated(&mut tx, new_id, at).await?;
+                tx.commit().await?;
+                Ok((new_id.to_owned(), true))
+            }
+            .await,
+        )
     }
 
     async fn create_group(
@@ -817,8 +1005,10 @@ impl Store for SqliteStore {
         members: &[String],
         at: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                sqlx::query(
             "INSERT INTO conversations (id, kind, name, direct_key, created_at, last_message_at) \
              VALUES (?, 'group', ?, NULL, ?, ?)",
         )
@@ -828,13 +1018,16 @@ impl Store for SqliteStore {
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        insert_member(&mut tx, id, owner, Role::Owner, 0, at).await?;
-        for m in members {
-            insert_member(&mut tx, id, m, Role::Member, 0, at).await?;
-        }
-        conversation_updated(&mut tx, id, at).await?;
-        tx.commit().await?;
-        Ok(())
+                insert_member(&mut tx, id, owner, Role::Owner, 0, at).await?;
+                for m in members {
+                    insert_member(&mut tx, id, m, Role::Member, 0, at).await?;
+                }
+                conversation_updated(&mut tx, id, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>> {
@@ -900,18 +1093,23 @@ impl Store for SqliteStore {
         name: &str,
         at: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let conv = conversation_in(&mut tx, conversation_id).await?;
-        let me = actor_in(&mut tx, conversation_id, actor).await?;
-        rules::check_rename(conv.kind, me.role)?;
-        sqlx::query("UPDATE conversations SET name = ? WHERE id = ?")
-            .bind(name)
-            .bind(conversation_id)
-            .execute(&mut *tx)
-            .await?;
-        conversation_updated(&mut tx, conversation_id, at).await?;
-        tx.commit().await?;
-        Ok(())
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let conv = conversation_in(&mut tx, conversation_id).await?;
+                let me = actor_in(&mut tx, conversation_id, actor).await?;
+                rules::check_rename(conv.kind, me.role)?;
+                sqlx::query("UPDATE conversations SET name = ? WHERE id = ?")
+                    .bind(name)
+                    .bind(conversation_id)
+                    .execute(&mut *tx)
+                    .await?;
+                conversation_updated(&mut tx, conversation_id, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     async fn add_member(
@@ -923,36 +1121,42 @@ impl Store for SqliteStore {
         max_members: usize,
         at: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let conv = conversation_in(&mut tx, conversation_id).await?;
-        let me = actor_in(&mut tx, conversation_id, actor).await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let already = member_in(&mut tx, conversation_id, user_id)
-            .await?
-            .is_some();
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE conversation_id = ?")
-                .bind(conversation_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        rules::check_add_member(
-            conv.kind,
-            me.role,
-            role,
-            already,
-            count as usize,
-            max_members,
-        )?;
-        if exists.is_none() {
-            return Err(Rule::invalid("user_id names no user").into());
-        }
-        insert_member(&mut tx, conversation_id, user_id, role, conv.last_seq, at).await?;
-        conversation_updated(&mut tx, conversation_id, at).await?;
-        tx.commit().await?;
-        Ok(())
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let conv = conversation_in(&mut tx, conversation_id).await?;
+                let me = actor_in(&mut tx, conversation_id, actor).await?;
+                let exists: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+                        .bind(user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let already = member_in(&mut tx, conversation_id, user_id)
+                    .await?
+                    .is_some();
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE conversation_id = ?")
+                        .bind(conversation_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                rules::check_add_member(
+                    conv.kind,
+                    me.role,
+                    role,
+                    already,
+                    count as usize,
+                    max_members,
+                )?;
+                if exists.is_none() {
+                    return Err(Rule::invalid("user_id names no user").into());
+                }
+                insert_member(&mut tx, conversation_id, user_id, role, conv.last_seq, at).await?;
+                conversation_updated(&mut tx, conversation_id, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     async fn remove_member(
@@ -962,53 +1166,58 @@ impl Store for SqliteStore {
         user_id: &str,
         at: i64,
     ) -> StoreResult<Removed> {
-        let mut tx = self.writer.begin().await?;
-        let conv = conversation_in(&mut tx, conversation_id).await?;
-        let me = actor_in(&mut tx, conversation_id, actor).await?;
-        let target = member_in(&mut tx, conversation_id, user_id)
-            .await?
-            .ok_or_else(|| Rule::not_found("member"))?;
-        rules::check_remove_member(conv.kind, actor, me.role, user_id, target.role)?;
-        sqlx::query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?")
-            .bind(conversation_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        let data = serde_json::json!({ "conversation_id": conversation_id }).to_string();
-        append_event(
-            &mut tx,
-            EventKind::ConversationRemoved,
-            conversation_id,
-            Some(user_id),
-            None,
-            Some(data),
-            at,
-        )
-        .await?;
-        let remaining = members_in(&mut tx, conversation_id).await?;
-        if remaining.is_empty() {
-            // The last member left: the group and everything in it go.
-            sqlx::query("DELETE FROM conversations WHERE id = ?")
-                .bind(conversation_id)
-                .execute(&mut *tx)
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let conv = conversation_in(&mut tx, conversation_id).await?;
+                let me = actor_in(&mut tx, conversation_id, actor).await?;
+                let target = member_in(&mut tx, conversation_id, user_id)
+                    .await?
+                    .ok_or_else(|| Rule::not_found("member"))?;
+                rules::check_remove_member(conv.kind, actor, me.role, user_id, target.role)?;
+                sqlx::query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?")
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let data = serde_json::json!({ "conversation_id": conversation_id }).to_string();
+                append_event(
+                    &mut tx,
+                    EventKind::ConversationRemoved,
+                    conversation_id,
+                    Some(user_id),
+                    None,
+                    Some(data),
+                    at,
+                )
                 .await?;
-            tx.commit().await?;
-            return Ok(Removed::GroupDeleted);
-        }
-        if target.role == Role::Owner
-            && let Some(heir) = rules::next_owner(&remaining, |m| m.role)
-        {
-            sqlx::query(
+                let remaining = members_in(&mut tx, conversation_id).await?;
+                if remaining.is_empty() {
+                    // The last member left: the group and everything in it go.
+                    sqlx::query("DELETE FROM conversations WHERE id = ?")
+                        .bind(conversation_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(Removed::GroupDeleted);
+                }
+                if target.role == Role::Owner
+                    && let Some(heir) = rules::next_owner(&remaining, |m| m.role)
+                {
+                    sqlx::query(
                 "UPDATE members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?",
             )
             .bind(conversation_id)
             .bind(&heir.user_id)
             .execute(&mut *tx)
             .await?;
-        }
-        conversation_updated(&mut tx, conversation_id, at).await?;
-        tx.commit().await?;
-        Ok(Removed::Member)
+                }
+                conversation_updated(&mut tx, conversation_id, at).await?;
+                tx.commit().await?;
+                Ok(Removed::Member)
+            }
+            .await,
+        )
     }
 
     async fn set_role(
@@ -1019,24 +1228,31 @@ impl Store for SqliteStore {
         role: Role,
         at: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let conv = conversation_in(&mut tx, conversation_id).await?;
-        let me = actor_in(&mut tx, conversation_id, actor).await?;
-        let target = member_in(&mut tx, conversation_id, user_id)
-            .await?
-            .ok_or_else(|| Rule::not_found("member"))?;
-        rules::check_set_role(conv.kind, me.role, target.role, role)?;
-        if target.role != role {
-            sqlx::query("UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?")
-                .bind(role.as_str())
-                .bind(conversation_id)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-            conversation_updated(&mut tx, conversation_id, at).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let conv = conversation_in(&mut tx, conversation_id).await?;
+                let me = actor_in(&mut tx, conversation_id, actor).await?;
+                let target = member_in(&mut tx, conversation_id, user_id)
+                    .await?
+                    .ok_or_else(|| Rule::not_found("member"))?;
+                rules::check_set_role(conv.kind, me.role, target.role, role)?;
+                if target.role != role {
+                    sqlx::query(
+                        "UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?",
+                    )
+                    .bind(role.as_str())
+                    .bind(conversation_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    conversation_updated(&mut tx, conversation_id, at).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
@@ -1116,27 +1332,32 @@ impl Store for SqliteStore {
     }
 
     async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let (msg, _) = visible_message_in(&mut tx, message_id, actor).await?;
-        rules::check_edit(&msg.sender_id, actor, msg.deleted)?;
-        sqlx::query("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?")
-            .bind(text)
-            .bind(at)
-            .bind(message_id)
-            .execute(&mut *tx)
-            .await?;
-        append_event(
-            &mut tx,
-            EventKind::MessageUpdated,
-            &msg.conversation_id,
-            None,
-            Some(message_id),
-            None,
-            at,
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let (msg, _) = visible_message_in(&mut tx, message_id, actor).await?;
+                rules::check_edit(&msg.sender_id, actor, msg.deleted)?;
+                sqlx::query("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?")
+                    .bind(text)
+                    .bind(at)
+                    .bind(message_id)
+                    .execute(&mut *tx)
+                    .await?;
+                append_event(
+                    &mut tx,
+                    EventKind::MessageUpdated,
+                    &msg.conversation_id,
+                    None,
+                    Some(message_id),
+                    None,
+                    at,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn delete_for_everyone(
@@ -1145,42 +1366,48 @@ impl Store for SqliteStore {
         message_id: &str,
         at: i64,
     ) -> StoreResult<Option<String>> {
-        let mut tx = self.writer.begin().await?;
-        let (msg, me) = visible_message_in(&mut tx, message_id, actor).await?;
-        let conv = conversation_in(&mut tx, &msg.conversation_id).await?;
-        rules::check_delete_for_everyone(conv.kind, &msg.sender_id, actor, me.role)?;
-        if msg.deleted {
-            return Ok(None);
-        }
-        sqlx::query(
-            "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = ? WHERE id = ?",
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let (msg, me) = visible_message_in(&mut tx, message_id, actor).await?;
+                let conv = conversation_in(&mut tx, &msg.conversation_id).await?;
+                rules::check_delete_for_everyone(conv.kind, &msg.sender_id, actor, me.role)?;
+                if msg.deleted {
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = ? WHERE id = ?",
+                )
+                .bind(at)
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await?;
+                let data = serde_json::json!({
+                    "conversation_id": msg.conversation_id,
+                    "message_id": message_id,
+                    "seq": msg.seq,
+                    "for_me": false,
+                });
+                append_event(
+                    &mut tx,
+                    EventKind::MessageDeleted,
+                    &msg.conversation_id,
+                    None,
+                    Some(message_id),
+                    Some(data.to_string()),
+                    at,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(msg.media_id)
+            }
+            .await,
         )
-        .bind(at)
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?;
-        let data = serde_json::json!({
-            "conversation_id": msg.conversation_id,
-            "message_id": message_id,
-            "seq": msg.seq,
-            "for_me": false,
-        });
-        append_event(
-            &mut tx,
-            EventKind::MessageDeleted,
-            &msg.conversation_id,
-            None,
-            Some(message_id),
-            Some(data.to_string()),
-            at,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(msg.media_id)
     }
 
     async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
+        self.note(async {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let (msg, _) = visible_message_in(&mut tx, message_id, user_id).await?;
         let done = sqlx::query(
             "INSERT INTO hidden_messages (user_id, message_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -1209,6 +1436,8 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+        }
+        .await)
     }
 
     async fn mark(
@@ -1219,13 +1448,18 @@ impl Store for SqliteStore {
         seq: i64,
         at: i64,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
-        let conv = conversation_in(&mut tx, conversation_id).await?;
-        let me = actor_in(&mut tx, conversation_id, user_id).await?;
-        let seq = seq.min(conv.last_seq);
-        let moved = move_marks(&mut tx, conversation_id, &me, kind, seq, at).await?;
-        tx.commit().await?;
-        Ok(moved)
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let conv = conversation_in(&mut tx, conversation_id).await?;
+                let me = actor_in(&mut tx, conversation_id, user_id).await?;
+                let seq = seq.min(conv.last_seq);
+                let moved = move_marks(&mut tx, conversation_id, &me, kind, seq, at).await?;
+                tx.commit().await?;
+                Ok(moved)
+            }
+            .await,
+        )
     }
 
     async fn mark_times(
@@ -1259,7 +1493,9 @@ impl Store for SqliteStore {
     }
 
     async fn insert_media(&self, m: &MediaRow) -> StoreResult<()> {
-        sqlx::query(
+        self.note(
+            async {
+                sqlx::query(
             "INSERT INTO media (id, uploader_id, content_type, size, filename, width, height, \
              has_thumbnail, thumbnail_type, sha256, is_image, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1278,7 +1514,10 @@ impl Store for SqliteStore {
         .bind(m.created_at)
         .execute(&self.writer)
         .await?;
-        Ok(())
+                Ok(())
+            }
+            .await,
+        )
     }
 
     async fn media_visible_to(&self, media_id: &str, user_id: &str) -> StoreResult<bool> {
@@ -1296,27 +1535,33 @@ impl Store for SqliteStore {
     }
 
     async fn delete_media_if_unused(&self, id: &str) -> StoreResult<Option<String>> {
-        let mut tx = self.writer.begin().await?;
-        let sha: Option<String> = sqlx::query_scalar(
-            "DELETE FROM media WHERE id = ?1 \
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let sha: Option<String> = sqlx::query_scalar(
+                    "DELETE FROM media WHERE id = ?1 \
              AND NOT EXISTS (SELECT 1 FROM messages WHERE media_id = ?1) RETURNING sha256",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let unused = match sha {
-            Some(sha) => {
-                let shared: bool =
-                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM media WHERE sha256 = ?)")
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let unused = match sha {
+                    Some(sha) => {
+                        let shared: bool = sqlx::query_scalar(
+                            "SELECT EXISTS (SELECT 1 FROM media WHERE sha256 = ?)",
+                        )
                         .bind(&sha)
                         .fetch_one(&mut *tx)
                         .await?;
-                (!shared).then_some(sha)
+                        (!shared).then_some(sha)
+                    }
+                    None => None,
+                };
+                tx.commit().await?;
+                Ok(unused)
             }
-            None => None,
-        };
-        tx.commit().await?;
-        Ok(unused)
+            .await,
+        )
     }
 
     async fn orphan_media(&self, before: i64, limit: u32) -> StoreResult<Vec<String>> {
@@ -1349,31 +1594,36 @@ impl Store for SqliteStore {
     }
 
     async fn prune_events(&self, before: i64) -> StoreResult<i64> {
-        let mut tx = self.writer.begin().await?;
-        let highest: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(pos) FROM events WHERE created_at < ?")
-                .bind(before)
-                .fetch_one(&mut *tx)
-                .await?;
-        if let Some(h) = highest {
-            sqlx::query("DELETE FROM events WHERE pos <= ?")
-                .bind(h)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO meta (key, value) VALUES ('events_pruned_up_to', ?1) \
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let highest: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(pos) FROM events WHERE created_at < ?")
+                        .bind(before)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if let Some(h) = highest {
+                    sqlx::query("DELETE FROM events WHERE pos <= ?")
+                        .bind(h)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "INSERT INTO meta (key, value) VALUES ('events_pruned_up_to', ?1) \
                  ON CONFLICT (key) DO UPDATE SET value = MAX(value, ?1)",
-            )
-            .bind(h)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let pruned: Option<i64> =
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'events_pruned_up_to'")
-                .fetch_optional(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        Ok(pruned.unwrap_or(0))
+                    )
+                    .bind(h)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let pruned: Option<i64> =
+                    sqlx::query_scalar("SELECT value FROM meta WHERE key = 'events_pruned_up_to'")
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                Ok(pruned.unwrap_or(0))
+            }
+            .await,
+        )
     }
 
     async fn pruned_up_to(&self) -> StoreResult<i64> {
@@ -1427,14 +1677,51 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
+        if !self.health.failing.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // Writes have been failing: answer whether one can commit now, probing at most once per
+        // PROBE_EVERY however often this is asked.
+        let mut last = self.health.probe.lock().await;
+        let ok = match *last {
+            Some((at, ok)) if at.elapsed() < PROBE_EVERY => ok,
+            _ => {
+                let r = self.probe_write().await;
+                if let Err(e) = &r {
+                    tracing::warn!(error = %e, "storage still cannot take writes");
+                }
+                let ok = self.note(r).is_ok();
+                *last = Some((Instant::now(), ok));
+                ok
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("writes are failing".into()))
+        }
+    }
+
+    async fn fail_next_commit(&self) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await?;
+        let mut handle = conn.lock_handle().await?;
+        let mut armed = true;
+        // A commit hook that answers "no" makes SQLite roll the transaction back and fail the
+        // COMMIT: what a full disk does to a commit.
+        handle.set_commit_hook(move || !std::mem::take(&mut armed));
         Ok(())
     }
 
     async fn purge(&self) -> StoreResult<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        self.note(
+            async {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+            .await,
+        )
     }
 
     async fn close(&self) {

@@ -147,6 +147,11 @@ macro_rules! conformance_suite {
             operations {
                 ping_and_purge_succeed,
             }
+            faults {
+                a_failed_commit_acknowledges_no_send_and_later_sends_are_stored,
+                a_failed_commit_of_a_single_write_leaves_later_writes_stored,
+                one_failing_send_in_a_batch_fails_only_itself,
+            }
         );
     };
     (@expand $adapter:ident, $factory:path, $attrs:tt;

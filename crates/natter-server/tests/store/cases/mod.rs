@@ -4,6 +4,7 @@
 pub mod changes;
 pub mod direct;
 pub mod events;
+pub mod faults;
 pub mod groups;
 pub mod history;
 pub mod marks;
