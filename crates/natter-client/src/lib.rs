@@ -95,6 +95,16 @@ impl Client {
         }
     }
 
+    /// Like [`Client::new`], with every REST request sent from the local address `local` (on
+    /// loopback, `127.0.0.2` and the like act as other client addresses; WebSockets choose
+    /// theirs with [`Client::connect_from`]).
+    pub fn new_from(base_url: impl Into<String>, local: std::net::IpAddr) -> Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder().local_address(local).build()?,
+            ..Self::new(base_url)
+        })
+    }
+
     /// The same server, as the session holding `token`.
     pub fn with_token(&self, token: impl Into<String>) -> Self {
         Self {

@@ -32,6 +32,15 @@ pub struct Config {
     pub writes_per_second: u32,
     /// …and in a burst.
     pub writes_burst: u32,
+    /// Writes per second per user, all its sessions together, sustained…
+    pub user_writes_per_second: u32,
+    /// …and in a burst.
+    pub user_writes_burst: u32,
+    /// Requests whose token is missing or invalid, per second per client address (an IPv6
+    /// address counts by its /64), sustained…
+    pub unauthenticated_per_second: u32,
+    /// …and in a burst.
+    pub unauthenticated_burst: u32,
     /// How long the durable event log is kept.
     pub event_retention: Duration,
     /// How soon the users of a node that died are shown offline.
@@ -46,6 +55,8 @@ pub struct Config {
     pub request_body_timeout: Duration,
     /// WebSocket connections one user may hold at once (on this node).
     pub ws_max_per_user: usize,
+    /// Long polls (`/sync` with `timeout_ms`) one user may have waiting at once (on this node).
+    pub polls_max_per_user: usize,
     /// WebSocket connections this node holds at most.
     pub ws_max_total: usize,
     /// How often the server pings a WebSocket; a peer silent for two intervals is dropped.
@@ -63,6 +74,8 @@ pub struct Config {
     pub media_orphan_age: Duration,
     /// How often unreferenced uploads are looked for.
     pub media_gc_interval: Duration,
+    /// The most bytes of uploads one user may have stored; none for no quota.
+    pub media_quota: Option<u64>,
     /// Images with more pixels than this are refused before decoding (decompression bombs).
     pub max_image_pixels: u64,
     /// At most this many images decoded at once on the blocking pool.
@@ -87,12 +100,17 @@ impl Default for Config {
             auth_per_minute: 30,
             writes_per_second: 20,
             writes_burst: 100,
+            user_writes_per_second: 50,
+            user_writes_burst: 200,
+            unauthenticated_per_second: 10,
+            unauthenticated_burst: 100,
             event_retention: Duration::from_secs(30 * 24 * 3600),
             presence_timeout: Duration::from_secs(30),
             erase_interval: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             request_body_timeout: Duration::from_secs(30),
             ws_max_per_user: 32,
+            polls_max_per_user: 32,
             ws_max_total: 200_000,
             ws_ping_interval: Duration::from_secs(30),
             ws_auth_timeout: Duration::from_secs(10),
@@ -101,6 +119,7 @@ impl Default for Config {
             typing_timeout: Duration::from_secs(5),
             media_orphan_age: Duration::from_secs(24 * 3600),
             media_gc_interval: Duration::from_secs(600),
+            media_quota: Some(1 << 30),
             max_image_pixels: 50_000_000,
             max_concurrent_images: 2,
             limits: Limits::default(),

@@ -8,13 +8,13 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex,
+        Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 /// Close codes of the API.
 pub mod close {
@@ -47,8 +47,10 @@ struct Conn {
 #[derive(Default)]
 struct State {
     conns: HashMap<String, Vec<Conn>>,
-    /// Long polls waiting for a user's next event.
-    polls: HashMap<String, (Arc<Notify>, usize)>,
+    /// Long polls waiting for a user's next event: the newest log position delivered to the
+    /// user since the first of them began, and how many wait. One change wakes them all, and
+    /// each reads the log only if the position passed its cursor.
+    polls: HashMap<String, (watch::Sender<i64>, usize)>,
 }
 
 pub struct Hub {
@@ -132,10 +134,14 @@ impl Hub {
     /// Returns how many connections took it and how many were closed for being too slow.
     pub fn deliver(&self, user_id: &str, out: &Outbound) -> (usize, usize) {
         let st = self.state();
-        if let Some((n, _)) = st.polls.get(user_id)
-            && matches!(out, Outbound::Durable { .. })
-        {
-            n.notify_waiters();
+        if let (Some((head, _)), Outbound::Durable { pos, .. }) = (st.polls.get(user_id), out) {
+            head.send_if_modified(|h| {
+                let newer = *pos > *h;
+                if newer {
+                    *h = *pos;
+                }
+                newer
+            });
         }
         let Some(list) = st.conns.get(user_id) else {
             return (0, 0);
@@ -179,15 +185,20 @@ impl Hub {
         }
     }
 
-    /// A handle a long poll awaits until `user_id` has a new event. Call [`Hub::end_poll`] after.
-    pub fn start_poll(&self, user_id: &str) -> Arc<Notify> {
+    /// The position a long poll of `user_id` watches: the newest log position delivered to the
+    /// user (0 until one is). `None` when the user already has `max` polls waiting. Call
+    /// [`Hub::end_poll`] after.
+    pub fn start_poll(&self, user_id: &str, max: usize) -> Option<watch::Receiver<i64>> {
         let mut st = self.state();
         let e = st
             .polls
             .entry(user_id.to_owned())
-            .or_insert_with(|| (Arc::new(Notify::new()), 0));
+            .or_insert_with(|| (watch::Sender::new(0), 0));
+        if e.1 >= max {
+            return None;
+        }
         e.1 += 1;
-        e.0.clone()
+        Some(e.0.subscribe())
     }
 
     pub fn end_poll(&self, user_id: &str) {
@@ -264,6 +275,24 @@ mod tests {
         assert_eq!(hub.devices("u"), 1);
         assert!(hub.unregister("u", b.id));
         assert_eq!(hub.devices("u"), 0);
+    }
+
+    #[test]
+    fn polls_are_capped_per_user_and_one_delivery_moves_every_one() {
+        let hub = Hub::new(2);
+        let mut a = hub.start_poll("u", 2).unwrap();
+        let mut b = hub.start_poll("u", 2).unwrap();
+        assert!(hub.start_poll("u", 2).is_none());
+        assert!(hub.start_poll("v", 2).is_some());
+        hub.deliver("u", &frame(7));
+        assert!(a.has_changed().unwrap() && b.has_changed().unwrap());
+        assert_eq!((*a.borrow_and_update(), *b.borrow_and_update()), (7, 7));
+        // An ephemeral frame or an older position wakes nobody.
+        hub.deliver("u", &Outbound::Ephemeral(Bytes::from_static(b"{}")));
+        hub.deliver("u", &frame(5));
+        assert!(!a.has_changed().unwrap());
+        hub.end_poll("u");
+        assert!(hub.start_poll("u", 2).is_some());
     }
 
     #[test]

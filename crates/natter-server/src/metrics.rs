@@ -21,6 +21,7 @@ fn latency_histogram() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     pub connections: Gauge,
+    pub long_polls: Gauge,
     pub frames_delivered: Counter,
     pub events_fanned_out: Counter,
     pub messages_stored: Counter,
@@ -35,6 +36,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("natter");
         let m = Metrics {
             connections: Gauge::default(),
+            long_polls: Gauge::default(),
             frames_delivered: Counter::default(),
             events_fanned_out: Counter::default(),
             messages_stored: Counter::default(),
@@ -48,6 +50,11 @@ impl Metrics {
             "websocket_connections",
             "Open WebSocket connections",
             m.connections.clone(),
+        );
+        registry.register(
+            "long_polls",
+            "Long polls waiting for an event",
+            m.long_polls.clone(),
         );
         registry.register(
             "frames_delivered",

@@ -116,6 +116,13 @@ pub struct User {
     pub last_seen_at: Option<String>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
+    /// The bytes of the user's uploads still stored; only in the user's own view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_bytes: Option<i64>,
+    /// The most bytes of uploads the user may have stored; only in the user's own view, and
+    /// absent when the server sets no quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_quota: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -74,7 +74,15 @@ struct ServeArgs {
     /// How soon the users of a node that died are shown offline [default: 30s].
     #[arg(long, env = "NATTER_PRESENCE_TIMEOUT", value_parser = humantime::parse_duration)]
     presence_timeout: Option<Duration>,
+    /// Bytes of uploads each user may have stored, such as 1GiB or 500MB; off for no quota
+    /// [default: 1GiB].
+    #[arg(long, env = "NATTER_MEDIA_QUOTA", value_parser = parse_quota)]
+    media_quota: Option<MediaQuota>,
 }
+
+/// A media quota in bytes, or none.
+#[derive(Clone, Copy, Debug)]
+struct MediaQuota(Option<u64>);
 
 /// The TOML file: the same settings, all optional; unknown keys are refused.
 #[derive(Deserialize, Default, Debug)]
@@ -90,6 +98,7 @@ struct FileConfig {
     cors_origins: Option<Vec<String>>,
     event_retention: Option<String>,
     presence_timeout: Option<String>,
+    media_quota: Option<String>,
 }
 
 fn parse_on_off(s: &str) -> Result<bool, String> {
@@ -98,6 +107,34 @@ fn parse_on_off(s: &str) -> Result<bool, String> {
         "off" | "false" => Ok(false),
         _ => Err(format!("expected on or off, got {s:?}")),
     }
+}
+
+/// `off`, or a byte count with an optional unit: `B`, `KB`, `MB`, `GB`, `TB` (powers of 1000)
+/// or `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024).
+fn parse_quota(s: &str) -> Result<MediaQuota, String> {
+    let s = s.trim();
+    if s == "off" {
+        return Ok(MediaQuota(None));
+    }
+    let bad = || format!("expected a size such as 1GiB or 500MB, or off; got {s:?}");
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(digits);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let unit: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit)
+        .map(|b| MediaQuota(Some(b)))
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 fn duration(name: &str, s: &str) -> Result<Duration> {
@@ -132,6 +169,16 @@ impl ServeArgs {
             (None, Some(s)) => duration("presence_timeout", s)?,
             (None, None) => d.presence_timeout,
         };
+        let media_quota = match (self.media_quota, file.media_quota.as_deref()) {
+            (Some(q), _) => q.0,
+            (None, Some(s)) => {
+                parse_quota(s)
+                    .map_err(anyhow::Error::msg)
+                    .context("media_quota")?
+                    .0
+            }
+            (None, None) => d.media_quota,
+        };
         if event_retention.is_zero() {
             bail!("event_retention must be positive");
         }
@@ -150,6 +197,7 @@ impl ServeArgs {
             rate_limit,
             event_retention,
             presence_timeout,
+            media_quota,
             ..d
         })
     }
@@ -247,6 +295,37 @@ mod tests {
         assert_eq!(c.event_retention, Duration::from_secs(7200));
         assert_eq!(c.presence_timeout, Duration::from_secs(30));
         assert_eq!(c.bus_prefix, "natter");
+    }
+
+    #[test]
+    fn media_quotas_are_sizes_or_off() {
+        let q = |s: &str| parse_quota(s).map(|q| q.0);
+        assert_eq!(q("1GiB"), Ok(Some(1 << 30)));
+        assert_eq!(q("500MB"), Ok(Some(500_000_000)));
+        assert_eq!(q("1024"), Ok(Some(1024)));
+        assert_eq!(q("10 KiB"), Ok(Some(10 << 10)));
+        assert_eq!(q("off"), Ok(None));
+        for bad in ["", "GiB", "1.5GiB", "-1", "1 parsec", "99999999999TiB"] {
+            assert!(q(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(
+            ServeArgs::default().into_config().unwrap().media_quota,
+            Some(1 << 30)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        std::fs::write(&path, "media_quota = \"off\"\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        assert_eq!(from_file.into_config().unwrap().media_quota, None);
+        let flag_wins = ServeArgs {
+            config: Some(path),
+            media_quota: Some(MediaQuota(Some(5))),
+            ..Default::default()
+        };
+        assert_eq!(flag_wins.into_config().unwrap().media_quota, Some(5));
     }
 
     #[test]

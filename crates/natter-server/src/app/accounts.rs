@@ -9,6 +9,8 @@ use argon2::{
     password_hash::{SaltString, rand_core::OsRng},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use std::net::IpAddr;
+
 use natter_core::{time, validate};
 use natter_wire as wire;
 use rand::RngCore;
@@ -29,21 +31,44 @@ const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 /// Tokens cached at most; past it the cache starts over.
 const CACHE_MAX: usize = 200_000;
 
-/// Failed logins a username may have before each further attempt must wait.
+/// Failed logins a username may have from one address before each further attempt must wait.
 const FREE_FAILURES: u32 = 5;
 /// The longest wait imposed after failed logins.
 const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+/// (username, address) pairs whose failures are remembered at most; past it the least used
+/// are forgotten. Each holds at most a valid username (32 bytes) and an address.
+const FAILURES_MAX: u64 = 100_000;
+
+/// Failures in a row, and when the last one happened.
+type Failures = (u32, std::time::Instant);
 
 /// Recently seen tokens, by hash, so that most requests authenticate without the database;
-/// and failed logins by username, so that guessing a password slows down.
-#[derive(Default)]
+/// and failed logins by username and client address, so that guessing a password slows down.
 pub(super) struct Sessions {
     cache: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (Caller, std::time::Instant)>>,
-    /// Username → (failures in a row, when the last one happened).
-    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+    /// Keyed by the address too, so that failures from one place never make the owner wait
+    /// elsewhere. An entry lives until a long quiet spell after its last failure, which starts
+    /// the count afresh.
+    failures: moka::sync::Cache<(String, IpAddr), Failures>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self::new(FAILURES_MAX)
+    }
 }
 
 impl Sessions {
+    fn new(failures_max: u64) -> Self {
+        Self {
+            cache: Default::default(),
+            failures: moka::sync::Cache::builder()
+                .max_capacity(failures_max)
+                .time_to_live(LONGEST_WAIT * 2)
+                .build(),
+        }
+    }
+
     fn cache(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Vec<u8>, (Caller, std::time::Instant)>>
@@ -56,44 +81,34 @@ impl Sessions {
         self.cache().retain(|_, (c, _)| c.session_id != session_id);
     }
 
-    fn failures(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u32, std::time::Instant)>>
-    {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// How long a login for `username` must still wait: after [`FREE_FAILURES`] failures in a
-    /// row, one second, doubling with each further failure, up to [`LONGEST_WAIT`].
-    pub(super) fn login_wait(&self, username: &str) -> Option<std::time::Duration> {
-        let failures = self.failures();
-        let (n, last) = failures.get(username)?;
+    /// How long a login for `username` from `from` must still wait: after [`FREE_FAILURES`]
+    /// failures in a row, one second, doubling with each further failure, up to
+    /// [`LONGEST_WAIT`].
+    pub(super) fn login_wait(&self, username: &str, from: IpAddr) -> Option<std::time::Duration> {
+        let (n, last) = self.failures.get(&(username.to_owned(), from))?;
         let over = n.checked_sub(FREE_FAILURES)?;
         let wait = std::time::Duration::from_secs(1u64 << over.min(16)).min(LONGEST_WAIT);
         let since = last.elapsed();
         (since < wait).then(|| wait - since)
     }
 
-    pub(super) fn login_failed(&self, username: &str) {
-        let mut failures = self.failures();
-        if failures.len() >= CACHE_MAX {
-            failures.clear();
-        }
-        let e = failures
-            .entry(username.to_owned())
-            .or_insert((0, std::time::Instant::now()));
-        // A long quiet spell starts the count afresh.
-        if e.1.elapsed() > LONGEST_WAIT * 2 {
-            e.0 = 0;
-        }
-        e.0 += 1;
-        e.1 = std::time::Instant::now();
+    /// Counts a failure; `username` must be valid, so that what is kept stays small.
+    pub(super) fn login_failed(&self, username: &str, from: IpAddr) {
+        self.failures
+            .entry((username.to_owned(), from))
+            .and_upsert_with(|e| {
+                let n = e.map_or(0, |e| e.into_value().0);
+                (n.saturating_add(1), std::time::Instant::now())
+            });
     }
 
-    pub(super) fn login_succeeded(&self, username: &str) {
-        self.failures().remove(username);
+    pub(super) fn login_succeeded(&self, username: &str, from: IpAddr) {
+        self.failures.invalidate(&(username.to_owned(), from));
     }
 }
+
+/// Base64url without padding of a token's 32 random bytes.
+const TOKEN_LEN: usize = 43;
 
 /// Hash verified against when the username is unknown, so that an unknown user and a wrong
 /// password take the same time and cannot be told apart.
@@ -153,20 +168,30 @@ impl App {
             last_seen_at: None,
         };
         self.store().create_user(&user).await?;
-        Ok(self.render_user(&user))
+        self.render_own_user(&user).await
     }
 
-    /// `POST /sessions`
-    pub async fn login(&self, req: wire::LoginRequest) -> AppResult<wire::LoginResponse> {
+    /// `POST /sessions` from the client address `from`.
+    pub async fn login(
+        &self,
+        req: wire::LoginRequest,
+        from: IpAddr,
+    ) -> AppResult<wire::LoginResponse> {
+        const WRONG: AppError = AppError::Unauthorized("wrong username or password");
         let device_name = validate::device_name(req.device_name.as_deref(), self.limits())?;
+        // A name no account can have is refused like a wrong password, before anything is
+        // looked up or remembered: the failure table then holds only names of valid shape.
+        let Ok(username) = validate::username(&req.username, self.limits()) else {
+            return Err(WRONG);
+        };
         if self.config().rate_limit
-            && let Some(wait) = self.inner.sessions.login_wait(&req.username)
+            && let Some(wait) = self.inner.sessions.login_wait(&username, from)
         {
             return Err(AppError::RateLimited {
                 retry_after_secs: wait.as_secs().max(1),
             });
         }
-        let user = self.store().user_by_username(&req.username).await?;
+        let user = self.store().user_by_username(&username).await?;
         let hash = user
             .as_ref()
             .map(|u| u.password_hash.clone())
@@ -175,11 +200,11 @@ impl App {
         let user = match (user, ok) {
             (Some(u), true) => u,
             _ => {
-                self.inner.sessions.login_failed(&req.username);
-                return Err(AppError::Unauthorized("wrong username or password"));
+                self.inner.sessions.login_failed(&username, from);
+                return Err(WRONG);
             }
         };
-        self.inner.sessions.login_succeeded(&req.username);
+        self.inner.sessions.login_succeeded(&username, from);
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let token = URL_SAFE_NO_PAD.encode(raw);
@@ -196,13 +221,17 @@ impl App {
         Ok(wire::LoginResponse {
             token,
             session_id: session.id,
-            user: self.render_user(&user),
+            user: self.render_own_user(&user).await?,
         })
     }
 
     /// Resolves a bearer token to its caller.
     pub async fn authenticate(&self, token: &str) -> AppResult<Caller> {
         const NO: AppError = AppError::Unauthorized("missing, unknown or revoked token");
+        // Every token this server issues has this length: no other needs looking up.
+        if token.len() != TOKEN_LEN {
+            return Err(NO);
+        }
         let hash = token_hash(token);
         if let Some((caller, at)) = self.inner.sessions.cache().get(&hash)
             && at.elapsed() < CACHE_FOR
@@ -266,25 +295,46 @@ impl App {
     }
 
     /// `GET /users/{id}` (`me` for the caller).
-    pub async fn user(&self, _caller: &Caller, id: &str) -> AppResult<wire::User> {
+    pub async fn user(&self, caller: &Caller, id: &str) -> AppResult<wire::User> {
         let user = self
             .store()
             .user_by_id(id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
-        Ok(self.render_user(&user))
+        if user.id == caller.user_id {
+            return self.render_own_user(&user).await;
+        }
+        let contact = !self
+            .store()
+            .contacts_among(&caller.user_id, std::slice::from_ref(&user.id))
+            .await?
+            .is_empty();
+        Ok(self.render_user(&user, contact, None))
     }
 
-    /// `GET /users?query=&limit=`
+    /// `GET /users?query=&limit=`: presence only of the caller and its contacts.
     pub async fn search_users(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         query: &str,
         limit: u32,
     ) -> AppResult<wire::UserList> {
         let rows = self.store().search_users(query, limit).await?;
+        let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
+        let contacts: std::collections::HashSet<String> = self
+            .store()
+            .contacts_among(&caller.user_id, &ids)
+            .await?
+            .into_iter()
+            .collect();
         Ok(wire::UserList {
-            users: rows.iter().map(|u| self.render_user(u)).collect(),
+            users: rows
+                .iter()
+                .map(|u| {
+                    let presence = u.id == caller.user_id || contacts.contains(&u.id);
+                    self.render_user(u, presence, None)
+                })
+                .collect(),
         })
     }
 }
@@ -296,5 +346,31 @@ mod tests {
     #[test]
     fn the_dummy_hash_parses() {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn the_failure_table_is_bounded() {
+        let sessions = Sessions::new(10);
+        let from = IpAddr::from([192, 0, 2, 1]);
+        for i in 0..1_000 {
+            sessions.login_failed(&format!("user{i}"), from);
+        }
+        sessions.failures.run_pending_tasks();
+        assert!(sessions.failures.entry_count() <= 10);
+    }
+
+    #[test]
+    fn failures_count_per_username_and_address() {
+        let sessions = Sessions::default();
+        let (here, there) = (IpAddr::from([192, 0, 2, 1]), IpAddr::from([192, 0, 2, 2]));
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(sessions.login_wait("alice", there), None);
+            sessions.login_failed("alice", there);
+        }
+        sessions.login_failed("alice", there);
+        assert!(sessions.login_wait("alice", there).is_some());
+        assert_eq!(sessions.login_wait("alice", here), None);
+        sessions.login_succeeded("alice", there);
+        assert_eq!(sessions.login_wait("alice", there), None);
     }
 }

@@ -79,6 +79,18 @@ fn clean_filename(name: Option<&str>) -> AppResult<Option<String>> {
     Ok((!cleaned.is_empty()).then(|| cleaned.to_owned()))
 }
 
+/// Refuses an upload of `size` bytes that would take a user with `used` bytes stored past its
+/// `quota`.
+fn check_quota(quota: u64, used: u64, size: u64) -> AppResult<()> {
+    if used.checked_add(size).is_some_and(|total| total <= quota) {
+        return Ok(());
+    }
+    Err(AppError::Rule(Rule::TooLarge(format!(
+        "this upload of {size} bytes would take your media past your quota of {quota} bytes \
+         ({used} bytes already used)"
+    ))))
+}
+
 /// Measures and thumbnails an image, respecting its EXIF orientation. Blocking.
 fn probe_image(path: &Path, format: ImageFormat, max_pixels: u64) -> Probe {
     let open = || std::fs::File::open(path).map(BufReader::new);
@@ -157,6 +169,16 @@ impl App {
         if declared_len.is_some_and(|n| n > max) {
             return Err(too_large());
         }
+        // Checked before the bytes are read, so that a client past its quota sends nothing
+        // in vain, and again under the media lock, where it is decisive.
+        let quota = self.config().media_quota;
+        let used = match quota {
+            Some(_) => self.media_used(caller).await?,
+            None => 0,
+        };
+        if let (Some(q), Some(n)) = (quota, declared_len) {
+            check_quota(q, used, n)?;
+        }
         let filename = clean_filename(filename)?;
         let internal = |e: std::io::Error| AppError::io("staging an upload", e);
         let mut staged = Staged {
@@ -178,6 +200,9 @@ impl App {
             size += chunk.len() as u64;
             if size > max {
                 return Err(too_large());
+            }
+            if let Some(q) = quota {
+                check_quota(q, used, size)?;
             }
             if head.len() < HEAD {
                 let take = (HEAD - head.len()).min(chunk.len());
@@ -251,6 +276,10 @@ impl App {
         // Under the media lock, so that collecting unused bytes cannot race a new upload of
         // the same bytes.
         let _guard = self.inner.media_lock.lock().await;
+        if let Some(q) = quota {
+            // Uploads are stored under this lock, so no other upload can slip in between.
+            check_quota(q, self.media_used(caller).await?, size)?;
+        }
         let io = |e: std::io::Error| AppError::io("storing an upload", e);
         self.blobs()
             .put_file(&blob_key(&sha256), &staged.path)
@@ -265,6 +294,12 @@ impl App {
         }
         self.store().insert_media(&row).await?;
         Ok(render::media(&row))
+    }
+
+    /// The bytes of the caller's uploads still stored.
+    async fn media_used(&self, caller: &Caller) -> AppResult<u64> {
+        let used = self.store().media_bytes_of(&caller.user_id).await?;
+        Ok(u64::try_from(used).unwrap_or(0))
     }
 
     /// The record of media the caller may fetch; `404` for everyone else.
@@ -362,6 +397,14 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quota_admits_an_upload_that_reaches_it_and_refuses_one_past_it() {
+        assert!(check_quota(1000, 600, 400).is_ok());
+        assert!(check_quota(1000, 600, 401).is_err());
+        assert!(check_quota(1000, 1000, 0).is_ok());
+        assert!(check_quota(u64::MAX, u64::MAX, 1).is_err());
+    }
 
     #[test]
     fn filenames_keep_what_people_type_less_control_characters() {

@@ -105,13 +105,9 @@ impl App {
         })?;
         let (stop, _) = watch::channel(false);
         let config_queue = config.ws_queue;
-        let limiters = config.rate_limit.then(|| {
-            crate::http::limits::Limiters::new(
-                config.auth_per_minute,
-                config.writes_per_second,
-                config.writes_burst,
-            )
-        });
+        let limiters = config
+            .rate_limit
+            .then(|| crate::http::limits::Limiters::new(&config));
         let config_images = config.max_concurrent_images.max(1);
         let app = App {
             inner: Arc::new(Inner {

@@ -9,6 +9,13 @@ use crate::{
     store::{ConversationView, MediaRow, MemberRow, MessageRow, UserRow},
 };
 
+/// A user's media usage, shown only to itself.
+#[derive(Clone, Copy)]
+pub(crate) struct Usage {
+    bytes: i64,
+    quota: Option<i64>,
+}
+
 pub(crate) fn media(m: &MediaRow) -> wire::Media {
     wire::Media {
         id: m.id.clone(),
@@ -35,8 +42,15 @@ pub(crate) fn status(msg: &MessageRow, members: &[MemberRow]) -> natter_core::Me
 }
 
 impl App {
-    pub(crate) fn render_user(&self, u: &UserRow) -> wire::User {
-        let online = self.is_online(&u.id);
+    /// A user as its viewer sees it. Presence is shown only when `presence` (the viewer is the
+    /// user or shares a conversation with it); media usage only in the user's own view.
+    pub(crate) fn render_user(
+        &self,
+        u: &UserRow,
+        presence: bool,
+        usage: Option<Usage>,
+    ) -> wire::User {
+        let online = presence && self.is_online(&u.id);
         wire::User {
             id: u.id.clone(),
             username: u.username.clone(),
@@ -45,11 +59,27 @@ impl App {
             // While online, "last seen" is now.
             last_seen_at: if online {
                 Some(time::format(time::now()))
-            } else {
+            } else if presence {
                 u.last_seen_at.map(time::format)
+            } else {
+                None
             },
             created_at: time::format(u.created_at),
+            media_bytes: usage.map(|u| u.bytes),
+            media_quota: usage.and_then(|u| u.quota),
         }
+    }
+
+    /// A user as it sees itself: presence and media usage.
+    pub(crate) async fn render_own_user(&self, u: &UserRow) -> AppResult<wire::User> {
+        let usage = Usage {
+            bytes: self.store().media_bytes_of(&u.id).await?,
+            quota: self
+                .config()
+                .media_quota
+                .map(|q| i64::try_from(q).unwrap_or(i64::MAX)),
+        };
+        Ok(self.render_user(u, true, Some(usage)))
     }
 
     /// A message as its viewer sees it; `members` are the conversation's, for the status.

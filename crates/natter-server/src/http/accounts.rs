@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{
     error::ApiError,
-    extract::{Json, Path, Query},
+    extract::{ClientAddr, Json, Path, Query},
 };
 use crate::app::{App, Caller};
 
@@ -48,9 +48,10 @@ pub async fn register(
 )]
 pub async fn login(
     State(app): State<App>,
+    ClientAddr(from): ClientAddr,
     Json(req): Json<wire::LoginRequest>,
 ) -> Result<(StatusCode, JsonOut<wire::LoginResponse>)> {
-    Ok((StatusCode::CREATED, JsonOut(app.login(req).await?)))
+    Ok((StatusCode::CREATED, JsonOut(app.login(req, from).await?)))
 }
 
 /// `GET /api/v1/sessions`
@@ -103,6 +104,7 @@ pub async fn revoke(
     operation_id = "me",
     tag = "accounts",
     summary = "The caller",
+    description = "The caller's own view: with its presence, and with `media_bytes` (the bytes of its uploads still stored) and `media_quota` (absent when the server sets none).",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's user", body = wire::User),
@@ -119,6 +121,7 @@ pub async fn me(State(app): State<App>, caller: Caller) -> Result<JsonOut<wire::
     operation_id = "getUser",
     tag = "accounts",
     summary = "A user",
+    description = "`online` and `last_seen_at` are shown only to the user itself and to users who share a conversation with it; others get `online: false` and `last_seen_at: null`. `media_bytes` and `media_quota` appear only in the user's own view.",
     params(("id" = String, Path, description = "A user id")),
     security(("bearer" = [])),
     responses(
@@ -147,6 +150,7 @@ pub struct SearchQuery {
     operation_id = "searchUsers",
     tag = "accounts",
     summary = "Search users by username prefix, in username order",
+    description = "Presence (`online`, `last_seen_at`) as for `GET /users/{id}`: only of the caller and of users who share a conversation with it.",
     params(
         ("query" = String, Query, description = "A username prefix (required)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)"),

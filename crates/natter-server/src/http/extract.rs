@@ -4,12 +4,15 @@
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
-    http::{StatusCode, header, request::Parts},
+    http::{Method, StatusCode, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::app::{App, Caller};
+use crate::{
+    app::{App, Caller},
+    error::AppError,
+};
 
 /// A JSON body. A `Content-Type` other than JSON is `415`; a body over the limit `413`;
 /// malformed JSON or a missing field `400`. A request without `Content-Type` is read as JSON,
@@ -69,7 +72,24 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     }
 }
 
-/// The bearer token's caller. Missing or bad: `401`.
+/// The client's address as rate limits key it (see [`super::limits::client_key`]); the
+/// unspecified address when the connection did not record one.
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            super::limits::client_of(&parts.extensions)
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        ))
+    }
+}
+
+/// The bearer token's caller. Missing or bad: `401`, counted against the client address's
+/// budget of such requests (`429` past it). A write (any method but `GET` and `HEAD`) counts
+/// against the caller's write limits.
 impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
@@ -82,14 +102,31 @@ impl FromRequestParts<App> for Caller {
                 let (scheme, token) = v.split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "missing bearer token",
-                )
-            })?;
-        Ok(app.authenticate(token).await?)
+            .filter(|t| !t.is_empty());
+        let caller = match token {
+            Some(t) => app.authenticate(t).await,
+            None => Err(AppError::Unauthorized("missing bearer token")),
+        };
+        let limiters = app.limiters();
+        match caller {
+            Ok(caller) => {
+                if let Some(l) = limiters
+                    && parts.method != Method::GET
+                    && parts.method != Method::HEAD
+                {
+                    l.check_write(&caller)?;
+                }
+                Ok(caller)
+            }
+            Err(e @ AppError::Unauthorized(_)) => {
+                if let Some(l) = limiters
+                    && let Some(client) = super::limits::client_of(&parts.extensions)
+                {
+                    l.check_unauthenticated(client)?;
+                }
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }

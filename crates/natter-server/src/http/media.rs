@@ -49,7 +49,7 @@ pub struct UploadQuery {
     responses(
         (status = 201, description = "Stored", body = wire::Media),
         (status = 400, description = "`invalid_request`: an empty body or a bad filename", body = wire::ErrorBody),
-        (status = 413, description = "`payload_too_large`: over the upload limit, or an image over 50 megapixels", body = wire::ErrorBody),
+        (status = 413, description = "`payload_too_large`: over the upload limit, past the caller's media quota (1 GiB by default; nothing is kept), or an image over 50 megapixels", body = wire::ErrorBody),
     ),
 )]
 pub async fn upload(

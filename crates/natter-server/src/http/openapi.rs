@@ -5,7 +5,9 @@
 //! Each handler lists the answers particular to it; [`CommonAnswers`] adds those that follow
 //! from the transport alone, the same way on every operation: `401` where a bearer token is
 //! required, `400`/`413`/`415` where a JSON body is read, `400` where a query is parsed, `429`
-//! and `503` on every write and `500` everywhere. [`LINKS`] adds the OpenAPI links from the operations
+//! on every write and wherever a token is required (requests with a missing or invalid token
+//! are limited per client address), `503` on every write and `500` everywhere. [`LINKS`] adds
+//! the OpenAPI links from the operations
 //! that create a resource to those that use it (clients and schemathesis' stateful tests follow
 //! them).
 
@@ -334,7 +336,7 @@ fn add_common(method: HttpMethod, op: &mut Operation) {
         add("413", "TooLarge");
         add("415", "NotJson");
     }
-    if write {
+    if write || requires_token {
         add("429", "RateLimited");
     }
     add("500", "Internal");

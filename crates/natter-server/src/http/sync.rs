@@ -42,6 +42,7 @@ pub struct SyncQuery {
         (status = 200, description = "The events after `since`", body = wire::SyncResponse),
         (status = 400, description = "`invalid_request`: a malformed `since`, or `limit` / `timeout_ms` out of range", body = wire::ErrorBody),
         (status = 410, description = "`resync_required`: `since` is older than the retained log; reload with REST", body = wire::ErrorBody),
+        (status = 429, description = "`rate_limited`: the user already has 32 long polls waiting (with `Retry-After`)", body = wire::ErrorBody),
     ),
 )]
 pub async fn sync(
@@ -74,20 +75,23 @@ pub async fn sync(
     }
 
     let deadline = Instant::now() + wait;
-    let poll = PollGuard::new(&app, &caller.user_id, !wait.is_zero());
+    let mut poll = PollGuard::new(&app, &caller.user_id, !wait.is_zero())?;
     loop {
-        // Armed before the read, so that an event committed after the read still wakes it.
-        let notified = poll.notify.as_ref().map(|n| n.clone());
-        let mut wake = notified.as_ref().map(|n| Box::pin(n.notified()));
-        if let Some(w) = wake.as_mut() {
-            w.as_mut().enable();
-        }
+        // Noted before the read, so that an event committed after it still moves the position
+        // past what was noted.
+        let noted = poll.head.as_mut().map(|h| *h.borrow_and_update());
         let rows = app
             .store()
             .events_for(&caller.user_id, since, limit)
             .await
             .map_err(AppError::from)?;
-        if !rows.is_empty() || Instant::now() >= deadline || wake.is_none() {
+        let head = match (poll.head.as_mut(), noted) {
+            (Some(h), Some(noted)) if rows.is_empty() && Instant::now() < deadline => {
+                Some((h, noted.max(since)))
+            }
+            _ => None,
+        };
+        let Some((head, read_up_to)) = head else {
             let has_more = rows.len() == limit as usize;
             let next_cursor = rows.last().map_or(since, |e| e.pos).to_string();
             let mut events = Vec::with_capacity(rows.len());
@@ -101,21 +105,21 @@ pub async fn sync(
                 next_cursor,
                 has_more,
             }));
+        };
+        let mut stopping = app.stopping();
+        if *stopping.borrow() {
+            return Ok(JsonOut(wire::SyncResponse {
+                events: vec![],
+                next_cursor: since.to_string(),
+                has_more: false,
+            }));
         }
-        if let Some(w) = wake {
-            let mut stopping = app.stopping();
-            if *stopping.borrow() {
-                return Ok(JsonOut(wire::SyncResponse {
-                    events: vec![],
-                    next_cursor: since.to_string(),
-                    has_more: false,
-                }));
-            }
-            tokio::select! {
-                _ = tokio::time::timeout_at(deadline, w) => {}
-                // The server is shutting down: answer at the next turn.
-                _ = stopping.changed() => {}
-            }
+        // Waits on the position alone: the log is read again only once an event for this
+        // user lies past what was read.
+        tokio::select! {
+            _ = tokio::time::timeout_at(deadline, head.wait_for(|p| *p > read_up_to)) => {}
+            // The server is shutting down: answer at the next turn.
+            _ = stopping.changed() => {}
         }
     }
 }
@@ -124,24 +128,35 @@ pub async fn sync(
 struct PollGuard<'a> {
     app: &'a App,
     user_id: &'a str,
-    notify: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// The newest log position delivered to the user; none for a poll that does not wait.
+    head: Option<tokio::sync::watch::Receiver<i64>>,
 }
 
 impl<'a> PollGuard<'a> {
-    fn new(app: &'a App, user_id: &'a str, waits: bool) -> Self {
-        let notify = waits.then(|| app.hub().start_poll(user_id));
-        Self {
-            app,
-            user_id,
-            notify,
-        }
+    /// Past the per-user cap of waiting polls: `429` with `Retry-After`.
+    fn new(app: &'a App, user_id: &'a str, waits: bool) -> Result<Self, AppError> {
+        let head = if waits {
+            let max = app.config().polls_max_per_user;
+            let head = app
+                .hub()
+                .start_poll(user_id, max)
+                .ok_or(AppError::RateLimited {
+                    retry_after_secs: 1,
+                })?;
+            app.metrics().long_polls.inc();
+            Some(head)
+        } else {
+            None
+        };
+        Ok(Self { app, user_id, head })
     }
 }
 
 impl Drop for PollGuard<'_> {
     fn drop(&mut self) {
-        if self.notify.is_some() {
+        if self.head.is_some() {
             self.app.hub().end_poll(self.user_id);
+            self.app.metrics().long_polls.dec();
         }
     }
 }

@@ -134,7 +134,7 @@ async fn connection(app: App, socket: WebSocket, token: Option<String>, since: O
     } else {
         app.device_connected(&caller.user_id, reg.first).await;
         app.metrics().connections.inc();
-        let end = serve(&app, &caller, &token, reg, &mut tx, &mut rx, since).await;
+        let end = serve(&app, &caller, reg, &mut tx, &mut rx, since).await;
         app.metrics().connections.dec();
         end
     };
@@ -175,7 +175,6 @@ async fn authenticate(
 async fn serve(
     app: &App,
     caller: &Caller,
-    token: &str,
     mut reg: Registration,
     tx: &mut Tx,
     rx: &mut Rx,
@@ -321,7 +320,7 @@ async fn serve(
                     Message::Text(t) if t.len() > MAX_FRAME => {
                         return End::Close(close::TOO_BIG, "frame over 64 KiB");
                     }
-                    Message::Text(t) => handle_frame(app, caller, token, t.as_str()).await,
+                    Message::Text(t) => handle_frame(app, caller, t.as_str()).await,
                     Message::Binary(_) => Some(error_frame(ApiError::invalid("frames must be JSON text"))),
                     Message::Ping(_) | Message::Pong(_) => None,
                     Message::Close(_) => return End::Gone,
@@ -335,7 +334,7 @@ async fn serve(
 }
 
 /// Acts on one client frame; returns the reply, if any.
-async fn handle_frame(app: &App, caller: &Caller, token: &str, text: &str) -> Option<Message> {
+async fn handle_frame(app: &App, caller: &Caller, text: &str) -> Option<Message> {
     let frame = match serde_json::from_str::<wire::ClientFrame>(text) {
         Ok(f) => f,
         Err(e) => {
@@ -344,14 +343,14 @@ async fn handle_frame(app: &App, caller: &Caller, token: &str, text: &str) -> Op
             ))));
         }
     };
-    // Frames that act count against the session's write limit, as REST writes do.
+    // Frames that act count against the write limits, as REST writes do.
     let acts = !matches!(
         frame,
         wire::ClientFrame::Ping | wire::ClientFrame::Auth { .. }
     );
     if acts
         && let Some(limiters) = app.limiters()
-        && let Err(e) = limiters.check_write(token)
+        && let Err(e) = limiters.check_write(caller)
     {
         return Some(error_frame(e.into()));
     }

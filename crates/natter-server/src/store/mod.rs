@@ -277,6 +277,8 @@ pub trait Store: Send + Sync + 'static {
     async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()>;
     /// The users who share at least one conversation with `user_id`, itself excluded.
     async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    /// Which of `ids` share at least one conversation with `user_id`.
+    async fn contacts_among(&self, user_id: &str, ids: &[String]) -> StoreResult<Vec<String>>;
     /// Which of `ids` exist.
     async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>>;
 
@@ -423,6 +425,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the media record if no message refers to it. Returns its SHA-256 if the bytes
     /// are now unused (no other record shares them), so the caller can delete them.
     async fn delete_media_if_unused(&self, id: &str) -> StoreResult<Option<String>>;
+    /// The bytes of `user_id`'s uploads still stored (each upload counted, shared bytes or not).
+    async fn media_bytes_of(&self, user_id: &str) -> StoreResult<i64>;
     /// Media created before `before` that no message refers to.
     async fn orphan_media(&self, before: i64, limit: u32) -> StoreResult<Vec<String>>;
 

@@ -879,6 +879,26 @@ impl Store for SqliteStore {
         .await?)
     }
 
+    async fn contacts_among(&self, user_id: &str, ids: &[String]) -> StoreResult<Vec<String>> {
+        let mut found = Vec::new();
+        let mut conn = self.readers.acquire().await?;
+        for id in ids {
+            let shares: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM members mine JOIN members other \
+                 ON other.conversation_id = mine.conversation_id AND other.user_id = ?2 \
+                 WHERE mine.user_id = ?1)",
+            )
+            .bind(user_id)
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+            if shares {
+                found.push(id.clone());
+            }
+        }
+        Ok(found)
+    }
+
     async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>> {
         let mut found = Vec::with_capacity(ids.len());
         let mut conn = self.readers.acquire().await?;
@@ -1561,6 +1581,15 @@ impl Store for SqliteStore {
                 Ok(unused)
             }
             .await,
+        )
+    }
+
+    async fn media_bytes_of(&self, user_id: &str) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM media WHERE uploader_id = ?")
+                .bind(user_id)
+                .fetch_one(&self.readers)
+                .await?,
         )
     }
 

@@ -419,3 +419,38 @@ async fn every_authenticated_endpoint_without_a_valid_token_is_401() {
         .unwrap();
     assert_eq!(sent.value.seq, 2, "the unauthenticated send stored nothing");
 }
+
+#[tokio::test]
+async fn presence_is_shown_only_to_the_user_and_those_who_share_a_conversation_with_it() {
+    let app = spawn_app().await;
+    let (alice, a) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let (stranger, _) = app.user("carol").await;
+    alice.direct(&b.id).await.unwrap();
+    let _socket = alice.connect(None).await.unwrap();
+
+    let me = alice.me().await.unwrap();
+    assert!(me.online && me.last_seen_at.is_some());
+    let seen_by_contact = bob.user(&a.id).await.unwrap();
+    assert!(seen_by_contact.online, "a contact sees alice online");
+    assert!(seen_by_contact.last_seen_at.is_some());
+    let found = bob.search_users("alice", None).await.unwrap().users;
+    assert!(found[0].online);
+
+    let seen_by_stranger = stranger.user(&a.id).await.unwrap();
+    assert!(!seen_by_stranger.online, "a stranger sees no presence");
+    assert_eq!(seen_by_stranger.last_seen_at, None);
+    assert_eq!(seen_by_stranger.username, "alice");
+    let found = stranger.search_users("alice", None).await.unwrap().users;
+    assert_eq!(
+        (found[0].online, found[0].last_seen_at.as_deref()),
+        (false, None)
+    );
+    let raw = stranger
+        .raw("GET", &format!("/api/v1/users/{}", a.id), None)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(raw["online"], false);
+    assert!(raw["last_seen_at"].is_null());
+}

@@ -425,3 +425,150 @@ async fn a_websocket_peer_that_stops_answering_pings_is_dropped() {
     }
     drop(socket);
 }
+
+fn login_as(name: &str, password: &str) -> natter_client::LoginRequest {
+    natter_client::LoginRequest {
+        username: name.into(),
+        password: password.into(),
+        device_name: None,
+    }
+}
+
+#[tokio::test]
+async fn usernames_no_account_can_have_get_the_401_of_a_wrong_password_and_are_not_remembered() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = true;
+        c.auth_per_minute = 1000;
+    })
+    .await;
+    app.user("alice").await;
+    let anon = app.anon();
+    let wrong = anon
+        .raw_json(
+            "POST",
+            "/api/v1/sessions",
+            &serde_json::json!({"username": "alice", "password": "wrong password"}),
+        )
+        .await
+        .unwrap();
+    assert_error_response(&wrong, 401, "unauthorized");
+    // More than the free failures for each of several names that break the username rules
+    // (too long, too short, a capital, a space): every attempt is the same 401, never a 429,
+    // because none of them is counted, let alone kept.
+    let long = "x".repeat(100_000);
+    for name in [long.as_str(), "ab", "Alice", "al ice"].repeat(7) {
+        let resp = anon
+            .raw_json(
+                "POST",
+                "/api/v1/sessions",
+                &serde_json::json!({"username": name, "password": "wrong password"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 401, "{}", resp.text());
+        assert_eq!(resp.body, wrong.body, "the answer of a wrong password");
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_from_one_address_do_not_lock_the_owner_out_from_another() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = true;
+        c.auth_per_minute = 1000;
+    })
+    .await;
+    app.user("alice").await;
+    let elsewhere = Client::new_from(&app.url, "127.0.0.2".parse().unwrap()).unwrap();
+    for _ in 0..5 {
+        let e = elsewhere
+            .login(&login_as("alice", "wrong password"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(401));
+    }
+    // The guesser's address must wait, even with the right password...
+    let e = elsewhere
+        .login(&login_as("alice", PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(429));
+    // ...but the owner, from its own address (the server's, 127.0.0.1), logs in at once.
+    app.anon()
+        .login(&login_as("alice", PASSWORD))
+        .await
+        .expect("the owner is not locked out");
+}
+
+#[tokio::test]
+async fn requests_with_a_missing_or_invalid_token_are_limited_per_address() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = true;
+        c.auth_per_minute = 1000;
+        c.unauthenticated_per_second = 1;
+        c.unauthenticated_burst = 3;
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    let anon = app.anon();
+    // Three bad tokens (each different, one as long as a head allows) are 401...
+    for token in ["x".repeat(30_000), "y".repeat(43), "z".into()] {
+        let resp = anon
+            .with_token(token)
+            .raw("POST", "/api/v1/conversations", None)
+            .await
+            .unwrap();
+        assert_error_response(&resp, 401, "unauthorized");
+    }
+    // ...and the address's budget is spent: a fourth, with a token or without, is 429.
+    let resp = anon
+        .with_token("w".repeat(43))
+        .raw_with_headers("GET", "/api/v1/users/me", &[], None)
+        .await
+        .unwrap();
+    assert_error_response(&resp.to_raw(), 429, "rate_limited");
+    let retry: u64 = resp.header("retry-after").unwrap().parse().unwrap();
+    assert_eq!(
+        retry, 1,
+        "at one request a second, the next is at most a second away"
+    );
+    let resp = anon.raw("GET", "/api/v1/users/me", None).await.unwrap();
+    assert_error_response(&resp, 429, "rate_limited");
+    // A valid token still works from that address, and another address has its own budget.
+    alice.me().await.unwrap();
+    alice.create_group("still writing", &[]).await.unwrap();
+    let elsewhere = Client::new_from(&app.url, "127.0.0.2".parse().unwrap()).unwrap();
+    let resp = elsewhere
+        .with_token("v".repeat(43))
+        .raw("GET", "/api/v1/users/me", None)
+        .await
+        .unwrap();
+    assert_error_response(&resp, 401, "unauthorized");
+}
+
+#[tokio::test]
+async fn writes_are_limited_per_user_whatever_its_number_of_sessions() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = true;
+        c.auth_per_minute = 1000;
+        c.writes_per_second = 1;
+        c.writes_burst = 100;
+        c.user_writes_per_second = 1;
+        c.user_writes_burst = 3;
+    })
+    .await;
+    let (laptop, _) = app.user("alice").await;
+    let (phone, _) = app.login("alice", Some("phone")).await;
+    let (tablet, _) = app.login("alice", Some("tablet")).await;
+    let (bob, _) = app.user("bob").await;
+    // Three writes over two sessions reach the user's burst...
+    laptop.create_group("one", &[]).await.unwrap();
+    phone.create_group("two", &[]).await.unwrap();
+    laptop.create_group("three", &[]).await.unwrap();
+    // ...so a fresh session gets no more: past it, 429.
+    let e = tablet.create_group("four", &[]).await.unwrap_err();
+    assert_eq!(e.status(), Some(429));
+    assert_eq!(e.code(), Some("rate_limited"));
+    // Reads go on, and another user is not held back.
+    tablet.me().await.unwrap();
+    bob.create_group("bob's", &[]).await.unwrap();
+}

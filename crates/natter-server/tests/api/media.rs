@@ -1698,3 +1698,92 @@ async fn uploads_never_attached_are_collected_once_old_enough() {
         vec![blob_path(&app, &kept.sha256)]
     );
 }
+
+#[tokio::test]
+async fn uploads_stop_at_the_media_quota_and_only_the_owner_sees_its_usage() {
+    let app = spawn_app_with(|c| c.media_quota = Some(1000)).await;
+    let (alice, a) = app.user("alice").await;
+    let (bob, _) = app.user("bob").await;
+    let me = alice.me().await.unwrap();
+    assert_eq!((me.media_bytes, me.media_quota), (Some(0), Some(1000)));
+
+    let first = file_bytes(600, 1);
+    alice
+        .upload(first.clone(), "application/octet-stream", None)
+        .await
+        .unwrap();
+    // Exactly up to the quota is accepted.
+    let second = file_bytes(400, 2);
+    alice
+        .upload(second.clone(), "application/octet-stream", None)
+        .await
+        .expect("an upload that reaches the quota exactly");
+    let me = alice.me().await.unwrap();
+    assert_eq!((me.media_bytes, me.media_quota), (Some(1000), Some(1000)));
+
+    // One byte past it is refused, declared or streamed, and nothing of it stays.
+    let past = file_bytes(1, 3);
+    let refused = alice
+        .raw_with_headers(
+            "POST",
+            "/api/v1/media",
+            &[],
+            Some(("application/octet-stream", past.clone())),
+        )
+        .await
+        .unwrap();
+    assert_error_response(&refused.to_raw(), 413, "payload_too_large");
+    assert!(
+        refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("quota"),
+        "{}",
+        refused.text()
+    );
+    let (status, body) = chunked_upload(&app, &alice, &[&past[..]]).await;
+    assert_eq!(status, 413, "streamed past the quota: {body}");
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert_staging_empty(&app).await;
+    let mut stored = files_under(&media_dir(&app).join("blobs"));
+    stored.sort();
+    let mut expected = vec![
+        blob_path(&app, &sha256_hex(&first)),
+        blob_path(&app, &sha256_hex(&second)),
+    ];
+    expected.sort();
+    assert_eq!(stored, expected, "only the accepted uploads are stored");
+    assert_eq!(alice.me().await.unwrap().media_bytes, Some(1000));
+
+    // The quota is the user's own: another user uploads freely, and never sees alice's usage.
+    bob.upload(past.clone(), "application/octet-stream", None)
+        .await
+        .unwrap();
+    let seen = bob
+        .raw("GET", &format!("/api/v1/users/{}", a.id), None)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(seen["username"], "alice");
+    assert!(seen.get("media_bytes").is_none() && seen.get("media_quota").is_none());
+    let found = bob.search_users("alice", None).await.unwrap().users;
+    assert_eq!((found[0].media_bytes, found[0].media_quota), (None, None));
+}
+
+#[tokio::test]
+async fn without_a_quota_usage_is_reported_and_uploads_are_not_counted_against_one() {
+    let app = spawn_app_with(|c| {
+        c.media_quota = None;
+        c.limits.upload_max_bytes = 1000;
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    for seed in 0..3 {
+        alice
+            .upload(file_bytes(1000, seed), "application/octet-stream", None)
+            .await
+            .unwrap();
+    }
+    let me = alice.me().await.unwrap();
+    assert_eq!((me.media_bytes, me.media_quota), (Some(3000), None));
+}

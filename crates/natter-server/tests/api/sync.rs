@@ -368,3 +368,86 @@ async fn a_cursor_older_than_the_log_is_resync_required() {
     app.shutdown().await;
     drop(data);
 }
+
+/// The server's count of waiting long polls (`natter_long_polls`).
+async fn long_polls_waiting(app: &TestApp) -> f64 {
+    let m = app
+        .anon()
+        .raw("GET", "/metrics", None)
+        .await
+        .unwrap()
+        .text();
+    m.lines()
+        .find(|l| l.starts_with("natter_long_polls "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .expect("a natter_long_polls gauge")
+}
+
+#[tokio::test]
+async fn a_user_may_have_32_long_polls_waiting_and_one_event_answers_them_all() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let conv = alice.direct(&b.id).await.unwrap().value;
+    let since = bob.sync(None, None, None).await.unwrap().next_cursor;
+
+    let polls: Vec<_> = (0..32)
+        .map(|_| {
+            let (bob, since) = (bob.clone(), since.clone());
+            tokio::spawn(async move { bob.sync(Some(&since), None, Some(30_000)).await })
+        })
+        .collect();
+    // Waits until the server holds all 32 (no answer can tell before an event comes).
+    let deadline = tokio::time::Instant::now() + ARRIVES;
+    while long_polls_waiting(&app).await < 32.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the polls did not all wait"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The 33rd is refused with Retry-After; a poll that does not wait, and another user's,
+    // are not.
+    let refused = bob
+        .raw_with_headers(
+            "GET",
+            &format!("/api/v1/sync?since={since}&timeout_ms=30000"),
+            &[],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_error_response(&refused.to_raw(), 429, "rate_limited");
+    assert!(refused.header("retry-after").is_some());
+    bob.sync(Some(&since), None, Some(0)).await.unwrap();
+    let alices = alice.sync(None, None, None).await.unwrap().next_cursor;
+    alice.sync(Some(&alices), None, Some(1)).await.unwrap();
+
+    // One message answers every waiting poll with it.
+    let m = alice.send_text(&conv.id, "wake up").await.unwrap();
+    for poll in polls {
+        let r = tokio::time::timeout(ARRIVES, poll)
+            .await
+            .expect("every poll answers")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.events.len(), 1);
+        match &r.events[0].event {
+            EventData::NewMessage(got) => assert_eq!(got.id, m.id),
+            other => panic!("expected new_message, got {other:?}"),
+        }
+    }
+    // Their places are free again.
+    let deadline = tokio::time::Instant::now() + ARRIVES;
+    while long_polls_waiting(&app).await > 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the polls did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = bob.sync(Some(&since), None, Some(30_000)).await.unwrap();
+    assert_eq!(r.events.len(), 1);
+}

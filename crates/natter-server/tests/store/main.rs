@@ -51,6 +51,7 @@ macro_rules! conformance_suite {
                 existing_users_keeps_only_known_ids,
                 set_last_seen_records_when_a_user_was_last_seen,
                 contacts_of_lists_each_user_sharing_a_conversation_once,
+                contacts_among_keeps_the_ids_sharing_a_conversation,
             }
             sessions {
                 sessions_are_found_by_token_hash_and_listed_per_user,
@@ -116,6 +117,7 @@ macro_rules! conformance_suite {
             }
             media {
                 media_records_are_stored_and_fetched,
+                media_bytes_of_sums_the_uploads_of_one_user,
                 media_is_visible_to_its_uploader_and_to_members_who_see_it,
                 delete_for_everyone_erases_the_media_reference,
                 media_is_deleted_only_once_unused_and_its_bytes_once_unshared,

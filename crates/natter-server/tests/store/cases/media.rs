@@ -199,3 +199,29 @@ pub async fn orphan_media_lists_old_unreferenced_uploads_oldest_first(store: Arc
     assert_eq!(store.orphan_media(T0 + 2, 100).await.unwrap(), ["m-a"]);
     assert!(store.orphan_media(T0, 100).await.unwrap().is_empty());
 }
+
+pub async fn media_bytes_of_sums_the_uploads_of_one_user(store: Arc<dyn Store>) {
+    let [alice, bob] = users(&*store, ["alice", "bob"]).await;
+    assert_eq!(store.media_bytes_of(&alice).await.unwrap(), 0);
+    store
+        .insert_media(&image("m1", &alice, "aa11", T0))
+        .await
+        .unwrap();
+    // The same bytes uploaded twice count twice: each upload is the user's.
+    store
+        .insert_media(&image("m2", &alice, "aa11", T0 + 1))
+        .await
+        .unwrap();
+    store
+        .insert_media(&MediaRow {
+            size: 10,
+            ..image("m3", &bob, "bb22", T0 + 2)
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.media_bytes_of(&alice).await.unwrap(), 2 * 1234);
+    assert_eq!(store.media_bytes_of(&bob).await.unwrap(), 10);
+    // Collected uploads no longer count.
+    store.delete_media_if_unused("m1").await.unwrap();
+    assert_eq!(store.media_bytes_of(&alice).await.unwrap(), 1234);
+}

@@ -168,3 +168,42 @@ pub async fn contacts_of_lists_each_user_sharing_a_conversation_once(store: Arc<
     assert_eq!(contacts(bob).await, [alice.as_str()]);
     assert_eq!(contacts(carol).await, [alice.as_str(), dave.as_str()]);
 }
+
+pub async fn contacts_among_keeps_the_ids_sharing_a_conversation(store: Arc<dyn Store>) {
+    let [alice, bob, carol, dave] = users(&*store, ["alice", "bob", "carol", "dave"]).await;
+    crate::harness::direct(&*store, &alice, &bob).await;
+    let g = crate::harness::group(&*store, &alice, &[&carol]).await;
+    crate::harness::direct(&*store, &bob, &dave).await;
+
+    let ids = [
+        bob.clone(),
+        carol.clone(),
+        dave.clone(),
+        "no-such-user".into(),
+    ];
+    let mut found = store.contacts_among(&alice, &ids).await.unwrap();
+    found.sort();
+    assert_eq!(found, [bob.as_str(), carol.as_str()]);
+    // Contacts of contacts are not contacts; no ids, no contacts.
+    assert!(
+        store
+            .contacts_among(&dave, std::slice::from_ref(&carol))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.contacts_among(&alice, &[]).await.unwrap().is_empty());
+
+    // Leaving the group ends that contact.
+    store
+        .remove_member(&carol, &g, &carol, T0 + 1)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .contacts_among(&alice, &[carol])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
