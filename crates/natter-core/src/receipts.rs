@@ -76,6 +76,68 @@ pub fn aggregate(seq: i64, recipients: impl IntoIterator<Item = Marks>) -> Messa
     if any { lowest } else { MessageStatus::Sent }
 }
 
+/// The conversation's status watermarks: every message at or below `all_read_seq` that has
+/// recipients is read by all of them (at or below `all_delivered_seq`, at least delivered).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Watermarks {
+    pub all_delivered_seq: i64,
+    pub all_read_seq: i64,
+}
+
+/// Conversations of up to this many members tell every member of each member's marks
+/// (`message_status`, for live "seen by"); larger ones tell only the member's own devices, and
+/// everyone learns of the conversation's [`Watermarks`] instead.
+pub const STATUS_TO_EVERYONE_MAX_MEMBERS: usize = 32;
+
+/// Whether a member's `message_status` goes to every member (else to its own devices only).
+pub fn status_to_everyone(member_count: usize) -> bool {
+    member_count <= STATUS_TO_EVERYONE_MAX_MEMBERS
+}
+
+/// How far one member holds the watermarks back: its marks, raised to its join point (it is a
+/// recipient of no message at or below it).
+///
+/// Why the lowest of these over the current members is the watermark: a member's own messages
+/// are all at or below its read mark (sending marks everything up to the message read for its
+/// sender), so the first message above a member's mark is always one it is a recipient of and
+/// has not read; and every message above every member's mark has at least one such recipient
+/// below it. The SQL adapters keep this expression indexed, so that the lowest is found
+/// without reading every member.
+pub fn member_watermarks(joined_seq: i64, marks: Marks) -> Watermarks {
+    Watermarks {
+        all_delivered_seq: marks.delivered_seq.max(joined_seq),
+        all_read_seq: marks.read_seq.max(joined_seq),
+    }
+}
+
+/// The watermarks of a conversation whose last seq is `last_seq`, from its current members'
+/// join points and marks.
+pub fn watermarks(last_seq: i64, members: impl IntoIterator<Item = (i64, Marks)>) -> Watermarks {
+    members.into_iter().fold(
+        Watermarks {
+            all_delivered_seq: last_seq,
+            all_read_seq: last_seq,
+        },
+        |w, (joined_seq, marks)| {
+            let m = member_watermarks(joined_seq, marks);
+            Watermarks {
+                all_delivered_seq: w.all_delivered_seq.min(m.all_delivered_seq),
+                all_read_seq: w.all_read_seq.min(m.all_read_seq),
+            }
+        },
+    )
+}
+
+/// The watermarks after a change that computed `now`: they never move backwards. `Some` when
+/// either moved (a `conversation_status` event is due), with the values to keep.
+pub fn advance(before: Watermarks, now: Watermarks) -> Option<Watermarks> {
+    let after = Watermarks {
+        all_delivered_seq: before.all_delivered_seq.max(now.all_delivered_seq),
+        all_read_seq: before.all_read_seq.max(now.all_read_seq),
+    };
+    (after != before).then_some(after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +216,100 @@ mod tests {
                 prop_assert!(m.read_seq <= m.delivered_seq);
                 prop_assert!(m.read_seq >= before.read_seq && m.delivered_seq >= before.delivered_seq);
                 if read { prop_assert!(m.read_seq >= seq); } else { prop_assert!(m.delivered_seq >= seq); }
+            }
+        }
+    }
+
+    #[test]
+    fn status_goes_to_everyone_up_to_32_members() {
+        assert!(status_to_everyone(1));
+        assert!(status_to_everyone(32));
+        assert!(!status_to_everyone(33));
+    }
+
+    #[test]
+    fn watermarks_never_move_backwards() {
+        let w = |d, r| Watermarks {
+            all_delivered_seq: d,
+            all_read_seq: r,
+        };
+        assert_eq!(advance(w(5, 3), w(4, 2)), None);
+        assert_eq!(advance(w(5, 3), w(5, 3)), None);
+        assert_eq!(advance(w(5, 3), w(6, 2)), Some(w(6, 3)));
+        assert_eq!(advance(w(5, 3), w(5, 4)), Some(w(5, 4)));
+    }
+
+    /// A conversation's history: who sent each seq, and for each member when it joined and
+    /// how far it marked, kept as the server keeps them (a sender's read mark covers its own
+    /// messages; marks are capped at the last seq; read implies delivered).
+    fn history() -> impl Strategy<Value = (Vec<usize>, Vec<(i64, Marks)>)> {
+        (1usize..6, 0usize..12).prop_flat_map(|(members, messages)| {
+            (
+                proptest::collection::vec(0..members, messages),
+                proptest::collection::vec((0i64..=messages as i64, 0i64..=12, 0i64..=12), members),
+            )
+                .prop_map(move |(senders, raw)| {
+                    let last = senders.len() as i64;
+                    let mut members: Vec<(i64, Marks)> = raw
+                        .into_iter()
+                        .map(|(joined, d, r)| {
+                            let read = r.min(last);
+                            let delivered = d.min(last).max(read);
+                            (joined.min(last), marks(delivered, read))
+                        })
+                        .collect();
+                    // A member sends only after joining; sending marks read for the sender.
+                    let senders: Vec<usize> = senders
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, s)| {
+                            let seq = i as i64 + 1;
+                            if members[s].0 < seq {
+                                s
+                            } else {
+                                members.iter().position(|m| m.0 < seq).unwrap_or(usize::MAX)
+                            }
+                        })
+                        .collect();
+                    for (i, &s) in senders.iter().enumerate() {
+                        if let Some(m) = members.get_mut(s) {
+                            m.1.mark_read(i as i64 + 1);
+                        }
+                    }
+                    (senders, members)
+                })
+        })
+    }
+
+    proptest! {
+        /// The watermarks agree with each message's aggregate status, and are the highest that
+        /// do.
+        #[test]
+        fn watermarks_agree_with_every_message_status((senders, members) in history()) {
+            let last = senders.len() as i64;
+            let w = watermarks(last, members.iter().copied());
+            let status = |seq: i64| {
+                let sender = senders[seq as usize - 1];
+                let recipients: Vec<Marks> = members
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (joined, _))| *i != sender && *joined < seq)
+                    .map(|(_, (_, m))| *m)
+                    .collect();
+                (!recipients.is_empty()).then(|| aggregate(seq, recipients))
+            };
+            for seq in 1..=last {
+                match status(seq) {
+                    Some(s) if seq <= w.all_read_seq => prop_assert_eq!(s, Read),
+                    Some(s) if seq <= w.all_delivered_seq => prop_assert!(s >= Delivered),
+                    _ => {}
+                }
+            }
+            if w.all_read_seq < last {
+                prop_assert!(status(w.all_read_seq + 1).is_some_and(|s| s != Read));
+            }
+            if w.all_delivered_seq < last {
+                prop_assert_eq!(status(w.all_delivered_seq + 1), Some(Sent));
             }
         }
     }

@@ -154,6 +154,11 @@ pub struct Conversation {
     pub last_message: Option<Message>,
     pub unread_count: i64,
     pub read_seq: i64,
+    /// Every message at or below it that has recipients is delivered to all of them; the same
+    /// for every member, never moving backwards.
+    pub all_delivered_seq: i64,
+    /// Every message at or below it that has recipients is read by all of them.
+    pub all_read_seq: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -438,6 +443,17 @@ pub struct MessageStatusEvent {
     pub at: String,
 }
 
+/// `conversation_status`'s data: the conversation's status watermarks moved.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationStatus {
+    pub conversation_id: String,
+    pub all_delivered_seq: i64,
+    pub all_read_seq: i64,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub at: String,
+}
+
 /// `conversation_removed`'s data.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -456,6 +472,7 @@ pub enum EventData {
     MessageStatus(MessageStatusEvent),
     ConversationUpdated(Conversation),
     ConversationRemoved(ConversationRemoved),
+    ConversationStatus(ConversationStatus),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

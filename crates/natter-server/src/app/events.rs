@@ -71,6 +71,10 @@ impl App {
                 serde_json::from_value(data(e)?)
                     .map_err(|err| AppError::Internal(err.to_string()))?,
             ),
+            EventKind::ConversationStatus => wire::EventData::ConversationStatus(
+                serde_json::from_value(data(e)?)
+                    .map_err(|err| AppError::Internal(err.to_string()))?,
+            ),
             EventKind::ConversationRemoved => {
                 wire::EventData::ConversationRemoved(wire::ConversationRemoved {
                     conversation_id: e.conversation_id.clone(),

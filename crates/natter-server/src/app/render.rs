@@ -137,6 +137,8 @@ impl App {
             last_message,
             unread_count: v.unread_count,
             read_seq: v.read_seq,
+            all_delivered_seq: v.conversation.all_delivered_seq,
+            all_read_seq: v.conversation.all_read_seq,
         })
     }
 }

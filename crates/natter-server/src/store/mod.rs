@@ -103,6 +103,9 @@ pub struct ConversationRow {
     pub created_at: i64,
     pub last_message_at: i64,
     pub last_seq: i64,
+    /// The conversation's status watermarks (see `natter_core::receipts::Watermarks`).
+    pub all_delivered_seq: i64,
+    pub all_read_seq: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,6 +220,7 @@ pub enum EventKind {
     MessageStatus,
     ConversationUpdated,
     ConversationRemoved,
+    ConversationStatus,
 }
 
 impl EventKind {
@@ -228,6 +232,7 @@ impl EventKind {
             EventKind::MessageStatus => "message_status",
             EventKind::ConversationUpdated => "conversation_updated",
             EventKind::ConversationRemoved => "conversation_removed",
+            EventKind::ConversationStatus => "conversation_status",
         }
     }
 
@@ -239,6 +244,7 @@ impl EventKind {
             "message_status" => EventKind::MessageStatus,
             "conversation_updated" => EventKind::ConversationUpdated,
             "conversation_removed" => EventKind::ConversationRemoved,
+            "conversation_status" => EventKind::ConversationStatus,
             _ => return None,
         })
     }
@@ -249,7 +255,8 @@ impl EventKind {
 /// Events about messages and conversations hold references, not copies: a replay renders the
 /// message or conversation as it is now, so a deleted message replays as its tombstone and no
 /// old text survives in the log. `data` holds the small payloads that are not rendered
-/// (`message_deleted`, `message_status`, `conversation_removed`), never message text.
+/// (`message_deleted`, `message_status`, `conversation_removed`, `conversation_status`), never
+/// message text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRow {
     pub pos: i64,

@@ -18,7 +18,11 @@ use std::{
 };
 
 use async_trait::async_trait;
-use natter_core::{ConversationKind, Error as Rule, MessageKind, Role, receipts::Marks, rules};
+use natter_core::{
+    ConversationKind, Error as Rule, MessageKind, Role,
+    receipts::{self, Marks},
+    rules,
+};
 use sqlx::{
     Connection, Row, SqliteConnection,
     sqlite::{
@@ -35,7 +39,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
     /// Sends go to the group-commit task.
-    sends: mpsc::Sender<SendJob>,
+    sends: mpsc::Sender<Job>,
     /// Whether writes are failing for want of storage, and the health probe's last answer.
     health: Arc<WriteHealth>,
     /// The database file, whose file system `ping` checks for free space.
@@ -214,6 +218,8 @@ fn conversation_row(r: &SqliteRow) -> sqlx::Result<ConversationRow> {
         created_at: r.try_get("created_at")?,
         last_message_at: r.try_get("last_message_at")?,
         last_seq: r.try_get("last_seq")?,
+        all_delivered_seq: r.try_get("all_delivered_seq")?,
+        all_read_seq: r.try_get("all_read_seq")?,
     })
 }
 
@@ -338,7 +344,8 @@ async fn append_event(
 
 async fn conversation_in(conn: &mut SqliteConnection, id: &str) -> StoreResult<ConversationRow> {
     let row = sqlx::query(
-        "SELECT id, kind, name, created_at, last_message_at, last_seq FROM conversations WHERE id = ?",
+        "SELECT id, kind, name, created_at, last_message_at, last_seq, all_delivered_seq, all_read_seq \
+         FROM conversations WHERE id = ?",
     )
     .bind(id)
     .fetch_optional(conn)
@@ -411,9 +418,9 @@ async fn insert_member(
     .bind(at)
     .bind(joined_seq)
     .bind(head)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    count_members(conn, conversation_id, 1).await
 }
 
 /// A message as `viewer` sees it, read inside a transaction.
@@ -487,6 +494,15 @@ async fn move_marks(
         }
     }
     let status = if moved.read { "read" } else { "delivered" };
+    let member_count: i64 =
+        sqlx::query_scalar("SELECT member_count FROM conversations WHERE id = ?")
+            .bind(conversation_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    // In a large group only the member's own devices hear of its marks; everyone else learns
+    // of the conversation's watermarks instead.
+    let audience = (!receipts::status_to_everyone(member_count.max(0) as usize))
+        .then_some(member.user_id.as_str());
     let data = serde_json::json!({
         "conversation_id": conversation_id,
         "user_id": member.user_id,
@@ -498,13 +514,81 @@ async fn move_marks(
         conn,
         EventKind::MessageStatus,
         conversation_id,
+        audience,
+        None,
+        Some(data.to_string()),
+        at,
+    )
+    .await?;
+    refresh_watermarks(conn, conversation_id, at).await?;
+    Ok(true)
+}
+
+/// Recomputes the conversation's status watermarks after its marks or members changed; when
+/// they moved, keeps them and appends `conversation_status` for every member. Two indexed
+/// look-ups, whatever the number of members.
+async fn refresh_watermarks(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    at: i64,
+) -> sqlx::Result<()> {
+    let (before_delivered, before_read, delivered, read): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT c.all_delivered_seq, c.all_read_seq, \
+           COALESCE((SELECT MIN(MAX(joined_seq, delivered_seq)) FROM members WHERE conversation_id = c.id), c.last_seq), \
+           COALESCE((SELECT MIN(MAX(joined_seq, read_seq)) FROM members WHERE conversation_id = c.id), c.last_seq) \
+         FROM conversations c WHERE c.id = ?",
+    )
+    .bind(conversation_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let before = receipts::Watermarks {
+        all_delivered_seq: before_delivered,
+        all_read_seq: before_read,
+    };
+    let now = receipts::Watermarks {
+        all_delivered_seq: delivered,
+        all_read_seq: read,
+    };
+    let Some(after) = receipts::advance(before, now) else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE conversations SET all_delivered_seq = ?, all_read_seq = ? WHERE id = ?")
+        .bind(after.all_delivered_seq)
+        .bind(after.all_read_seq)
+        .bind(conversation_id)
+        .execute(&mut *conn)
+        .await?;
+    let data = serde_json::json!({
+        "conversation_id": conversation_id,
+        "all_delivered_seq": after.all_delivered_seq,
+        "all_read_seq": after.all_read_seq,
+        "at": natter_core::time::format(at),
+    });
+    append_event(
+        conn,
+        EventKind::ConversationStatus,
+        conversation_id,
         None,
         None,
         Some(data.to_string()),
         at,
     )
     .await?;
-    Ok(true)
+    Ok(())
+}
+
+/// Keeps the conversation's member count in step after members joined (`by > 0`) or left.
+async fn count_members(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+    by: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE conversations SET member_count = member_count + ? WHERE id = ?")
+        .bind(by)
+        .bind(conversation_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn conversation_updated(
@@ -680,6 +764,9 @@ async fn write_send(
         .bind(&msg.sender_id)
         .execute(&mut *tx)
         .await?;
+        // Moves the watermarks only for a member alone in its group, whose messages have no
+        // recipients; cheap enough to ask every time.
+        refresh_watermarks(tx, &msg.conversation_id, msg.created_at).await?;
     }
     Ok(Sent {
         message: MessageRow {
@@ -701,31 +788,75 @@ async fn write_send(
     })
 }
 
-/// A send waiting for the writer.
-struct SendJob {
-    msg: NewMessage,
-    reply: oneshot::Sender<StoreResult<Sent>>,
+/// A write waiting for the group-commit writer: a send, or a member's mark.
+enum Job {
+    Send {
+        msg: NewMessage,
+        reply: oneshot::Sender<StoreResult<Sent>>,
+    },
+    Mark {
+        user_id: String,
+        conversation_id: String,
+        kind: MarkKind,
+        seq: i64,
+        at: i64,
+        reply: oneshot::Sender<StoreResult<bool>>,
+    },
 }
 
-/// Sends queued at most before a caller waits for room.
+/// A job's answer, sent once the batch has committed.
+enum Answer {
+    Sent(StoreResult<Sent>),
+    Marked(StoreResult<bool>),
+}
+
+impl Job {
+    fn answer(self, answer: Answer) {
+        match (self, answer) {
+            (Job::Send { reply, .. }, Answer::Sent(a)) => {
+                let _ = reply.send(a);
+            }
+            (Job::Mark { reply, .. }, Answer::Marked(a)) => {
+                let _ = reply.send(a);
+            }
+            // Answers are made per job, so their kinds always match.
+            (Job::Send { reply, .. }, Answer::Marked(_)) => {
+                let _ = reply.send(Err(StoreError::Other("mismatched answer".into())));
+            }
+            (Job::Mark { reply, .. }, Answer::Sent(_)) => {
+                let _ = reply.send(Err(StoreError::Other("mismatched answer".into())));
+            }
+        }
+    }
+
+    fn fail(self, e: StoreError) {
+        match self {
+            Job::Send { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Job::Mark { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}
+
+/// Writes queued at most before a caller waits for room.
 const SEND_QUEUE: usize = 4096;
-/// Sends stored in one transaction at most.
+/// Writes stored in one transaction at most.
 const BATCH_MAX: usize = 256;
 
-/// Group commit: the writer takes every send that is waiting, stores them all in one
-/// transaction, commits once, and only then answers each. Many sends share one fsync; none is
-/// acknowledged before it is durable.
+/// Group commit: the writer takes every send and mark that is waiting, stores them all in one
+/// transaction, commits once, and only then answers each. Many writes share one fsync; none is
+/// acknowledged before it is durable. Marks of one member of one conversation in one batch
+/// coalesce into one move (the highest), so a burst of marks costs one event and one fsync.
 ///
-/// Each send runs inside a savepoint of its own, so one that fails (its media collected
-/// meanwhile, say) is rolled back alone and answered alone, and the others commit. An error
-/// after which SQLite has rolled back the whole transaction (a full disk, an I/O error) fails
-/// the whole batch: nothing of it was stored, each caller hears `unavailable` and retries with
-/// its `client_id`.
-async fn group_commit(
-    writer: SqlitePool,
-    mut jobs: mpsc::Receiver<SendJob>,
-    health: Arc<WriteHealth>,
-) {
+/// Each send, and each coalesced mark, runs inside a savepoint of its own, so one that fails
+/// (a send whose media was collected meanwhile, say) is rolled back alone and answered alone,
+/// and the others commit. An error after which SQLite has rolled back the whole transaction (a
+/// full disk, an I/O error) fails the whole batch: nothing of it was stored, each caller hears
+/// `unavailable` and retries (a send with its `client_id`).
+async fn group_commit(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>, health: Arc<WriteHealth>) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while jobs.recv_many(&mut batch, BATCH_MAX).await > 0 {
         let result = store_batch(&writer, &batch).await;
@@ -733,59 +864,124 @@ async fn group_commit(
         match result {
             Ok(answers) => {
                 for (job, answer) in batch.drain(..).zip(answers) {
-                    let _ = job.reply.send(answer);
+                    job.answer(answer);
                 }
             }
             Err(e) => {
                 let why = e.to_string();
                 for job in batch.drain(..) {
-                    let answer = match &e {
+                    job.fail(match &e {
                         StoreError::Unavailable(_) => {
-                            Err(StoreError::Unavailable(format!("commit failed: {why}")))
+                            StoreError::Unavailable(format!("commit failed: {why}"))
                         }
-                        _ => Err(StoreError::Other(format!("commit failed: {why}"))),
-                    };
-                    let _ = job.reply.send(answer);
+                        _ => StoreError::Other(format!("commit failed: {why}")),
+                    });
                 }
             }
         }
     }
 }
 
-/// Stores one batch of sends in one transaction; the answer of each, once committed.
-async fn store_batch(
-    writer: &SqlitePool,
-    batch: &[SendJob],
-) -> StoreResult<Vec<StoreResult<Sent>>> {
+/// Runs one unit of a batch inside its own savepoint. `Ok(Err(..))` is a failure of that unit
+/// alone (rolled back to its savepoint); `Err` one that lost the whole transaction.
+async fn isolated<T, F>(tx: &mut SqliteConnection, unit: F) -> StoreResult<StoreResult<T>>
+where
+    F: AsyncFnOnce(&mut SqliteConnection) -> StoreResult<T>,
+{
+    // Plain SQL savepoints: sqlx's own count stays at the one transaction.
+    sqlx::query("SAVEPOINT unit").execute(&mut *tx).await?;
+    let r = unit(&mut *tx).await;
+    if r.is_ok() {
+        sqlx::query("RELEASE unit").execute(&mut *tx).await?;
+        return Ok(r);
+    }
+    if !engine_in_transaction(tx).await? {
+        // SQLite rolled the whole transaction back: the batch is lost.
+        return Err(r
+            .err()
+            .unwrap_or_else(|| StoreError::Other("lost transaction".into())));
+    }
+    sqlx::query("ROLLBACK TO unit; RELEASE unit")
+        .execute(&mut *tx)
+        .await?;
+    Ok(r)
+}
+
+/// Stores one batch in one transaction; the answer of each job, once committed.
+async fn store_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<Answer>> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let mut answers = Vec::with_capacity(batch.len());
-    for job in batch {
-        // Plain SQL savepoints: sqlx's own nesting count stays at the one transaction.
-        sqlx::query("SAVEPOINT send").execute(&mut *tx).await?;
-        let attempt = match check_send(&mut tx, &job.msg).await {
-            Ok(Checked::Done(answer)) => Ok(answer),
-            Ok(Checked::Store(me)) => write_send(&mut tx, &job.msg, &me).await.map(Ok),
-            Err(e) => Err(e),
+    let mut answers: Vec<Option<Answer>> = batch.iter().map(|_| None).collect();
+    for (i, job) in batch.iter().enumerate() {
+        if let Job::Send { msg, .. } = job {
+            let r = isolated(&mut tx, async |tx| match check_send(tx, msg).await? {
+                Checked::Done(answer) => answer,
+                Checked::Store(me) => write_send(tx, msg, &me).await.map_err(send_failed),
+            })
+            .await?;
+            answers[i] = Some(Answer::Sent(r));
+        }
+    }
+    // Marks after the sends, coalesced: one move per member, conversation and kind, to the
+    // highest seq asked, answered to every job that asked.
+    let mut marks: std::collections::BTreeMap<(&str, &str, bool), (i64, i64, Vec<usize>)> =
+        Default::default();
+    for (i, job) in batch.iter().enumerate() {
+        if let Job::Mark {
+            user_id,
+            conversation_id,
+            kind,
+            seq,
+            at,
+            ..
+        } = job
+        {
+            let e = marks
+                .entry((conversation_id, user_id, *kind == MarkKind::Read))
+                .or_insert((*seq, *at, Vec::new()));
+            e.0 = e.0.max(*seq);
+            e.1 = e.1.max(*at);
+            e.2.push(i);
+        }
+    }
+    for ((conversation_id, user_id, read), (seq, at, jobs)) in marks {
+        let kind = if read {
+            MarkKind::Read
+        } else {
+            MarkKind::Delivered
         };
-        match attempt {
-            Ok(answer) => {
-                sqlx::query("RELEASE send").execute(&mut *tx).await?;
-                answers.push(answer);
-            }
-            Err(e) => {
-                if !engine_in_transaction(&mut tx).await? {
-                    // SQLite rolled the whole transaction back: the batch is lost.
-                    return Err(e.into());
-                }
-                sqlx::query("ROLLBACK TO send; RELEASE send")
-                    .execute(&mut *tx)
-                    .await?;
-                answers.push(Err(send_failed(e)));
-            }
+        let r = isolated(&mut tx, async |tx| {
+            mark_in(tx, user_id, conversation_id, kind, seq, at).await
+        })
+        .await?;
+        for i in jobs {
+            answers[i] = Some(Answer::Marked(match &r {
+                Ok(moved) => Ok(*moved),
+                Err(StoreError::Rule(rule)) => Err(StoreError::Rule(rule.clone())),
+                Err(StoreError::Unavailable(why)) => Err(StoreError::Unavailable(why.clone())),
+                Err(e) => Err(StoreError::Other(e.to_string())),
+            }));
         }
     }
     tx.commit().await?;
-    Ok(answers)
+    Ok(answers
+        .into_iter()
+        .map(|a| a.unwrap_or(Answer::Marked(Err(StoreError::Other("unanswered".into())))))
+        .collect())
+}
+
+/// Moves `user_id`'s mark in a conversation up to `seq` (capped at the last seq).
+async fn mark_in(
+    tx: &mut SqliteConnection,
+    user_id: &str,
+    conversation_id: &str,
+    kind: MarkKind,
+    seq: i64,
+    at: i64,
+) -> StoreResult<bool> {
+    let conv = conversation_in(tx, conversation_id).await?;
+    let me = actor_in(tx, conversation_id, user_id).await?;
+    let seq = seq.min(conv.last_seq);
+    Ok(move_marks(tx, conversation_id, &me, kind, seq, at).await?)
 }
 
 /// The answer to one send whose writes failed while the batch went on.
@@ -1232,7 +1428,10 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
                 }
+                count_members(&mut tx, conversation_id, -1).await?;
                 conversation_updated(&mut tx, conversation_id, at).await?;
+                // A member who held the watermarks back is gone: they may move.
+                refresh_watermarks(&mut tx, conversation_id, at).await?;
                 tx.commit().await?;
                 Ok(Removed::Member)
             }
@@ -1278,7 +1477,7 @@ impl Store for SqliteStore {
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
         let (reply, answer) = oneshot::channel();
         self.sends
-            .send(SendJob {
+            .send(Job::Send {
                 msg: msg.clone(),
                 reply,
             })
@@ -1468,18 +1667,21 @@ impl Store for SqliteStore {
         seq: i64,
         at: i64,
     ) -> StoreResult<bool> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let conv = conversation_in(&mut tx, conversation_id).await?;
-                let me = actor_in(&mut tx, conversation_id, user_id).await?;
-                let seq = seq.min(conv.last_seq);
-                let moved = move_marks(&mut tx, conversation_id, &me, kind, seq, at).await?;
-                tx.commit().await?;
-                Ok(moved)
-            }
-            .await,
-        )
+        let (reply, answer) = oneshot::channel();
+        self.sends
+            .send(Job::Mark {
+                user_id: user_id.to_owned(),
+                conversation_id: conversation_id.to_owned(),
+                kind,
+                seq,
+                at,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Other("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Other("the writer has stopped".into()))?
     }
 
     async fn mark_times(

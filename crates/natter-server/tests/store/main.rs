@@ -149,6 +149,14 @@ macro_rules! conformance_suite {
             operations {
                 ping_and_purge_succeed,
             }
+            watermarks {
+                direct_watermarks_follow_the_recipients_marks,
+                group_watermarks_are_the_lowest_members_marks,
+                removing_the_member_who_holds_them_back_moves_the_watermarks,
+                watermarks_never_move_backwards,
+                marks_reach_every_member_up_to_32_members_and_only_their_own_devices_past,
+                concurrent_marks_of_one_member_end_at_the_highest,
+            }
             faults {
                 a_failed_commit_acknowledges_no_send_and_later_sends_are_stored,
                 a_failed_commit_of_a_single_write_leaves_later_writes_stored,

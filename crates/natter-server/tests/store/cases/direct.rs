@@ -41,6 +41,8 @@ pub async fn create_direct_returns_the_same_conversation_for_the_pair_in_either_
             created_at: T0 + 10,
             last_message_at: T0 + 10,
             last_seq: 0,
+            all_delivered_seq: 0,
+            all_read_seq: 0,
         })
     );
     let member = |user_id: &str| MemberRow {

@@ -211,10 +211,14 @@ pub async fn a_send_over_others_messages_also_appends_message_status(store: Arc<
     send(&*store, &g, &alice, "1", T0 + 1).await;
     let mut alices = Follower::at_head(&store, &alice).await;
 
-    // Bob answers: alice's message is read by him now, and she learns so.
+    // Bob answers: alice's message is read by him now, and she learns so, and that everyone
+    // has read up to it.
     let answer = send(&*store, &g, &bob, "2", T0 + 2).await;
     let events = alices.new_events().await;
-    assert_eq!(kinds(&events), [NewMessage, MessageStatus]);
+    assert_eq!(
+        kinds(&events),
+        [NewMessage, MessageStatus, ConversationStatus]
+    );
     assert_eq!(events[0].message_id.as_deref(), Some(answer.id.as_str()));
     assert_broadcast(&events[1], MessageStatus, &g);
     let status = data(&events[1]);
@@ -223,6 +227,11 @@ pub async fn a_send_over_others_messages_also_appends_message_status(store: Arc<
     assert_eq!(status["status"], "read");
     assert_eq!(status["up_to_seq"], 2);
     assert_eq!(status["at"], natter_core::time::format(T0 + 2).as_str());
+    assert_broadcast(&events[2], ConversationStatus, &g);
+    let watermarks = data(&events[2]);
+    assert_eq!(watermarks["conversation_id"], g.as_str());
+    assert_eq!(watermarks["all_delivered_seq"], 1);
+    assert_eq!(watermarks["all_read_seq"], 1);
 
     // Bob again: it covers only his own messages, so no one's status changes.
     send(&*store, &g, &bob, "3", T0 + 3).await;
@@ -438,6 +447,7 @@ pub async fn a_member_does_not_see_events_from_before_it_joined(store: Arc<dyn S
             NewMessage,
             NewMessage,
             MessageStatus,
+            ConversationStatus,
             ConversationUpdated,
             ConversationUpdated,
             NewMessage,

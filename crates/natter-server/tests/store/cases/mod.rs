@@ -14,3 +14,4 @@ pub mod sending;
 pub mod sessions;
 pub mod users;
 pub mod views;
+pub mod watermarks;
