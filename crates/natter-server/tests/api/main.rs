@@ -19,3 +19,4 @@ mod resume;
 mod status;
 mod sync;
 mod typing_presence;
+mod watermarks;

@@ -58,6 +58,7 @@ fn kind(e: &EventData) -> &'static str {
         EventData::MessageStatus(_) => "message_status",
         EventData::ConversationUpdated(_) => "conversation_updated",
         EventData::ConversationRemoved(_) => "conversation_removed",
+        EventData::ConversationStatus(_) => "conversation_status",
     }
 }
 
