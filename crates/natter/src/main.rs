@@ -157,16 +157,7 @@ impl ServeArgs {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
-        .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into())
-        // The WebSocket library traces every frame it receives, `auth` frames (with their
-        // token) included: whatever the level asked for, it logs no more than debug.
-        .add_directive("tungstenite=debug".parse()?)
-        .add_directive("tokio_tungstenite=debug".parse()?);
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs(std::env::var("NATTER_LOG").ok().as_deref());
     match Cli::parse().command {
         Command::Serve(args) => serve(args.into_config()?).await,
         Command::Backup { file, serve } => {
@@ -183,6 +174,41 @@ async fn main() -> Result<()> {
             }
         }
     }
+}
+
+/// What is logged when `NATTER_LOG` is not set: nothing below `info`.
+const DEFAULT_LOG: &str = "info,sqlx=warn,tower_http=warn";
+
+/// Logs to standard error at the levels `spec` asks for (`NATTER_LOG`'s syntax), or
+/// [`DEFAULT_LOG`] when it is absent or unreadable.
+fn init_logs(spec: Option<&str>) {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Colours for a terminal; none in a file or a journal.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_filter(log_filter(spec)),
+        )
+        .init();
+}
+
+fn log_filter<S: tracing::Subscriber>(
+    spec: Option<&str>,
+) -> impl tracing_subscriber::layer::Filter<S> + use<S> {
+    use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
+    let asked = spec
+        .and_then(|s| EnvFilter::try_new(s).ok())
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG));
+    // The WebSocket library traces every frame it receives, `auth` frames (with their token)
+    // included: whatever level is asked for, it logs no more than debug. A second filter that
+    // both must pass, because a directive added to the first would set its level, not cap it.
+    let cap = Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("tungstenite", LevelFilter::DEBUG)
+        .with_target("tokio_tungstenite", LevelFilter::DEBUG);
+    asked.and(cap)
 }
 
 async fn serve(config: Config) -> Result<()> {
