@@ -5,6 +5,7 @@ mod accounts;
 mod conversations;
 pub mod error;
 pub mod extract;
+pub mod head_refusals;
 pub mod limits;
 mod media;
 mod messages;
