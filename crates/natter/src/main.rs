@@ -171,9 +171,9 @@ fn main() -> Result<()> {
 /// stays resident, for good. Measured on two cores: 115 MiB resident after 20 logins, against
 /// 18 MiB with the threshold fixed. A fixed threshold turns the adjustment off: every block of
 /// 1 MiB or more is mapped and unmapped on its own, so the memory of a hash returns to the
-/// system as soon as it is done (the page faults of a fresh mapping per hash are small next to
-/// the hash itself: see docs/BENCHMARKS.md). Reusing one buffer per hashing thread instead
-/// would keep one such block per core resident, for good. Set before any thread starts.
+/// system once no hash needs it (the server reuses it while hashes run back to back: see
+/// `with_hash_memory` in natter-server, and docs/BENCHMARKS.md). Keeping one buffer per hashing
+/// thread for good would hold one such block per core. Set before any thread starts.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_large_blocks_out_of_arenas() {
     // SAFETY: `mallopt` only sets a malloc tunable; no other thread exists yet.
