@@ -55,6 +55,10 @@ pub async fn run(
     serve_app(app, listener, shutdown).await
 }
 
+/// hyper's read buffer per connection, which bounds the request head it accepts; smaller heads
+/// are held to a tighter limit by the router (see `http::limits`).
+const HEAD_BUFFER: usize = 64 * 1024;
+
 async fn serve_app(
     app: app::App,
     listener: TcpListener,
@@ -99,8 +103,11 @@ async fn serve_app(
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .max_buf_size(64 * 1024)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
+            .max_buf_size(HEAD_BUFFER)
+            .serve_connection(
+                TokioIo::new(http::head_refusals::HeadRefusals::new(stream, HEAD_BUFFER)),
+                TowerToHyperService::new(svc),
+            )
             .with_upgrades();
         let mut drain = drain.clone();
         connections.spawn(async move {

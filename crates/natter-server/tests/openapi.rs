@@ -306,3 +306,32 @@ async fn every_error_answer_has_the_error_body() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_operation_with_a_body_documents_the_stalled_body_408() {
+    let doc = document().await;
+    let codes = doc
+        .pointer("/components/schemas/ErrorCode/enum")
+        .and_then(Value::as_array)
+        .expect("the error codes");
+    assert!(codes.contains(&Value::from("request_timeout")), "{codes:?}");
+    let mut with_body = 0;
+    for (method, path, op) in operations(&doc) {
+        if op.get("requestBody").is_none() {
+            continue;
+        }
+        with_body += 1;
+        let response = op["responses"]
+            .get("408")
+            .unwrap_or_else(|| panic!("{method} {path}: no 408"));
+        let description = resolve(&doc, response)["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            description.contains("request_timeout"),
+            "{method} {path}: {description}"
+        );
+    }
+    assert!(with_body > 5, "only {with_body} operations with a body");
+}

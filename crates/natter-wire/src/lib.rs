@@ -22,6 +22,7 @@ pub mod schema {
         Forbidden,
         NotFound,
         Conflict,
+        RequestTimeout,
         ResyncRequired,
         PayloadTooLarge,
         UnsupportedMediaType,

@@ -5,8 +5,8 @@
 //! log in.
 
 use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::{SaltString, rand_core::OsRng},
+    Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
+    password_hash::{Decimal, Ident, Output, ParamsString, Salt, SaltString, rand_core::OsRng},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use std::net::IpAddr;
@@ -114,6 +114,93 @@ const TOKEN_LEN: usize = 43;
 /// password take the same time and cannot be told apart.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2y7xDNdsI0mVqB9Pp1K9r3n1YqYz3nRcT0wTqQzwq0c";
 
+/// Argon2 memory (19 MiB a hash) kept for the next hash while others are still running, and
+/// freed with the last one: during a burst of logins each hash reuses memory already mapped,
+/// and an idle server holds none. (The binary has malloc map such blocks on their own, so
+/// that freeing one returns it to the system.) At most one block per hashing thread.
+static HASH_MEMORY: std::sync::Mutex<HashMemory> = std::sync::Mutex::new(HashMemory {
+    running: 0,
+    idle: Vec::new(),
+});
+
+struct HashMemory {
+    running: usize,
+    idle: Vec<Vec<Block>>,
+}
+
+/// Runs `f` with `blocks` blocks of Argon2 memory.
+fn with_hash_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let lock = || HASH_MEMORY.lock().unwrap_or_else(|p| p.into_inner());
+    /// Gives the memory back even if `f` panics.
+    struct Done(Vec<Block>);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            let mut m = HASH_MEMORY.lock().unwrap_or_else(|p| p.into_inner());
+            m.running -= 1;
+            if m.running == 0 {
+                m.idle.clear();
+            } else {
+                m.idle.push(std::mem::take(&mut self.0));
+            }
+        }
+    }
+    let reused = {
+        let mut m = lock();
+        m.running += 1;
+        m.idle.pop()
+    };
+    let mut memory = Done(
+        reused
+            .filter(|b| b.len() == blocks)
+            .unwrap_or_else(|| vec![Block::default(); blocks]),
+    );
+    f(&mut memory.0)
+}
+
+/// Argon2 exactly as `argon2::Argon2` computes it (the same PHC strings, so every stored hash
+/// still verifies), with its memory from [`with_hash_memory`] rather than a fresh allocation.
+struct Hasher;
+
+impl PasswordHasher for Hasher {
+    type Params = Params;
+
+    fn hash_password_customized<'a>(
+        &self,
+        password: &[u8],
+        algorithm: Option<Ident<'a>>,
+        version: Option<Decimal>,
+        params: Params,
+        salt: impl Into<Salt<'a>>,
+    ) -> argon2::password_hash::Result<PasswordHash<'a>> {
+        let algorithm = algorithm
+            .map(Algorithm::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let version = version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let salt = salt.into();
+        let mut salt_buf = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let output = Output::init_with(len, |out| {
+            with_hash_memory(params.block_count(), |memory| {
+                argon2.hash_password_into_with_memory(password, salt_bytes, out, memory)
+            })
+            .map_err(Into::into)
+        })?;
+        Ok(PasswordHash {
+            algorithm: algorithm.ident(),
+            version: Some(version.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
+    }
+}
+
 fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -124,7 +211,7 @@ impl App {
             .hashing
             .run(move || {
                 let salt = SaltString::generate(&mut OsRng);
-                Argon2::default()
+                Hasher
                     .hash_password(password.as_bytes(), &salt)
                     .map(|h| h.to_string())
                     .map_err(|e| AppError::Internal(format!("hashing: {e}")))
@@ -139,9 +226,7 @@ impl App {
             .run(move || {
                 let parsed = PasswordHash::new(&hash)
                     .map_err(|e| AppError::Internal(format!("stored hash: {e}")))?;
-                Ok(Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok())
+                Ok(Hasher.verify_password(password.as_bytes(), &parsed).is_ok())
             })
             .await
             .ok_or_else(|| AppError::Internal("verifying a password panicked".into()))?
@@ -372,5 +457,27 @@ mod tests {
         assert_eq!(sessions.login_wait("alice", here), None);
         sessions.login_succeeded("alice", there);
         assert_eq!(sessions.login_wait("alice", there), None);
+    }
+
+    #[test]
+    fn hashes_are_those_of_the_argon2_crate_both_ways() {
+        let salt = SaltString::generate(&mut OsRng);
+        let ours = Hasher.hash_password(b"correct horse", &salt).unwrap();
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse", &salt)
+            .unwrap();
+        assert_eq!(ours.to_string(), theirs.to_string());
+        assert!(
+            ours.to_string()
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+        );
+        // A hash stored before (made by the crate) verifies, and a wrong password does not.
+        let stored = Argon2::default()
+            .hash_password(b"battery staple", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        let stored = PasswordHash::new(&stored).unwrap();
+        assert!(Hasher.verify_password(b"battery staple", &stored).is_ok());
+        assert!(Hasher.verify_password(b"battery stapler", &stored).is_err());
     }
 }

@@ -1,6 +1,10 @@
 //! Accounts and sessions.
 
-use axum::{Json as JsonOut, extract::State, http::StatusCode};
+use axum::{
+    Json as JsonOut,
+    extract::State,
+    http::{HeaderName, StatusCode, header},
+};
 use natter_core::validate;
 use natter_wire as wire;
 use serde::Deserialize;
@@ -42,7 +46,8 @@ pub async fn register(
     summary = "Log in as a new device session",
     request_body = wire::LoginRequest,
     responses(
-        (status = 201, description = "The session and its token", body = wire::LoginResponse),
+        (status = 201, description = "The session and its token", body = wire::LoginResponse,
+            headers(("Cache-Control" = String, description = "`no-store`: no cache keeps the token"))),
         (status = 401, description = "`unauthorized`: an unknown username or a wrong password (indistinguishable)", body = wire::ErrorBody),
     ),
 )]
@@ -50,8 +55,17 @@ pub async fn login(
     State(app): State<App>,
     ClientAddr(from): ClientAddr,
     Json(req): Json<wire::LoginRequest>,
-) -> Result<(StatusCode, JsonOut<wire::LoginResponse>)> {
-    Ok((StatusCode::CREATED, JsonOut(app.login(req, from).await?)))
+) -> Result<(
+    StatusCode,
+    [(HeaderName, &'static str); 1],
+    JsonOut<wire::LoginResponse>,
+)> {
+    // The answer holds the token: no browser or proxy cache may keep a copy.
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        JsonOut(app.login(req, from).await?),
+    ))
 }
 
 /// `GET /api/v1/sessions`
@@ -152,13 +166,13 @@ pub struct SearchQuery {
     summary = "Search users by username prefix, in username order",
     description = "Presence (`online`, `last_seen_at`) as for `GET /users/{id}`: only of the caller and of users who share a conversation with it.",
     params(
-        ("query" = String, Query, description = "A username prefix (required)"),
+        ("query" = String, Query, description = "A username prefix (required, not empty)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The matching users", body = wire::UserList),
-        (status = 400, description = "`invalid_request`: no `query`, or `limit` out of range", body = wire::ErrorBody),
+        (status = 400, description = "`invalid_request`: no `query` or an empty one, or `limit` out of range", body = wire::ErrorBody),
     ),
 )]
 pub async fn search(
@@ -166,9 +180,11 @@ pub async fn search(
     caller: Caller,
     Query(q): Query<SearchQuery>,
 ) -> Result<JsonOut<wire::UserList>> {
+    // An empty prefix would match everyone: the directory is not for listing.
     let query = q
         .query
-        .ok_or_else(|| ApiError::invalid("query is required"))?;
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| ApiError::invalid("query is required and may not be empty"))?;
     let limit =
         validate::page_limit(q.limit, app.limits()).map_err(crate::error::AppError::from)?;
     Ok(JsonOut(app.search_users(&caller, &query, limit).await?))

@@ -269,6 +269,13 @@ async fn serve(
         header::CACHE_CONTROL,
         "private, max-age=31536000, immutable",
     );
+    // Uploaded bytes are the uploader's, not ours: opened directly in a browser, whatever they
+    // hold (HTML, SVG with scripts) runs with no origin, no scripts and no forms.
+    set(
+        &mut resp_headers,
+        header::CONTENT_SECURITY_POLICY,
+        "sandbox",
+    );
     if none_match(headers, &tag) {
         return Ok((StatusCode::NOT_MODIFIED, resp_headers).into_response());
     }

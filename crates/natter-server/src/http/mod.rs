@@ -5,6 +5,7 @@ mod accounts;
 mod conversations;
 pub mod error;
 pub mod extract;
+pub mod head_refusals;
 pub mod limits;
 mod media;
 mod messages;
@@ -13,10 +14,16 @@ mod ops;
 mod sync;
 mod ws;
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -94,6 +101,11 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        // Inside the timeout, so that it sees the timeout's error pass through the body.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            refuse_stalled_body,
+        ))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             app.config().request_body_timeout,
         ))
@@ -173,6 +185,52 @@ async fn close_after_refused_body(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// A request body that stalls past the body timeout is `408 request_timeout`, whichever
+/// handler was reading it: each would otherwise report what it saw, a malformed or cut-off body.
+async fn refuse_stalled_body(
+    State(app): State<App>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let stalled = Arc::new(AtomicBool::new(false));
+    let seen = stalled.clone();
+    let body = std::mem::take(req.body_mut());
+    *req.body_mut() = axum::body::Body::new(http_body_util::BodyExt::map_err(
+        body,
+        move |e: axum::Error| {
+            if is_timeout(&e) {
+                seen.store(true, Ordering::Relaxed);
+            }
+            e
+        },
+    ));
+    let resp = next.run(req).await;
+    if stalled.load(Ordering::Relaxed) && resp.status().is_client_error() {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body stalled: no bytes for {:?}",
+                app.config().request_body_timeout
+            ),
+        )
+        .into_response();
+    }
+    resp
+}
+
+/// Whether `e`, or an error it wraps, is the body timeout's.
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 async fn not_found() -> ApiError {

@@ -230,6 +230,10 @@ impl Modify for CommonAnswers {
                     .build(),
             ),
             (
+                "Stalled",
+                error("`request_timeout`: the body stalled (no bytes for the body timeout); the connection is closed").build(),
+            ),
+            (
                 "NotJson",
                 error("`unsupported_media_type`: a `Content-Type` other than JSON").build(),
             ),
@@ -331,6 +335,9 @@ fn add_common(method: HttpMethod, op: &mut Operation) {
     }
     if requires_token {
         add("401", "Unauthorized");
+    }
+    if op.request_body.is_some() {
+        add("408", "Stalled");
     }
     if json_body {
         add("413", "TooLarge");

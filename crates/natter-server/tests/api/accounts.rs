@@ -318,6 +318,50 @@ async fn user_search_without_query_is_400() {
 }
 
 #[tokio::test]
+async fn user_search_with_an_empty_query_is_400_not_everyone() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    app.user("bob").await;
+
+    let resp = alice
+        .raw("GET", "/api/v1/users?query=", None)
+        .await
+        .unwrap();
+    assert_error_response(&resp, 400, "invalid_request");
+    assert_api_error(
+        alice.search_users("", Some(10)).await,
+        400,
+        "invalid_request",
+    );
+    // One character is a prefix like any other.
+    let found = alice.search_users("b", None).await.unwrap().users;
+    assert_eq!(found.len(), 1);
+}
+
+#[tokio::test]
+async fn the_login_answer_is_not_to_be_cached() {
+    let app = spawn_app().await;
+    app.user("alice").await;
+
+    let resp = app
+        .anon()
+        .raw_with_headers(
+            "POST",
+            "/api/v1/sessions",
+            &[],
+            Some((
+                "application/json",
+                serde_json::to_vec(&json!({"username": "alice", "password": PASSWORD})).unwrap(),
+            )),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
+}
+
+#[tokio::test]
 async fn every_authenticated_endpoint_without_a_valid_token_is_401() {
     let app = spawn_app().await;
     let (alice, alice_user) = app.user("alice").await;

@@ -731,6 +731,11 @@ async fn the_type_comes_from_the_bytes_and_active_content_is_never_inline() {
     let resp = download(&alice, &m.id, &[]).await;
     assert_header(&resp, "content-type", "image/png");
     assert_eq!(disposition(&resp).kind, "inline");
+    // Shown in the browser, but in a sandbox: no scripts, no forms, no origin.
+    assert_header(&resp, "content-security-policy", "sandbox");
+    let thumb = thumbnail(&alice, &m.id, &[]).await;
+    assert_status(&thumb, 200);
+    assert_header(&thumb, "content-security-policy", "sandbox");
 
     // Things a browser would run, declared as images, are not images and never inline.
     let active: [(&str, &[u8], &str); 4] = [
@@ -768,6 +773,7 @@ async fn the_type_comes_from_the_bytes_and_active_content_is_never_inline() {
         assert!(resp.body == bytes);
         assert_header(&resp, "content-type", &m.content_type);
         assert_header(&resp, "x-content-type-options", "nosniff");
+        assert_header(&resp, "content-security-policy", "sandbox");
         let d = disposition(&resp);
         assert_eq!(d.kind, "attachment", "{name} must be an attachment");
         assert_eq!(d.filename_star.as_deref(), Some(name));

@@ -318,6 +318,9 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
         report.last_member_latency = Some(Latency::from_micros(&h));
     }
     report.server = server;
+    // Every socket is closed by now; the HTTP clients go too.
+    drop(users);
+    report.settled = target.settle(c.settle).await;
     if progress.load(Ordering::Relaxed) < expected_total {
         report.notes.push(format!(
             "drain timed out: {} of {} deliveries",
@@ -335,6 +338,7 @@ fn scenario_name(s: &Scenario) -> &'static str {
         Scenario::Reconnect { .. } => "reconnect",
         Scenario::Connections { .. } => "connections",
         Scenario::Startup { .. } => "startup",
+        Scenario::Logins { .. } => "logins",
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod chat;
 mod connections;
+mod logins;
 mod report;
 mod target;
 
@@ -38,6 +39,10 @@ pub struct Common {
     /// Bytes of text per message (at least what the check needs).
     #[arg(long, global = true, default_value_t = 64)]
     pub size: usize,
+    /// After the load, with every client gone, wait this long and read the server's memory
+    /// again: what it gives back, and what it keeps.
+    #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
     /// Print the report as JSON.
     #[arg(long, global = true)]
     pub json: bool,
@@ -72,6 +77,13 @@ pub enum Scenario {
         #[arg(long, default_value_t = 10_000)]
         count: usize,
     },
+    /// One user logging in N times, C at once: each login is one Argon2id password hash.
+    Logins {
+        #[arg(long, default_value_t = 1_000)]
+        count: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Starts the server repeatedly: time to listening and idle memory.
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -85,6 +97,9 @@ pub async fn run(args: BenchArgs) -> Result<bool> {
             chat::run(&args.scenario, &args.common).await?
         }
         Scenario::Connections { count } => connections::run(*count, &args.common).await?,
+        Scenario::Logins { count, concurrency } => {
+            logins::run(*count, *concurrency, &args.common).await?
+        }
         Scenario::Startup { runs } => connections::startup(*runs).await?,
     };
     if args.common.json {

@@ -5,6 +5,13 @@ use serde::Serialize;
 
 use super::target::ProcStats;
 
+/// The server's resident memory some time after the load ended.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Settled {
+    pub after_seconds: f64,
+    pub rss_bytes: u64,
+}
+
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Latency {
@@ -50,6 +57,10 @@ pub struct Report {
     pub server_rss_per_connection_bytes: Option<f64>,
     pub startup_ms: Option<Latency>,
     pub server: Option<ProcStats>,
+    pub logins_per_second: Option<f64>,
+    pub login_latency: Option<Latency>,
+    /// The server's memory once the load is over and `--settle` has passed.
+    pub settled: Option<Settled>,
     pub notes: Vec<String>,
 }
 
@@ -94,6 +105,10 @@ impl Report {
         row("delivery", &self.delivery_latency);
         row("last member", &self.last_member_latency);
         row("startup", &self.startup_ms);
+        if let Some(r) = self.logins_per_second {
+            println!("logins        {r:.1}/s, {} failed", self.send_errors);
+        }
+        row("login", &self.login_latency);
         if let Some(n) = self.connections {
             println!("connections   {n}");
         }
@@ -111,6 +126,13 @@ impl Report {
                 },
                 s.rss_bytes as f64 / 1048576.0,
                 s.peak_rss_bytes as f64 / 1048576.0
+            );
+        }
+        if let Some(s) = &self.settled {
+            println!(
+                "settled       RSS {:.1} MiB, {:.0} s after the load",
+                s.rss_bytes as f64 / 1048576.0,
+                s.after_seconds
             );
         }
         for n in &self.notes {

@@ -81,6 +81,18 @@ impl Target {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Waits `settle` (nothing if zero) and reads the started server's memory then.
+    pub async fn settle(&self, settle: Duration) -> Option<super::report::Settled> {
+        if settle.is_zero() {
+            return None;
+        }
+        tokio::time::sleep(settle).await;
+        Some(super::report::Settled {
+            after_seconds: settle.as_secs_f64(),
+            rss_bytes: self.stats()?.rss_bytes,
+        })
+    }
+
     /// The started server's CPU time and memory; none for a server at a URL.
     pub fn stats(&self) -> Option<ProcStats> {
         proc_stats(self.pid()?)

@@ -1,51 +1,46 @@
-//! Passwords and session tokens never reach the server's logs, even at the most verbose level.
+//! What the server logs: nothing below `info` by default, and never a password or a session
+//! token, even at the most verbose level.
 
-use std::{
-    io::{BufRead, BufReader, Read},
-    process::{Command, Stdio},
-    time::Duration,
-};
+mod common;
 
+use std::time::Duration;
+
+use common::serve;
 use natter_client::{Client, LoginRequest, RegisterRequest, SendMessageRequest};
 
 #[tokio::test]
-async fn no_password_or_token_is_logged_even_at_trace_level() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "off",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("NATTER_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("natter listening on ") {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "the server exited"
-        );
+async fn by_default_nothing_below_info_is_logged() {
+    let (server, _dir) = serve(None);
+    let anon = Client::new(&server.url);
+    let (alice, _) = anon.sign_up("alice", "pw-Zq8nUe4rT7").await.unwrap();
+    let (_, bob) = anon.sign_up("bob", "pw-Zq8nUe4rT7").await.unwrap();
+    let conv = alice.direct(&bob.id).await.unwrap().value;
+    // A WebSocket round trip: connect, send, close.
+    let mut socket = alice.connect(None).await.unwrap();
+    socket.typing(&conv.id, true).await.unwrap();
+    socket.ping().await.unwrap();
+    while let Some(frame) = socket.next_within(Duration::from_secs(5)).await.unwrap() {
+        if matches!(
+            frame,
+            natter_client::ServerFrame::Control(natter_client::ControlFrame::Pong)
+        ) {
+            break;
+        }
     }
-    let url = line
-        .trim()
-        .trim_start_matches("natter listening on ")
-        .to_owned();
-    let mut stderr = child.stderr.take().unwrap();
-    let logs = std::thread::spawn(move || {
-        let mut all = String::new();
-        let _ = stderr.read_to_string(&mut all);
-        all
-    });
+    socket.close().await;
+    let logs = server.stop();
+    // The shutdown is logged at info: the logs were read, and an empty capture cannot pass.
+    assert!(logs.contains("INFO"), "no info line: {logs}");
+    let below = logs
+        .lines()
+        .find(|l| l.contains("DEBUG") || l.contains("TRACE"));
+    assert!(below.is_none(), "logged below info by default: {below:?}");
+}
 
+#[tokio::test]
+async fn no_password_or_token_is_logged_even_at_trace_level() {
+    let (server, _dir) = serve(Some("trace"));
+    let url = server.url.clone();
     let password = "pw-Zq8nUe4rT7";
     let anon = Client::new(&url);
     for name in ["alice", "bob"] {
@@ -94,9 +89,7 @@ async fn no_password_or_token_is_logged_even_at_trace_level() {
     socket.close().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let _ = child.kill();
-    let _ = child.wait();
-    let logs = logs.join().unwrap();
+    let logs = server.stop();
     assert!(
         logs.len() > 1000,
         "trace logging produced too little to be a real check"
