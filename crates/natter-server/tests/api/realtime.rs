@@ -228,6 +228,12 @@ async fn every_device_of_a_user_receives_every_event_its_own_included() {
             }
             other => panic!("expected message_status, got {other:?}"),
         }
+        match next_event(ws).await.event {
+            EventData::ConversationStatus(s) => {
+                assert_eq!((s.all_delivered_seq, s.all_read_seq), (1, 1));
+            }
+            other => panic!("expected conversation_status, got {other:?}"),
+        }
     }
 
     // An edit from the other device.
@@ -444,6 +450,12 @@ async fn delivered_and_read_frames_move_the_marks() {
             }
             other => panic!("expected message_status delivered, got {other:?}"),
         }
+        match next_event(ws).await.event {
+            EventData::ConversationStatus(s) => {
+                assert_eq!((s.all_delivered_seq, s.all_read_seq), (2, 0));
+            }
+            other => panic!("expected conversation_status, got {other:?}"),
+        }
     }
     assert_eq!(alice.message(&ids[1]).await.unwrap().status, "delivered");
     assert_eq!(alice.message(&ids[2]).await.unwrap().status, "sent");
@@ -457,6 +469,12 @@ async fn delivered_and_read_frames_move_the_marks() {
                 assert_eq!(s.up_to_seq, 3);
             }
             other => panic!("expected message_status read, got {other:?}"),
+        }
+        match next_event(ws).await.event {
+            EventData::ConversationStatus(s) => {
+                assert_eq!((s.all_delivered_seq, s.all_read_seq), (3, 3));
+            }
+            other => panic!("expected conversation_status, got {other:?}"),
         }
     }
     let receipts = alice.receipts(&ids[2]).await.unwrap();
