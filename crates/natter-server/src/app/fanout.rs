@@ -12,6 +12,7 @@
 //! viewer, it is rendered once per variant, not once per viewer: `message_updated` in two (as
 //! shown, and as a tombstone for whoever hid the message), `conversation_updated` as one shared
 //! part that every member's frame holds, with its own counts spliced after it.
+
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,

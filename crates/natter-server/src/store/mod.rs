@@ -422,9 +422,8 @@ pub trait Store: Send + Sync + 'static {
     /// `user_id`'s events after `after`, oldest first, at most `limit`: those addressed to it,
     /// and those of the conversations it is a member of logged after it joined. Whether it
     /// may see one about a message is decided on top (`natter_core::audience`), since that
-    /// needs the message's seq.
-    ///
-    /// A page can hold events the user then may not see: a reader's cursor still moves past them.
+    /// needs the message's seq; a page may so hold events the user is then not shown, and a
+    /// reader's cursor moves past them all the same.
     async fn events_for(&self, user_id: &str, after: i64, limit: u32)
     -> StoreResult<Vec<EventRow>>;
 
