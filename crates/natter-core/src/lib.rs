@@ -4,6 +4,7 @@
 //! plain function over plain values, so that each can be unit-tested in isolation and every
 //! storage adapter and transport applies exactly the same rule.
 
+pub mod audience;
 pub mod error;
 pub mod limits;
 pub mod model;

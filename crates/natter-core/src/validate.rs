@@ -86,6 +86,28 @@ pub fn group_name(s: &str, l: &Limits) -> Result<String, Error> {
     Ok(t.to_owned())
 }
 
+/// A new group's `member_ids`: the members other than the creator, each once, in the order
+/// given. The creator's own id and repeats are ignored, but the list may hold no more ids than
+/// the largest group has members (the creator included): its length is checked before anything
+/// else, so an oversized list costs no more than reading it, and the rest is linear.
+pub fn group_member_ids(creator: &str, ids: Vec<String>, l: &Limits) -> Result<Vec<String>, Error> {
+    let max = l.group_members_max;
+    if ids.len() > max {
+        return Err(Error::invalid(format!(
+            "member_ids holds at most {max} ids"
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let members: Vec<String> = ids
+        .into_iter()
+        .filter(|id| id != creator && seen.insert(id.clone()))
+        .collect();
+    if members.len() + 1 > max {
+        return Err(Error::invalid(format!("a group has at most {max} members")));
+    }
+    Ok(members)
+}
+
 /// 1–64 characters.
 pub fn client_id(s: &str, l: &Limits) -> Result<String, Error> {
     let n = chars(s);
@@ -202,6 +224,48 @@ mod tests {
         assert!(group_name(&"n".repeat(129), &l()).is_err());
     }
 
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("u{i}")).collect()
+    }
+
+    #[test]
+    fn group_member_ids_drop_the_creator_and_repeats_in_order() {
+        let given = ["b", "me", "a", "b", "me", "c", "a"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            group_member_ids("me", given, &l()).unwrap(),
+            ["b", "a", "c"].map(String::from)
+        );
+        assert!(group_member_ids("me", vec![], &l()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn group_member_ids_edges() {
+        // 1,023 others and the creator: a full group.
+        assert_eq!(group_member_ids("me", ids(1023), &l()).unwrap().len(), 1023);
+        let mut with_creator = ids(1023);
+        with_creator.push("me".into());
+        assert_eq!(
+            group_member_ids("me", with_creator, &l()).unwrap().len(),
+            1023
+        );
+        // 1,024 others and the creator: one too many members.
+        assert!(matches!(
+            group_member_ids("me", ids(1024), &l()),
+            Err(Error::Invalid(_))
+        ));
+        // 1,024 ids that are mostly repeats are fine, 1,025 ids are not, whatever they hold.
+        assert_eq!(
+            group_member_ids("me", vec!["me".to_owned(); 1024], &l()).unwrap(),
+            Vec::<String>::new()
+        );
+        assert!(matches!(
+            group_member_ids("me", vec!["a".to_owned(); 1025], &l()),
+            Err(Error::Invalid(_))
+        ));
+    }
+
     #[test]
     fn client_id_edges() {
         assert!(client_id("", &l()).is_err());
@@ -226,6 +290,25 @@ mod tests {
             if let Ok(u) = username(&s, &l()) {
                 prop_assert!((3..=32).contains(&u.len()));
                 prop_assert!(u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b)));
+            }
+        }
+
+        #[test]
+        fn group_member_ids_keep_each_other_id_once(given in proptest::collection::vec("[a-e]", 0..40)) {
+            let small = Limits { group_members_max: 8, ..Limits::default() };
+            let mut expected: Vec<String> = Vec::new();
+            for id in &given {
+                if id != "a" && !expected.contains(id) {
+                    expected.push(id.clone());
+                }
+            }
+            // At most four others (b–e): only the length of the list can be refused.
+            match group_member_ids("a", given.clone(), &small) {
+                Ok(got) => {
+                    prop_assert!(given.len() <= 8);
+                    prop_assert_eq!(got, expected);
+                }
+                Err(_) => prop_assert!(given.len() > 8),
             }
         }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use natter_core::{MessageKind, time};
 use natter_server::{
-    hub::{Hub, Outbound},
+    hub::{Frame, Hub, Outbound},
     store::{NewMessage, Store, UserRow, sqlite::SqliteStore},
 };
 use natter_wire as wire;
@@ -57,7 +57,7 @@ fn fan_out_to_members(b: divan::Bencher, n: usize) {
         pos += 1;
         let out = Outbound::Durable {
             pos,
-            frame: frame.clone(),
+            frame: Frame::Whole(frame.clone()),
         };
         for u in &users {
             hub.deliver(u, &out);

@@ -8,7 +8,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -32,9 +32,36 @@ pub enum Outbound {
     /// A durable event at log position `pos`: skipped if the connection already replayed it.
     Durable {
         pos: i64,
-        frame: Bytes,
+        frame: Frame,
     },
     Ephemeral(Bytes),
+}
+
+/// The bytes of a durable frame: whole, or in parts joined only when written.
+///
+/// A conversation's frames to its members differ in a few bytes each (the member's own counts)
+/// and share the rest, the member list above all: parts let the fan-out queue a thousand such
+/// frames without copying what they share, and keep one copy of it in the queues.
+#[derive(Debug, Clone)]
+pub enum Frame {
+    Whole(Bytes),
+    Parts(Arc<[Bytes]>),
+}
+
+impl Frame {
+    /// The frame's bytes in one piece.
+    pub fn into_bytes(self) -> Bytes {
+        match self {
+            Frame::Whole(b) => b,
+            Frame::Parts(parts) => {
+                let mut out = Vec::with_capacity(parts.iter().map(Bytes::len).sum());
+                for p in parts.iter() {
+                    out.extend_from_slice(p);
+                }
+                out.into()
+            }
+        }
+    }
 }
 
 struct Conn {
@@ -224,8 +251,22 @@ mod tests {
     fn frame(pos: i64) -> Outbound {
         Outbound::Durable {
             pos,
-            frame: Bytes::from_static(b"{}"),
+            frame: Frame::Whole(Bytes::from_static(b"{}")),
         }
+    }
+
+    #[test]
+    fn a_frame_in_parts_is_written_joined() {
+        let parts: Arc<[Bytes]> = Arc::new([
+            Bytes::from_static(b"{\"a\":"),
+            Bytes::from_static(b"[1,2]"),
+            Bytes::from_static(b"}"),
+        ]);
+        assert_eq!(Frame::Parts(parts).into_bytes(), &b"{\"a\":[1,2]}"[..]);
+        assert_eq!(
+            Frame::Whole(Bytes::from_static(b"{}")).into_bytes(),
+            &b"{}"[..]
+        );
     }
 
     #[test]

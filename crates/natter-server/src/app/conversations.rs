@@ -1,5 +1,7 @@
 //! Conversations and their members.
 
+use std::collections::HashSet;
+
 use natter_core::{ConversationKind, Role, time, validate};
 use natter_wire as wire;
 
@@ -50,27 +52,22 @@ impl App {
                 Ok((self.conversation(caller, &id).await?, created))
             }
             Some(ConversationKind::Group) => {
+                // The list first: its length bounds every later step.
+                let ids = req
+                    .member_ids
+                    .ok_or_else(|| AppError::invalid("member_ids is required"))?;
+                let members = validate::group_member_ids(&caller.user_id, ids, self.limits())?;
                 let name = req
                     .name
                     .ok_or_else(|| AppError::invalid("name is required"))?;
                 let name = validate::group_name(&name, self.limits())?;
-                let ids = req
-                    .member_ids
-                    .ok_or_else(|| AppError::invalid("member_ids is required"))?;
-                let mut members: Vec<String> = Vec::with_capacity(ids.len());
-                for id in ids {
-                    if id != caller.user_id && !members.contains(&id) {
-                        members.push(id);
-                    }
-                }
-                if members.len() + 1 > self.limits().group_members_max {
-                    return Err(AppError::invalid(format!(
-                        "a group has at most {} members",
-                        self.limits().group_members_max
-                    )));
-                }
-                let found = self.store().existing_users(&members).await?;
-                if let Some(unknown) = members.iter().find(|m| !found.contains(m)) {
+                let found: HashSet<String> = self
+                    .store()
+                    .existing_users(&members)
+                    .await?
+                    .into_iter()
+                    .collect();
+                if let Some(unknown) = members.iter().find(|m| !found.contains(*m)) {
                     return Err(AppError::invalid(format!(
                         "member_ids: {unknown:?} names no user"
                     )));

@@ -1,14 +1,19 @@
-//! The durable event log as a user sees it: cursors and rendering.
+//! The durable event log as a user sees it: cursors, who may see an event, and rendering.
 //!
 //! A cursor is the position of the last event a device processed, written in decimal. Clients
 //! treat it as opaque; the server parses it strictly, so a malformed cursor is a clear `400`.
+//!
+//! Whether a viewer may see an event is `natter_core::audience`'s rule, applied on every path:
+//! the fan-out for the live stream, [`App::render_event`] for a resume's backlog and `/sync`.
+//! An event withheld renders as nothing, and a reader's cursor moves past it all the same.
 
+use natter_core::audience::{self, JoinPoint, Subject};
 use natter_wire as wire;
 
 use super::App;
 use crate::{
     error::{AppError, AppResult},
-    store::{EventKind, EventRow},
+    store::{EventKind, EventRow, MemberRow, MessageRow},
 };
 
 /// A position in the event log.
@@ -22,65 +27,127 @@ pub fn parse_cursor(s: &str) -> AppResult<Cursor> {
     s.parse().map_err(|_| AppError::invalid("malformed cursor"))
 }
 
-impl App {
-    /// Renders one logged event for `caller`; none when there is nothing left to show (the
-    /// message or conversation it refers to is gone).
-    pub async fn render_event(&self, viewer: &str, e: &EventRow) -> AppResult<Option<wire::Event>> {
-        self.render_event_with(viewer, e, None).await
-    }
+/// Read as this viewer, a message is hidden for no one: no user has the empty id.
+pub(crate) const NO_VIEWER: &str = "";
 
-    /// Like [`App::render_event`], with the conversation's members if the caller has them
-    /// (they are only read for a message's status).
-    pub(crate) async fn render_event_with(
+/// What a logged event refers to, loaded once however many view it.
+pub(crate) enum Content {
+    /// `new_message` and `message_updated`: the message as read for one viewer (or none).
+    Message(MessageRow),
+    MessageDeleted(wire::MessageDeleted),
+    MessageStatus(wire::MessageStatusEvent),
+    /// `conversation_status`: the conversation's watermarks moved.
+    ConversationStatus(wire::ConversationStatus),
+    /// `conversation_updated` and `conversation_removed`, rendered from the conversation.
+    Conversation,
+}
+
+impl Content {
+    /// What the event is about, for the audience rule.
+    pub(crate) fn subject(&self) -> Subject {
+        match self {
+            Content::Message(m) => Subject::Message { seq: m.seq },
+            Content::MessageDeleted(d) => Subject::Message { seq: d.seq },
+            Content::MessageStatus(s) => Subject::MarkUpTo {
+                up_to_seq: s.up_to_seq,
+            },
+            Content::Conversation | Content::ConversationStatus(_) => Subject::Conversation,
+        }
+    }
+}
+
+/// A member's join point, as the audience rule takes it.
+pub(crate) fn join_point(m: &MemberRow) -> JoinPoint {
+    JoinPoint {
+        seq: m.joined_seq,
+        pos: m.joined_pos,
+    }
+}
+
+impl App {
+    /// Loads what `e` refers to, as `viewer` sees it; none when it is gone (a message deleted
+    /// with its group).
+    pub(crate) async fn load_event(
         &self,
-        viewer: &str,
         e: &EventRow,
-        members: Option<&[crate::store::MemberRow]>,
-    ) -> AppResult<Option<wire::Event>> {
-        let cursor = e.pos.to_string();
-        let data = |e: &EventRow| -> AppResult<serde_json::Value> {
+        viewer: &str,
+    ) -> AppResult<Option<Content>> {
+        fn payload<T: serde::de::DeserializeOwned>(e: &EventRow) -> AppResult<T> {
             serde_json::from_str(e.data.as_deref().unwrap_or("null"))
                 .map_err(|err| AppError::Internal(format!("event {}: {err}", e.pos)))
-        };
-        let event = match e.kind {
+        }
+        Ok(Some(match e.kind {
             EventKind::NewMessage | EventKind::MessageUpdated => {
                 let Some(id) = &e.message_id else {
                     return Ok(None);
                 };
-                let Some(msg) = self.store().message(id, viewer).await? else {
-                    return Ok(None);
-                };
-                let m = match members {
-                    Some(members) => self.render_message(&msg, members).await?,
-                    None => {
-                        let members = self.store().members(&msg.conversation_id).await?;
-                        self.render_message(&msg, &members).await?
-                    }
-                };
+                match self.store().message(id, viewer).await? {
+                    Some(m) => Content::Message(m),
+                    None => return Ok(None),
+                }
+            }
+            EventKind::MessageDeleted => Content::MessageDeleted(payload(e)?),
+            EventKind::MessageStatus => Content::MessageStatus(payload(e)?),
+            EventKind::ConversationStatus => Content::ConversationStatus(payload(e)?),
+            EventKind::ConversationUpdated | EventKind::ConversationRemoved => {
+                Content::Conversation
+            }
+        }))
+    }
+
+    /// Renders one logged event for `viewer`; none when it may not see it, or when nothing is
+    /// left to show (the message or conversation it refers to is gone).
+    pub async fn render_event(&self, viewer: &str, e: &EventRow) -> AppResult<Option<wire::Event>> {
+        let Some(content) = self.load_event(e, viewer).await? else {
+            return Ok(None);
+        };
+        // A message's status needs every member; the viewer's join point is among them.
+        let members = match content {
+            Content::Message(_) => self.store().members(&e.conversation_id).await?,
+            _ => Vec::new(),
+        };
+        let joined = match content {
+            Content::Message(_) => members.iter().find(|m| m.user_id == viewer).map(join_point),
+            _ => self
+                .store()
+                .member(&e.conversation_id, viewer)
+                .await?
+                .as_ref()
+                .map(join_point),
+        };
+        if !audience::receives(joined, e.user_id.is_some(), e.pos, content.subject()) {
+            return Ok(None);
+        }
+        self.render_content(viewer, e, content, &members).await
+    }
+
+    /// Renders `e`'s content for `viewer`, who may see it; `members` are the conversation's,
+    /// read only for a message's status.
+    pub(crate) async fn render_content(
+        &self,
+        viewer: &str,
+        e: &EventRow,
+        content: Content,
+        members: &[MemberRow],
+    ) -> AppResult<Option<wire::Event>> {
+        let event = match content {
+            Content::Message(msg) => {
+                let m = self.render_message(&msg, members).await?;
                 if e.kind == EventKind::NewMessage {
                     wire::EventData::NewMessage(m)
                 } else {
                     wire::EventData::MessageUpdated(m)
                 }
             }
-            EventKind::MessageDeleted => wire::EventData::MessageDeleted(
-                serde_json::from_value(data(e)?)
-                    .map_err(|err| AppError::Internal(err.to_string()))?,
-            ),
-            EventKind::MessageStatus => wire::EventData::MessageStatus(
-                serde_json::from_value(data(e)?)
-                    .map_err(|err| AppError::Internal(err.to_string()))?,
-            ),
-            EventKind::ConversationStatus => wire::EventData::ConversationStatus(
-                serde_json::from_value(data(e)?)
-                    .map_err(|err| AppError::Internal(err.to_string()))?,
-            ),
-            EventKind::ConversationRemoved => {
+            Content::MessageDeleted(d) => wire::EventData::MessageDeleted(d),
+            Content::MessageStatus(s) => wire::EventData::MessageStatus(s),
+            Content::ConversationStatus(s) => wire::EventData::ConversationStatus(s),
+            Content::Conversation if e.kind == EventKind::ConversationRemoved => {
                 wire::EventData::ConversationRemoved(wire::ConversationRemoved {
                     conversation_id: e.conversation_id.clone(),
                 })
             }
-            EventKind::ConversationUpdated => {
+            Content::Conversation => {
                 match self
                     .store()
                     .conversation_view(&e.conversation_id, viewer)
@@ -93,7 +160,10 @@ impl App {
                 }
             }
         };
-        Ok(Some(wire::Event { cursor, event }))
+        Ok(Some(wire::Event {
+            cursor: e.pos.to_string(),
+            event,
+        }))
     }
 }
 

@@ -2,27 +2,47 @@
 //! for every connected device of its audience.
 //!
 //! Tailing the log, rather than forwarding what writers announce, is what keeps delivery in
-//! order and complete: announcements only wake the tail. Each event is rendered and serialized
-//! once and the bytes shared among its recipients, except the kinds whose content depends on
-//! the viewer (`conversation_updated` carries the viewer's unread count; `message_updated`
-//! respects what the viewer deleted for itself).
+//! order and complete: announcements only wake the tail. One task handles every conversation,
+//! so each connection receives its events in log order and its cursor never passes one it has
+//! not received; the price is that no event may cost more than O(members) work, or one busy
+//! group would hold up every other conversation's delivery.
+//!
+//! The audience is `natter_core::audience`'s rule over the members. Each event is rendered and
+//! serialized once and the bytes shared among its recipients. Where the content depends on the
+//! viewer, it is rendered once per variant, not once per viewer: `message_updated` in two (as
+//! shown, and as a tombstone for whoever hid the message), `conversation_updated` as one shared
+//! part that every member's frame holds, with its own counts spliced after it.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use bytes::Bytes;
+use natter_core::audience::{self, Subject};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::App;
+use super::{
+    App,
+    events::{Content, NO_VIEWER, join_point},
+    render::{PER_VIEWER, conversation_shared},
+};
 use crate::{
     bus::BusMessage,
-    hub::{Outbound, close},
-    store::{EventKind, EventRow, MemberRow},
+    error::{AppError, AppResult},
+    hub::{Frame, Outbound, close},
+    store::{ConversationRow, EventKind, EventRow, MemberRow, MessageRow, ViewerState},
 };
 
 /// Events read from the log per query.
 const BATCH: u32 = 512;
 /// Conversations whose members are cached before the cache is cleared.
 const CACHE_MAX: usize = 10_000;
+
+/// Members by conversation, dropped when the fan-out reaches a change of members. Read after
+/// the event at hand was logged, a list is never older than it.
+type MemberCache = HashMap<String, Arc<Vec<MemberRow>>>;
 
 impl App {
     pub(super) fn spawn_fanout(&self) {
@@ -37,7 +57,7 @@ impl App {
                     0
                 }
             };
-            let mut members: HashMap<String, Arc<Vec<MemberRow>>> = HashMap::new();
+            let mut members: MemberCache = HashMap::new();
             // A safety net: if a wake-up were ever missed, the tail still moves within a second.
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
@@ -77,7 +97,7 @@ impl App {
     }
 
     /// Delivers every event after `last`; returns the new last position.
-    async fn tail(&self, mut last: i64, cache: &mut HashMap<String, Arc<Vec<MemberRow>>>) -> i64 {
+    async fn tail(&self, mut last: i64, cache: &mut MemberCache) -> i64 {
         loop {
             let rows = match self.store().events_after(last, BATCH).await {
                 Ok(r) => r,
@@ -100,70 +120,235 @@ impl App {
         }
     }
 
-    async fn fan_out(
+    /// The members of a conversation, from the cache if there.
+    async fn members_cached(
         &self,
-        e: &EventRow,
-        cache: &mut HashMap<String, Arc<Vec<MemberRow>>>,
-    ) -> Result<(), crate::error::AppError> {
+        conversation_id: &str,
+        cache: &mut MemberCache,
+    ) -> AppResult<Arc<Vec<MemberRow>>> {
+        if let Some(m) = cache.get(conversation_id) {
+            return Ok(m.clone());
+        }
+        let m = Arc::new(self.store().members(conversation_id).await?);
+        remember(cache, conversation_id, m.clone());
+        Ok(m)
+    }
+
+    async fn fan_out(&self, e: &EventRow, cache: &mut MemberCache) -> AppResult<()> {
         if matches!(
             e.kind,
             EventKind::ConversationUpdated | EventKind::ConversationRemoved
         ) {
             cache.remove(&e.conversation_id);
         }
-        let mut cached: Option<Arc<Vec<MemberRow>>> = None;
-        let audience: Vec<String> = match &e.user_id {
-            Some(u) => vec![u.clone()],
-            None => {
-                let members = match cache.get(&e.conversation_id) {
-                    Some(m) => m.clone(),
-                    None => {
-                        let m = Arc::new(self.store().members(&e.conversation_id).await?);
-                        if cache.len() >= CACHE_MAX {
-                            cache.clear();
-                        }
-                        cache.insert(e.conversation_id.clone(), m.clone());
-                        m
-                    }
-                };
-                let audience = members
-                    .iter()
-                    .filter(|m| m.joined_pos < e.pos)
-                    .map(|m| m.user_id.clone())
-                    .collect();
-                cached = Some(members);
-                audience
-            }
+        if e.kind == EventKind::ConversationUpdated {
+            return self.fan_out_conversation(e, cache).await;
+        }
+        let Some(content) = self.load_event(e, NO_VIEWER).await? else {
+            return Ok(());
         };
-        let audience: Vec<String> = audience
+        let subject = content.subject();
+        // A removal addressed to its member needs no membership; everything else does.
+        let members = match (&e.user_id, subject) {
+            (Some(_), Subject::Conversation) => Arc::new(Vec::new()),
+            _ => self.members_cached(&e.conversation_id, cache).await?,
+        };
+        let audience: Vec<&str> = match &e.user_id {
+            Some(u) => {
+                let joined = members.iter().find(|m| &m.user_id == u).map(join_point);
+                if audience::receives(joined, true, e.pos, subject) {
+                    vec![u.as_str()]
+                } else {
+                    vec![]
+                }
+            }
+            None => members
+                .iter()
+                .filter(|m| audience::receives(Some(join_point(m)), false, e.pos, subject))
+                .map(|m| m.user_id.as_str())
+                .collect(),
+        };
+        let audience: Vec<&str> = audience
             .into_iter()
             .filter(|u| self.hub().wants(u))
             .collect();
-        let Some(first) = audience.first() else {
+        if audience.is_empty() {
             return Ok(());
-        };
-        let per_viewer = matches!(
-            e.kind,
-            EventKind::ConversationUpdated | EventKind::MessageUpdated
-        );
-        if per_viewer {
-            for u in &audience {
-                if let Some(ev) = self.render_event(u, e).await? {
-                    let frame = Bytes::from(serde_json::to_vec(&ev).unwrap_or_default());
-                    self.hub()
-                        .deliver(u, &Outbound::Durable { pos: e.pos, frame });
-                }
+        }
+        match content {
+            Content::Message(msg) if e.kind == EventKind::MessageUpdated => {
+                self.fan_out_edit(e, msg, &audience).await
             }
-        } else if let Some(ev) = self
-            .render_event_with(first, e, cached.as_deref().map(Vec::as_slice))
-            .await?
-        {
-            let frame = Bytes::from(serde_json::to_vec(&ev).unwrap_or_default());
+            content => {
+                let frame = self.frame(e, content, &members).await?;
+                if let Some(frame) = frame {
+                    let out = Outbound::Durable { pos: e.pos, frame };
+                    for u in &audience {
+                        self.deliver(u, &out);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Renders and serializes `content` (not a `conversation_updated`, whose rendering depends
+    /// on the viewer).
+    async fn frame(
+        &self,
+        e: &EventRow,
+        content: Content,
+        members: &[MemberRow],
+    ) -> AppResult<Option<Frame>> {
+        let Some(ev) = self.render_content(NO_VIEWER, e, content, members).await? else {
+            return Ok(None);
+        };
+        let bytes = serde_json::to_vec(&ev).map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(Some(Frame::Whole(bytes.into())))
+    }
+
+    /// `message_updated`: the message as shown, and as a tombstone to those who hid it.
+    async fn fan_out_edit(
+        &self,
+        e: &EventRow,
+        msg: MessageRow,
+        audience: &[&str],
+    ) -> AppResult<()> {
+        // Read now, not cached: the status is rendered from the members' current marks.
+        let members = self.store().members(&e.conversation_id).await?;
+        let hidden: HashSet<String> = self.store().hidden_by(&msg.id).await?.into_iter().collect();
+        let mut tombstone = msg.clone();
+        tombstone.hidden = true;
+        let shown = self.frame(e, Content::Message(msg), &members).await?;
+        let hid = if audience.iter().any(|u| hidden.contains(*u)) {
+            self.frame(e, Content::Message(tombstone), &members).await?
+        } else {
+            None
+        };
+        for (frame, hiders) in [(shown, false), (hid, true)] {
+            let Some(frame) = frame else { continue };
             let out = Outbound::Durable { pos: e.pos, frame };
-            for u in &audience {
+            for u in audience.iter().filter(|u| hidden.contains(**u) == hiders) {
                 self.deliver(u, &out);
             }
         }
         Ok(())
+    }
+
+    /// `conversation_updated`: every member's frame shares one rendering of the conversation
+    /// and adds its own counts; all are read in one query, not one view per member.
+    async fn fan_out_conversation(&self, e: &EventRow, cache: &mut MemberCache) -> AppResult<()> {
+        let Some(views) = self.store().conversation_views(&e.conversation_id).await? else {
+            return Ok(());
+        };
+        let members = Arc::new(views.members);
+        remember(cache, &e.conversation_id, members.clone());
+        let audience: Vec<usize> = members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| e.user_id.as_ref().is_none_or(|u| *u == m.user_id))
+            .filter(|(_, m)| {
+                audience::receives(
+                    Some(join_point(m)),
+                    e.user_id.is_some(),
+                    e.pos,
+                    Subject::Conversation,
+                )
+            })
+            .filter(|(_, m)| self.hub().wants(&m.user_id))
+            .map(|(i, _)| i)
+            .collect();
+        if audience.is_empty() {
+            return Ok(());
+        }
+        let shared = self
+            .shared_conversation(e.pos, &views.conversation, &members, views.last_message)
+            .await?;
+        for i in audience {
+            let m = &members[i];
+            let frame = shared.frame_for(m, views.viewers[i]);
+            self.deliver(&m.user_id, &Outbound::Durable { pos: e.pos, frame });
+        }
+        Ok(())
+    }
+
+    /// Renders what every member's `conversation_updated` frame shares.
+    async fn shared_conversation(
+        &self,
+        pos: i64,
+        conversation: &ConversationRow,
+        members: &[MemberRow],
+        last_message: Option<MessageRow>,
+    ) -> AppResult<SharedConversation> {
+        let internal = |e: serde_json::Error| AppError::Internal(e.to_string());
+        let mut data =
+            serde_json::to_value(conversation_shared(conversation, members)).map_err(internal)?;
+        let fields = data
+            .as_object_mut()
+            .ok_or_else(|| AppError::Internal("a conversation is no JSON object".into()))?;
+        for k in PER_VIEWER {
+            fields.remove(k);
+        }
+        // `{"id": …, …}` without its closing brace: the viewer's fields follow. It is never
+        // `{` alone, since `id` is always there.
+        let data = serde_json::to_string(&data).map_err(internal)?;
+        let open = data.strip_suffix('}').unwrap_or(&data);
+        let head = format!(
+            r#"{{"cursor":"{pos}","type":"{}","data":{open},"last_message":"#,
+            EventKind::ConversationUpdated.as_str()
+        );
+        let (shown, hidden) = match last_message {
+            Some(msg) => {
+                let mut tombstone = msg.clone();
+                tombstone.hidden = true;
+                let shown = serde_json::to_vec(&self.render_message(&msg, members).await?)
+                    .map_err(internal)?;
+                let hidden = serde_json::to_vec(&self.render_message(&tombstone, members).await?)
+                    .map_err(internal)?;
+                (Some((msg.seq, Bytes::from(shown))), Bytes::from(hidden))
+            }
+            None => (None, Bytes::from_static(b"null")),
+        };
+        Ok(SharedConversation {
+            head: head.into(),
+            shown,
+            hidden,
+        })
+    }
+}
+
+/// Caches a conversation's members, clearing the cache when full.
+fn remember(cache: &mut MemberCache, conversation_id: &str, members: Arc<Vec<MemberRow>>) {
+    if cache.len() >= CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(conversation_id.to_owned(), members);
+}
+
+/// A `conversation_updated` frame in parts: the contract sends every member the Conversation as
+/// it sees it, which differs between members only in [`PER_VIEWER`]'s fields.
+struct SharedConversation {
+    /// `{"cursor", "type", "data": {` and every shared field, up to `"last_message":`.
+    head: Bytes,
+    /// The last message's seq and JSON, as shown to a member that can see it.
+    shown: Option<(i64, Bytes)>,
+    /// The last message as a member that hid it sees it.
+    hidden: Bytes,
+}
+
+impl SharedConversation {
+    fn frame_for(&self, m: &MemberRow, own: ViewerState) -> Frame {
+        let last = match &self.shown {
+            // Joined after it: it is no message of this member's history.
+            Some((seq, _)) if *seq <= m.joined_seq => Bytes::from_static(b"null"),
+            Some(_) if own.hid_last_message => self.hidden.clone(),
+            Some((_, shown)) => shown.clone(),
+            None => Bytes::from_static(b"null"),
+        };
+        let tail = format!(
+            r#","unread_count":{},"read_seq":{}}}}}"#,
+            own.unread_count, m.marks.read_seq
+        );
+        Frame::Parts(Arc::new([self.head.clone(), last, Bytes::from(tail)]))
     }
 }

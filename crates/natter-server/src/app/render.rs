@@ -6,7 +6,7 @@ use natter_wire as wire;
 use super::App;
 use crate::{
     error::AppResult,
-    store::{ConversationView, MediaRow, MemberRow, MessageRow, UserRow},
+    store::{ConversationRow, ConversationView, MediaRow, MemberRow, MessageRow, UserRow},
 };
 
 /// A user's media usage, shown only to itself.
@@ -114,31 +114,46 @@ impl App {
         &self,
         v: &ConversationView,
     ) -> AppResult<wire::Conversation> {
-        let last_message = match &v.last_message {
+        let mut c = conversation_shared(&v.conversation, &v.members);
+        c.last_message = match &v.last_message {
             Some(m) => Some(self.render_message(m, &v.members).await?),
             None => None,
         };
-        Ok(wire::Conversation {
-            id: v.conversation.id.clone(),
-            kind: v.conversation.kind.as_str().to_owned(),
-            name: v.conversation.name.clone(),
-            members: v
-                .members
-                .iter()
-                .map(|m| wire::Member {
-                    user_id: m.user_id.clone(),
-                    role: m.role.as_str().to_owned(),
-                    joined_at: time::format(m.joined_at),
-                })
-                .collect(),
-            created_at: time::format(v.conversation.created_at),
-            last_message_at: time::format(v.conversation.last_message_at),
-            last_seq: v.conversation.last_seq,
-            last_message,
-            unread_count: v.unread_count,
-            read_seq: v.read_seq,
-            all_delivered_seq: v.conversation.all_delivered_seq,
-            all_read_seq: v.conversation.all_read_seq,
-        })
+        c.unread_count = v.unread_count;
+        c.read_seq = v.read_seq;
+        Ok(c)
     }
 }
+
+/// A conversation's fields that every member sees alike; the viewer's own ([`PER_VIEWER`])
+/// are left empty.
+pub(crate) fn conversation_shared(
+    c: &ConversationRow,
+    members: &[MemberRow],
+) -> wire::Conversation {
+    wire::Conversation {
+        id: c.id.clone(),
+        kind: c.kind.as_str().to_owned(),
+        name: c.name.clone(),
+        members: members
+            .iter()
+            .map(|m| wire::Member {
+                user_id: m.user_id.clone(),
+                role: m.role.as_str().to_owned(),
+                joined_at: time::format(m.joined_at),
+            })
+            .collect(),
+        created_at: time::format(c.created_at),
+        last_message_at: time::format(c.last_message_at),
+        last_seq: c.last_seq,
+        last_message: None,
+        unread_count: 0,
+        read_seq: 0,
+        all_delivered_seq: c.all_delivered_seq,
+        all_read_seq: c.all_read_seq,
+    }
+}
+
+/// The fields of a Conversation that depend on who views it: the last message (none for a
+/// member that joined after it, a tombstone for one that hid it) and the viewer's own counts.
+pub(crate) const PER_VIEWER: [&str; 3] = ["last_message", "unread_count", "read_seq"];

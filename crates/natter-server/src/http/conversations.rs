@@ -23,13 +23,13 @@ type Result<T> = std::result::Result<T, ApiError>;
     operation_id = "createConversation",
     tag = "conversations",
     summary = "Start a direct conversation or create a group",
-    description = "`{\"type\": \"direct\", \"user_id\"}` or `{\"type\": \"group\", \"name\", \"member_ids\"}`. The creator of a group is its `owner`.",
+    description = "`{\"type\": \"direct\", \"user_id\"}` or `{\"type\": \"group\", \"name\", \"member_ids\"}`. The creator of a group is its `owner`; its own id and repeats in `member_ids` are ignored, but the list holds at most 1,024 ids.",
     request_body = wire::CreateConversationRequest,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = wire::Conversation),
         (status = 200, description = "The existing direct conversation of the pair", body = wire::Conversation),
-        (status = 400, description = "`invalid_request`: a missing field, oneself as the other user, unknown user ids, too many members", body = wire::ErrorBody),
+        (status = 400, description = "`invalid_request`: a missing field, oneself as the other user, unknown user ids, too many members, more than 1,024 `member_ids`", body = wire::ErrorBody),
     ),
 )]
 pub async fn create(

@@ -274,7 +274,7 @@ async fn serve(
                     let frame = match out {
                         Outbound::Durable { pos, frame } if pos > last_sent => {
                             last_sent = pos;
-                            Some(frame)
+                            Some(frame.into_bytes())
                         }
                         Outbound::Durable { .. } => None,
                         Outbound::Ephemeral(frame) => Some(frame),

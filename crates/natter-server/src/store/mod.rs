@@ -167,6 +167,27 @@ pub struct ConversationView {
     pub read_seq: i64,
 }
 
+/// A conversation as every member sees it at once, read in one transaction for the fan-out:
+/// what the members share, and the little that differs between them.
+#[derive(Debug, Clone)]
+pub struct ConversationViews {
+    pub conversation: ConversationRow,
+    /// In join order.
+    pub members: Vec<MemberRow>,
+    /// The newest message as a member that did not hide it sees it.
+    pub last_message: Option<MessageRow>,
+    /// What differs per member, in the order of `members`.
+    pub viewers: Vec<ViewerState>,
+}
+
+/// One member's own part of a conversation's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewerState {
+    pub unread_count: i64,
+    /// It deleted the last message for itself.
+    pub hid_last_message: bool,
+}
+
 /// A message to store.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -327,6 +348,11 @@ pub trait Store: Send + Sync + 'static {
         conversation_id: &str,
         viewer: &str,
     ) -> StoreResult<Option<ConversationView>>;
+    /// The conversation as each of its members sees it; none if it does not exist.
+    async fn conversation_views(
+        &self,
+        conversation_id: &str,
+    ) -> StoreResult<Option<ConversationViews>>;
     /// `viewer`'s conversations, newest activity first, older than `before` if given.
     async fn conversations_of(
         &self,
@@ -392,6 +418,8 @@ pub trait Store: Send + Sync + 'static {
         after: Option<i64>,
         limit: u32,
     ) -> StoreResult<(Vec<MessageRow>, bool)>;
+    /// The current members of a message's conversation who deleted it for themselves.
+    async fn hidden_by(&self, message_id: &str) -> StoreResult<Vec<String>>;
     /// Replaces the text of `actor`'s message.
     async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()>;
     /// Deletes for everyone: erases text and media reference, keeps the tombstone. Returns the
@@ -447,7 +475,11 @@ pub trait Store: Send + Sync + 'static {
     async fn prune_events(&self, before: i64) -> StoreResult<i64>;
     /// The highest position pruned so far (0 if none): a cursor below it cannot resume.
     async fn pruned_up_to(&self) -> StoreResult<i64>;
-    /// `user_id`'s events after `after`, oldest first, at most `limit`.
+    /// `user_id`'s events after `after`, oldest first, at most `limit`: those addressed to it,
+    /// and those of the conversations it is a member of logged after it joined. Whether it
+    /// may see one about a message is decided on top (`natter_core::audience`), since that
+    /// needs the message's seq; a page may so hold events the user is then not shown, and a
+    /// reader's cursor moves past them all the same.
     async fn events_for(&self, user_id: &str, after: i64, limit: u32)
     -> StoreResult<Vec<EventRow>>;
 

@@ -1277,6 +1277,55 @@ impl Store for SqliteStore {
         Ok(v)
     }
 
+    async fn conversation_views(
+        &self,
+        conversation_id: &str,
+    ) -> StoreResult<Option<ConversationViews>> {
+        // One read transaction, so that every member's view is of the same moment.
+        let mut tx = self.readers.begin().await?;
+        let conversation = match conversation_in(&mut tx, conversation_id).await {
+            Ok(c) => c,
+            Err(StoreError::Rule(Rule::NotFound(_))) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // Read as no one: "" is no user's id, so nothing counts as hidden.
+        let last_message = sqlx::query(select_messages!(
+            "WHERE m.conversation_id = ?2 AND m.seq = ?3"
+        ))
+        .bind("")
+        .bind(conversation_id)
+        .bind(conversation.last_seq)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(message_row)
+        .transpose()?;
+        // Every member's unread count in one statement; the same count as a single view's.
+        let rows = sqlx::query(
+            "SELECT mb.user_id, mb.role, mb.joined_at, mb.joined_seq, mb.joined_pos,                     mb.delivered_seq, mb.read_seq,                     (SELECT COUNT(*) FROM messages m                      WHERE m.conversation_id = mb.conversation_id                        AND m.seq > MAX(mb.read_seq, mb.joined_seq)                        AND m.sender_id <> mb.user_id AND m.deleted_at IS NULL                        AND NOT EXISTS (SELECT 1 FROM hidden_messages h                                        WHERE h.user_id = mb.user_id AND h.message_id = m.id)                     ) AS unread_count,                     EXISTS (SELECT 1 FROM hidden_messages h                             WHERE h.user_id = mb.user_id AND h.message_id = ?2) AS hid_last              FROM members mb WHERE mb.conversation_id = ?1 ORDER BY mb.join_order",
+        )
+        .bind(conversation_id)
+        .bind(last_message.as_ref().map(|m| m.id.as_str()))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut members = Vec::with_capacity(rows.len());
+        let mut viewers = Vec::with_capacity(rows.len());
+        for r in &rows {
+            members.push(member_row(r)?);
+            viewers.push(ViewerState {
+                unread_count: r.try_get("unread_count")?,
+                hid_last_message: r.try_get::<i64, _>("hid_last")? != 0,
+            });
+        }
+        Ok(Some(ConversationViews {
+            conversation,
+            members,
+            last_message,
+            viewers,
+        }))
+    }
+
     async fn conversations_of(
         &self,
         viewer: &str,
@@ -1508,6 +1557,19 @@ impl Store for SqliteStore {
     async fn message(&self, id: &str, viewer: &str) -> StoreResult<Option<MessageRow>> {
         let mut conn = self.readers.acquire().await?;
         Ok(message_in(&mut conn, id, viewer).await?)
+    }
+
+    async fn hidden_by(&self, message_id: &str) -> StoreResult<Vec<String>> {
+        // Through the members, whose (user_id, message_id) keys are the index of the hidden.
+        Ok(sqlx::query_scalar(
+            "SELECT mb.user_id FROM messages m \
+             JOIN members mb ON mb.conversation_id = m.conversation_id \
+             WHERE m.id = ?1 AND EXISTS (SELECT 1 FROM hidden_messages h \
+                                         WHERE h.user_id = mb.user_id AND h.message_id = ?1)",
+        )
+        .bind(message_id)
+        .fetch_all(&self.readers)
+        .await?)
     }
 
     async fn messages(

@@ -452,3 +452,271 @@ async fn authz_matrix_direct() {
     })
     .await;
 }
+
+// ---- Who receives which event ----
+
+/// The viewers of the event table, each on the three paths an event takes, in column order.
+const EVENT_VIEWERS: [&str; 3] = ["member", "newcomer", "readded"];
+const EVENT_PATHS: [&str; 3] = ["live", "resume", "sync"];
+
+/// `(what, the event kind it makes, whether each viewer receives it)`: `true` on all three
+/// paths (live on a socket, on resume with `?since=`, by `/sync`), `false` on none.
+type EventRow = (&'static str, &'static str, [bool; 3]);
+
+/// A group: `owner` created it with `member` and `readded`; `owner` sent a text (seq 1) and an
+/// image with a caption (seq 2); then `readded` was removed, `newcomer` added and `readded`
+/// added back, and `owner` sent a text (seq 3). `newcomer` and `readded` joined at seq 2: API.md
+/// has them see only seq 3 on, so no event about seq 1 or 2 may reach them, however late it
+/// comes and whichever way they read it. `readded` was a member when those were sent: a member
+/// removed and added again has the join point of its last joining.
+#[rustfmt::skip]
+const EVENT_ROWS: &[EventRow] = &[
+    //                                                                   member newcomer readded
+    ("edit a text sent before they joined",        "message_updated",   [true,  false,  false]),
+    ("edit an image's caption sent before",        "message_updated",   [true,  false,  false]),
+    ("delete a text sent before, for everyone",    "message_deleted",   [true,  false,  false]),
+    ("member marks seq 2 read (status ≤ join)",    "message_status",    [true,  false,  false]),
+    ("newcomer marks seq 1 read (its own, ≤ join)", "message_status",   [true,  false,  false]),
+    ("member marks seq 3 read (status > join)",    "message_status",    [true,  true,   true]),
+    ("edit a text sent after they joined",         "message_updated",   [true,  true,   true]),
+    ("delete a text sent after, for everyone",     "message_deleted",   [true,  true,   true]),
+];
+
+/// The scene of one event row.
+struct EventScene {
+    conv: String,
+    old_text: String,
+    image: String,
+    new_text: String,
+}
+
+async fn event_scene(cast: &Cast) -> EventScene {
+    let owner = cast.client("owner");
+    let conv = owner
+        .create_group("events", &[cast.id("member"), cast.id("readded")])
+        .await
+        .expect("the group")
+        .id;
+    let old_text = owner.send_text(&conv, "secret").await.expect("seq 1").id;
+    let media = owner
+        .upload(png(), "image/png", Some("old.png"))
+        .await
+        .expect("the upload");
+    let image = owner
+        .send_message(
+            &conv,
+            &SendMessageRequest {
+                kind: Some("image".into()),
+                media_id: Some(media.id),
+                text: Some("old caption".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("seq 2")
+        .value
+        .id;
+    owner
+        .remove_member(&conv, cast.id("readded"))
+        .await
+        .expect("readded is removed");
+    for late in ["newcomer", "readded"] {
+        owner
+            .add_member(&conv, cast.id(late), None)
+            .await
+            .unwrap_or_else(|e| panic!("{late} is added: {e}"));
+    }
+    let new_text = owner.send_text(&conv, "after").await.expect("seq 3").id;
+    EventScene {
+        conv,
+        old_text,
+        image,
+        new_text,
+    }
+}
+
+/// Does what `row` says.
+async fn act(cast: &Cast, scene: &EventScene, what: &str) {
+    let owner = cast.client("owner");
+    match what {
+        "edit a text sent before they joined" => owner
+            .edit_message(&scene.old_text, "secret, edited")
+            .await
+            .map(drop),
+        "edit an image's caption sent before" => owner
+            .edit_message(&scene.image, "new caption")
+            .await
+            .map(drop),
+        "delete a text sent before, for everyone" => owner.delete_message(&scene.old_text).await,
+        "member marks seq 2 read (status ≤ join)" => {
+            cast.client("member").mark_read(&scene.image).await
+        }
+        "newcomer marks seq 1 read (its own, ≤ join)" => {
+            // Through the socket frame, which takes any seq up to the last.
+            let mut socket = cast
+                .client("newcomer")
+                .connect(None)
+                .await
+                .expect("a socket");
+            socket.read(&scene.conv, 1).await.expect("the read frame");
+            // The pong answers only once the frame was acted on; events may come before it.
+            socket.ping().await.expect("a ping");
+            while !matches!(
+                next_frame(&mut socket).await,
+                natter_client::ServerFrame::Control(natter_client::ControlFrame::Pong)
+            ) {}
+            Ok(())
+        }
+        "member marks seq 3 read (status > join)" => {
+            cast.client("member").mark_read(&scene.new_text).await
+        }
+        "edit a text sent after they joined" => owner
+            .edit_message(&scene.new_text, "after, edited")
+            .await
+            .map(drop),
+        "delete a text sent after, for everyone" => owner.delete_message(&scene.new_text).await,
+        other => panic!("no action for {other:?}"),
+    }
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+}
+
+/// Whether `events` hold one of `kind` in `conv` that the row caused: the owner's own status
+/// marks (moved by its sends) are not the row's.
+fn holds(events: &[natter_client::Event], conv: &str, kind: &str, owner: &str) -> bool {
+    events.iter().any(|e| {
+        let v = serde_json::to_value(e).expect("an event serializes");
+        v["type"] == kind && v["data"]["conversation_id"] == conv && v["data"]["user_id"] != owner
+    })
+}
+
+/// The durable events on `socket` up to the sentinel message.
+async fn events_until(
+    socket: &mut natter_client::Socket,
+    sentinel: &str,
+) -> Vec<natter_client::Event> {
+    let mut out = Vec::new();
+    loop {
+        let e = match next_frame(socket).await {
+            natter_client::ServerFrame::Event(e) => *e,
+            // Typing and presence of the others.
+            natter_client::ServerFrame::Ephemeral(_) => continue,
+            other => panic!("expected events, got {other:?}"),
+        };
+        let done = matches!(&e.event, natter_client::EventData::NewMessage(m) if m.id == sentinel);
+        out.push(e);
+        if done {
+            return out;
+        }
+    }
+}
+
+/// The durable events `/sync` gives after `since` up to the sentinel message.
+async fn synced_until(client: &Client, since: &str, sentinel: &str) -> Vec<natter_client::Event> {
+    let mut out = Vec::new();
+    let mut cursor = since.to_owned();
+    loop {
+        let page = client
+            .sync(Some(&cursor), Some(200), Some(5_000))
+            .await
+            .expect("a sync page");
+        cursor = page.next_cursor;
+        for e in page.events {
+            let done =
+                matches!(&e.event, natter_client::EventData::NewMessage(m) if m.id == sentinel);
+            out.push(e);
+            if done {
+                return out;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn authz_matrix_events() {
+    let app = spawn_app().await;
+    let cast = Cast::new(&app).await;
+    let (readded, _) = app.user("readded").await;
+    let readded_id = readded.me().await.expect("readded").id;
+    let mut cast = cast;
+    cast.clients.insert("readded", readded);
+    cast.ids.insert("readded", readded_id);
+
+    let mut table = Vec::new();
+    let mut wrong = Vec::new();
+    for (what, kind, expect) in EVENT_ROWS {
+        let scene = event_scene(&cast).await;
+        let mut sockets = Vec::new();
+        for viewer in EVENT_VIEWERS {
+            sockets.push(cast.client(viewer).connect(None).await.expect("a socket"));
+        }
+        let since: Vec<String> = sockets.iter().map(|s| s.ready.cursor.clone()).collect();
+        act(&cast, &scene, what).await;
+        // Every viewer receives this one; what it did not receive before it, it never will.
+        let sentinel = cast
+            .client("owner")
+            .send_text(&scene.conv, "sentinel")
+            .await
+            .expect("the sentinel")
+            .id;
+        let mut cells = Vec::new();
+        for (i, viewer) in EVENT_VIEWERS.iter().enumerate() {
+            let client = cast.client(viewer);
+            let live = events_until(&mut sockets[i], &sentinel).await;
+            let mut resumed = client.connect(Some(&since[i])).await.expect("a resume");
+            let resumed = events_until(&mut resumed, &sentinel).await;
+            let synced = synced_until(client, &since[i], &sentinel).await;
+            for (path, events) in EVENT_PATHS.iter().zip([live, resumed, synced]) {
+                let got = holds(&events, &scene.conv, kind, cast.id("owner"));
+                if got != expect[i] {
+                    let got: Vec<String> = events
+                        .iter()
+                        .map(|e| serde_json::to_value(e).unwrap_or_default())
+                        .map(|v| format!("{} seq {}", v["type"], v["data"]["seq"]))
+                        .collect();
+                    wrong.push(format!(
+                        "{what}: {viewer} {path}: expected {}, got {got:?}",
+                        if expect[i] { "the event" } else { "nothing" },
+                    ));
+                }
+                cells.push(match (expect[i], got == expect[i]) {
+                    (true, true) => "gets".to_owned(),
+                    (false, true) => "-".to_owned(),
+                    (true, false) => "gets≠- ✗".to_owned(),
+                    (false, false) => "-≠gets ✗".to_owned(),
+                });
+            }
+        }
+        table.push((format!("{what} ({kind})"), cells));
+    }
+    eprintln!(
+        "events: {} rows × {} viewers × {} paths",
+        EVENT_ROWS.len(),
+        EVENT_VIEWERS.len(),
+        EVENT_PATHS.len()
+    );
+    if wrong.is_empty() {
+        return;
+    }
+    let first = table
+        .iter()
+        .map(|(r, _)| r.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = format!("events (expected≠got ✗):\n{:first$}", "");
+    for viewer in EVENT_VIEWERS {
+        for path in EVENT_PATHS {
+            let _ = write!(out, " | {:>12}", format!("{viewer} {path}"));
+        }
+    }
+    for (row, cells) in &table {
+        let _ = write!(out, "\n{row:first$}");
+        for cell in cells {
+            let _ = write!(out, " | {cell:>12}");
+        }
+    }
+    panic!(
+        "{out}\n\n{} cells wrong:\n  {}",
+        wrong.len(),
+        wrong.join("\n  ")
+    );
+}

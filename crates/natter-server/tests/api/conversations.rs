@@ -937,3 +937,66 @@ async fn a_new_member_sees_only_messages_sent_after_joining() {
     assert_eq!(conv.unread_count, 1);
     assert_eq!(conv.last_message.map(|m| m.id), Some(after.id));
 }
+
+/// `member_ids` is bounded before anything is done with it: at most as many ids as the largest
+/// group has members, whatever they hold, so that no list costs more than reading it.
+#[tokio::test]
+async fn member_ids_are_at_most_1024_whatever_they_hold() {
+    let app = spawn_app().await;
+    let (alice, a) = app.user("alice").await;
+    let (_, b) = app.user("bob").await;
+    let (_, c) = app.user("carol").await;
+    let create = |ids: Vec<String>| {
+        let alice = &alice;
+        async move {
+            alice
+                .raw_json(
+                    "POST",
+                    "/api/v1/conversations",
+                    &json!({"type": "group", "name": "big", "member_ids": ids}),
+                )
+                .await
+                .unwrap()
+        }
+    };
+
+    // 1,024 ids, mostly the creator's own: fine, a group of three.
+    let mut ids = vec![a.id.clone(); 1022];
+    ids.extend([b.id.clone(), c.id.clone()]);
+    let fine = create(ids.clone()).await;
+    assert_eq!(fine.status, 201, "{}", fine.text());
+    assert_eq!(fine.json()["members"].as_array().unwrap().len(), 3);
+
+    // One id more is refused, though the group would still be three.
+    ids.push(b.id.clone());
+    assert_error_response(&create(ids).await, 400, "invalid_request");
+
+    // 1,025 distinct ids: past the cap, refused for it before their users are looked up.
+    let distinct: Vec<String> = (0..1025)
+        .map(|i| format!("0190f0f0-0000-7000-8000-{i:012}"))
+        .collect();
+    let past = create(distinct).await;
+    assert_error_response(&past, 400, "invalid_request");
+    let message = past.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("1024"), "{message}");
+
+    // A body of ids up to the 1 MiB limit is refused the same way.
+    let id = "0190f0f0-0000-7000-8000-000000000000";
+    let n = (1024 * 1024 - 100) / (id.len() + 3);
+    let huge = create(vec![id.to_owned(); n]).await;
+    assert_error_response(&huge, 400, "invalid_request");
+    let distinct_huge: Vec<String> = (0..n)
+        .map(|i| format!("0190f0f0-0000-7000-8000-{i:012}"))
+        .collect();
+    assert_error_response(&create(distinct_huge).await, 400, "invalid_request");
+    // Only the first group was created.
+    assert_eq!(
+        alice
+            .conversations(None, None)
+            .await
+            .unwrap()
+            .conversations
+            .len(),
+        1
+    );
+}

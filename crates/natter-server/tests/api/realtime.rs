@@ -565,3 +565,65 @@ async fn shutting_down_closes_sockets_with_1001() {
         .expect("the server stops while sockets were open")
         .unwrap();
 }
+
+/// A rename reaches every member as `conversation_updated` carrying the Conversation as that
+/// member sees it: the fan-out renders what they share once and splices each member's own
+/// fields in, so each frame must still equal what that member's `GET` answers.
+#[tokio::test]
+async fn conversation_updated_carries_each_members_own_counts() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let (carol, c) = app.user("carol").await;
+    let (dave, d) = app.user("dave").await;
+    let (erin, e) = app.user("erin").await;
+    let conv = alice
+        .create_group("counts", &[&b.id, &c.id, &d.id])
+        .await
+        .unwrap()
+        .id;
+    let mut sent = Vec::new();
+    for text in ["one", "two", "three"] {
+        sent.push(alice.send_text(&conv, text).await.unwrap());
+    }
+    // Sending marks bob's own read up to seq 4.
+    let last = bob.send_text(&conv, "four").await.unwrap();
+    dave.mark_read(&sent[1].id).await.unwrap();
+    // Dave hides the last message: it no longer counts for him, and shows as a tombstone.
+    dave.delete_message_for_me(&last.id).await.unwrap();
+    // Erin joins after all of it: nothing unread, no last message.
+    alice.add_member(&conv, &e.id, None).await.unwrap();
+
+    let viewers = [
+        ("alice", &alice, 1),
+        ("bob", &bob, 0),
+        ("carol", &carol, 4),
+        ("dave", &dave, 1),
+        ("erin", &erin, 0),
+    ];
+    let mut sockets = Vec::new();
+    for (_, client, _) in &viewers {
+        sockets.push(client.connect(None).await.unwrap());
+    }
+    alice.rename(&conv, "renamed").await.unwrap();
+
+    for ((name, client, unread), socket) in viewers.iter().zip(&mut sockets) {
+        let got = match next_event(socket).await.event {
+            EventData::ConversationUpdated(got) => got,
+            other => panic!("{name}: expected conversation_updated, got {other:?}"),
+        };
+        assert_eq!(got.name.as_deref(), Some("renamed"), "{name}");
+        assert_eq!(got.unread_count, *unread, "{name}'s unread count");
+        assert_eq!(
+            got,
+            client.conversation(&conv).await.unwrap(),
+            "{name}'s view"
+        );
+    }
+    let shown = |c: &natter_client::Conversation| c.last_message.clone();
+    let alices = alice.conversation(&conv).await.unwrap();
+    assert_eq!(shown(&alices).unwrap().text.as_deref(), Some("four"));
+    let daves = dave.conversation(&conv).await.unwrap();
+    assert!(shown(&daves).unwrap().deleted, "{daves:?}");
+    assert_eq!(shown(&erin.conversation(&conv).await.unwrap()), None);
+}

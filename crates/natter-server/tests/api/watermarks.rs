@@ -59,13 +59,22 @@ async fn ticks_of_a_direct_conversation_come_from_its_watermarks() {
     assert_eq!((status.all_delivered_seq, status.all_read_seq), (2, 0));
     assert_timestamp(&status.at);
     assert_eq!(watermarks_of(&alice, &conv.id).await, (2, 0));
-    assert_eq!(watermarks_of(&bob, &conv.id).await, (2, 0), "the same for both");
+    assert_eq!(
+        watermarks_of(&bob, &conv.id).await,
+        (2, 0),
+        "the same for both"
+    );
 
     bob.mark_read(&two.id).await.unwrap();
     let (status, _) = until_status(&mut alices).await;
     assert_eq!((status.all_delivered_seq, status.all_read_seq), (2, 2));
     // Every message at or below the watermark is read, as its own status says.
-    for m in alice.messages(&conv.id, &Default::default()).await.unwrap().messages {
+    for m in alice
+        .messages(&conv.id, &Default::default())
+        .await
+        .unwrap()
+        .messages
+    {
         assert_eq!(m.status, "read", "seq {}", m.seq);
     }
 }
@@ -87,7 +96,9 @@ async fn marks_reach_every_member_of_32_and_only_the_markers_own_devices_of_33()
     bob.mark_read(&first.id).await.unwrap();
     for socket in [&mut alices, &mut bobs] {
         match next_event(socket).await.event {
-            EventData::MessageStatus(s) => assert_eq!((s.user_id.as_str(), s.up_to_seq), (b.id.as_str(), 1)),
+            EventData::MessageStatus(s) => {
+                assert_eq!((s.user_id.as_str(), s.up_to_seq), (b.id.as_str(), 1))
+            }
             other => panic!("expected bob's message_status, got {other:?}"),
         }
     }
@@ -97,19 +108,31 @@ async fn marks_reach_every_member_of_32_and_only_the_markers_own_devices_of_33()
     alice.add_member(&g.id, &late[0], None).await.unwrap();
     let second = alice.send_text(&g.id, "to 33").await.unwrap();
     for socket in [&mut alices, &mut bobs] {
-        assert!(matches!(next_event(socket).await.event, EventData::ConversationUpdated(_)));
-        assert!(matches!(next_event(socket).await.event, EventData::NewMessage(_)));
+        assert!(matches!(
+            next_event(socket).await.event,
+            EventData::ConversationUpdated(_)
+        ));
+        assert!(matches!(
+            next_event(socket).await.event,
+            EventData::NewMessage(_)
+        ));
     }
     bob.mark_read(&second.id).await.unwrap();
     match next_event(&mut bobs).await.event {
-        EventData::MessageStatus(s) => assert_eq!((s.user_id.as_str(), s.up_to_seq), (b.id.as_str(), 2)),
+        EventData::MessageStatus(s) => {
+            assert_eq!((s.user_id.as_str(), s.up_to_seq), (b.id.as_str(), 2))
+        }
         other => panic!("expected bob's own message_status, got {other:?}"),
     }
     // The watermarks did not move (31 members have read nothing): alice hears nothing.
     assert_quiet(&mut alices).await;
     // The receipts endpoint still says who read what.
     let receipts = alice.receipts(&second.id).await.unwrap();
-    let bobs_receipt = receipts.recipients.iter().find(|r| r.user_id == b.id).unwrap();
+    let bobs_receipt = receipts
+        .recipients
+        .iter()
+        .find(|r| r.user_id == b.id)
+        .unwrap();
     assert_eq!(bobs_receipt.status, "read");
 }
 
@@ -123,7 +146,11 @@ async fn removing_the_member_who_holds_the_watermarks_back_moves_them() {
     alice.send_text(&g.id, "one").await.unwrap();
     let two = alice.send_text(&g.id, "two").await.unwrap();
     bob.mark_read(&two.id).await.unwrap();
-    assert_eq!(watermarks_of(&alice, &g.id).await, (0, 0), "carol has read nothing");
+    assert_eq!(
+        watermarks_of(&alice, &g.id).await,
+        (0, 0),
+        "carol has read nothing"
+    );
     let mut alices = alice.connect(None).await.unwrap();
 
     alice.remove_member(&g.id, &c.id).await.unwrap();
@@ -159,5 +186,8 @@ async fn conversation_status_is_replayed_by_resume_and_sync() {
         })
         .collect();
     assert_eq!(statuses.len(), 1);
-    assert_eq!((statuses[0].all_delivered_seq, statuses[0].all_read_seq), (1, 1));
+    assert_eq!(
+        (statuses[0].all_delivered_seq, statuses[0].all_read_seq),
+        (1, 1)
+    );
 }

@@ -55,12 +55,16 @@ struct Received {
     per_seq: Vec<u32>,
 }
 
-fn histogram() -> Histogram<u64> {
+pub(super) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
 }
 
 /// Users made concurrently; each returns its logged-in client and id.
-async fn make_users(anon: &Client, n: usize, tag: &str) -> Result<Vec<(Client, String)>> {
+pub(super) async fn make_users(
+    anon: &Client,
+    n: usize,
+    tag: &str,
+) -> Result<Vec<(Client, String)>> {
     let made: Vec<Result<(Client, String)>> = stream::iter(0..n)
         .map(|i| {
             let anon = anon.clone();
@@ -336,6 +340,7 @@ fn scenario_name(s: &Scenario) -> &'static str {
         Scenario::Dm { .. } => "dm",
         Scenario::Group { .. } => "group",
         Scenario::Reconnect { .. } => "reconnect",
+        Scenario::Renames { .. } => "renames",
         Scenario::Connections { .. } => "connections",
         Scenario::Startup { .. } => "startup",
         Scenario::Logins { .. } => "logins",

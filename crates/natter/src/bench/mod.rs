@@ -6,6 +6,7 @@
 mod chat;
 mod connections;
 mod logins;
+mod renames;
 mod report;
 mod target;
 
@@ -72,6 +73,15 @@ pub enum Scenario {
         #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
         every: Duration,
     },
+    /// A group of M members, C online, renamed R times; then a direct message's latency.
+    Renames {
+        #[arg(long, default_value_t = 1024)]
+        members: usize,
+        #[arg(long, default_value_t = 100)]
+        connected: usize,
+        #[arg(long, default_value_t = 5)]
+        renames: usize,
+    },
     /// N idle authenticated WebSocket connections.
     Connections {
         #[arg(long, default_value_t = 10_000)]
@@ -96,6 +106,11 @@ pub async fn run(args: BenchArgs) -> Result<bool> {
         Scenario::Dm { .. } | Scenario::Group { .. } | Scenario::Reconnect { .. } => {
             chat::run(&args.scenario, &args.common).await?
         }
+        Scenario::Renames {
+            members,
+            connected,
+            renames,
+        } => renames::run(*members, *connected, *renames, &args.common).await?,
         Scenario::Connections { count } => connections::run(*count, &args.common).await?,
         Scenario::Logins { count, concurrency } => {
             logins::run(*count, *concurrency, &args.common).await?
