@@ -907,6 +907,11 @@ where
     Ok(r)
 }
 
+/// Marks that coalesce: (conversation, member, read rather than delivered).
+type MarkKey<'a> = (&'a str, &'a str, bool);
+/// The highest seq and time asked for one [`MarkKey`], and the jobs that asked.
+type CoalescedMark = (i64, i64, Vec<usize>);
+
 /// Stores one batch in one transaction; the answer of each job, once committed.
 async fn store_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<Answer>> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -923,8 +928,7 @@ async fn store_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<Answ
     }
     // Marks after the sends, coalesced: one move per member, conversation and kind, to the
     // highest seq asked, answered to every job that asked.
-    let mut marks: std::collections::BTreeMap<(&str, &str, bool), (i64, i64, Vec<usize>)> =
-        Default::default();
+    let mut marks: std::collections::BTreeMap<MarkKey, CoalescedMark> = Default::default();
     for (i, job) in batch.iter().enumerate() {
         if let Job::Mark {
             user_id,
