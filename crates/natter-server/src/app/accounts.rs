@@ -113,6 +113,32 @@ impl Sessions {
         self.gone.insert(session_id.to_owned(), ());
     }
 
+    /// The cached session of a token: `None` if it is not cached, `Some(None)` if its session
+    /// was deleted.
+    fn cached(&self, hash: &[u8]) -> Option<Option<Arc<Cached>>> {
+        let c = self.tokens.get(hash)?;
+        Some((!self.gone.contains_key(&c.caller.session_id)).then_some(c))
+    }
+
+    /// Caches a session just read from storage; `None` if it was deleted meanwhile.
+    fn admit(&self, hash: &[u8], session: &SessionRow) -> Option<Arc<Cached>> {
+        let cached = Arc::new(Cached {
+            caller: Caller {
+                user_id: session.user_id.clone(),
+                session_id: session.id.clone(),
+            },
+            active_at: AtomicI64::new(session.last_active_at),
+        });
+        self.tokens.insert(hash.to_vec(), cached.clone());
+        // Checked after the insert: a deletion announced before it is seen here, one announced
+        // after it is seen by every later hit.
+        if self.gone.contains_key(&session.id) {
+            self.tokens.invalidate(hash);
+            return None;
+        }
+        Some(cached)
+    }
+
     /// Whether a session whose last activity was stored as `active_at` has expired at `now`.
     /// Activity is stored only when the stored value is [`Sessions::touch_every_ms`] old, so
     /// a session used within the idle timeout has a stored activity at most that much older:
@@ -291,29 +317,14 @@ impl App {
         let sessions = &self.inner.sessions;
         let hash = token_hash(token);
         let now = time::now();
-        let cached = match sessions.tokens.get(&hash) {
-            Some(c) if sessions.gone.contains_key(&c.caller.session_id) => return Err(NO),
-            Some(c) => c,
+        let cached = match sessions.cached(&hash) {
+            Some(found) => found.ok_or(NO)?,
             None => {
                 let session = self.store().session_by_token_hash(&hash).await?.ok_or(NO)?;
                 if !bool::from(session.token_hash.ct_eq(&hash)) {
                     return Err(NO);
                 }
-                let cached = Arc::new(Cached {
-                    caller: Caller {
-                        user_id: session.user_id,
-                        session_id: session.id,
-                    },
-                    active_at: AtomicI64::new(session.last_active_at),
-                });
-                sessions.tokens.insert(hash.clone(), cached.clone());
-                // Checked after the insert: a deletion announced before it is seen here, one
-                // announced after it is seen by every later hit.
-                if sessions.gone.contains_key(&cached.caller.session_id) {
-                    sessions.tokens.invalidate(&hash);
-                    return Err(NO);
-                }
-                cached
+                sessions.admit(&hash, &session).ok_or(NO)?
             }
         };
         let active_at = cached.active_at.load(Ordering::Acquire);
@@ -440,6 +451,35 @@ mod tests {
     #[test]
     fn the_dummy_hash_parses() {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    /// The interleavings of a request that reads a session from storage and caches it, with a
+    /// revocation that deletes the session and evicts it: whichever comes first, once the
+    /// revocation is done the token is refused.
+    #[test]
+    fn a_session_deleted_while_a_request_read_it_is_not_cached_back() {
+        let session = SessionRow {
+            id: "s1".into(),
+            user_id: "u1".into(),
+            token_hash: token_hash("t"),
+            device_name: None,
+            created_at: 0,
+            last_active_at: 0,
+        };
+        let hash = session.token_hash.clone();
+
+        // Read, revoke, then cache what was read.
+        let sessions = Sessions::new(DAY);
+        sessions.evict("s1");
+        assert!(sessions.admit(&hash, &session).is_none());
+        assert!(matches!(sessions.cached(&hash), None | Some(None)));
+
+        // Read and cache, then revoke: the next hit is refused.
+        let sessions = Sessions::new(DAY);
+        assert!(sessions.admit(&hash, &session).is_some());
+        assert!(matches!(sessions.cached(&hash), Some(Some(_))));
+        sessions.evict("s1");
+        assert!(matches!(sessions.cached(&hash), Some(None)));
     }
 
     #[test]
