@@ -32,8 +32,9 @@ use crate::{
 /// A session's last activity is written at most this often (or a tenth of the idle timeout,
 /// if that is shorter), not on every request.
 const TOUCH_EVERY_MS: i64 = 60_000;
-/// How long a token stays cached: a cached token is checked against the sessions deleted
-/// since, so this bounds only the memory, not how long a revoked token would work.
+/// How long a token stays cached. A cached token is refused as soon as its session's deletion
+/// is heard of (see `Sessions::gone`); this bounds how long a node that missed the word would
+/// still accept it.
 const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 /// Tokens cached at most; past it the least used are dropped.
 const CACHE_MAX: u64 = 200_000;
