@@ -45,6 +45,9 @@ pub struct Config {
     pub event_retention: Duration,
     /// How soon the users of a node that died are shown offline.
     pub presence_timeout: Duration,
+    /// A session unused for this long expires: its token stops working, it is deleted and its
+    /// sockets close (4001).
+    pub session_idle_timeout: Duration,
     /// How soon after a deletion its bytes are gone from the database's files (the interval of
     /// the eraser, which checkpoints and truncates SQLite's write-ahead log).
     pub erase_interval: Duration,
@@ -106,6 +109,7 @@ impl Default for Config {
             unauthenticated_burst: 100,
             event_retention: Duration::from_secs(30 * 24 * 3600),
             presence_timeout: Duration::from_secs(30),
+            session_idle_timeout: Duration::from_secs(90 * 24 * 3600),
             erase_interval: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             request_body_timeout: Duration::from_secs(30),

@@ -35,6 +35,8 @@ pub enum ServeError {
         path: String,
         source: std::io::Error,
     },
+    #[error("backup refused or failed: {0}")]
+    Backup(store::StoreError),
     #[error("unsupported configuration: {0}")]
     Config(String),
     #[error("server error: {0}")]
@@ -133,7 +135,7 @@ async fn serve_app(
 }
 
 /// Writes a consistent copy of the database of `config` to `path`, whether or not a server
-/// is running on it.
+/// is running on it, without changing the database (see [`store::sqlite::backup`]).
 pub async fn backup(config: &Config, path: &std::path::Path) -> Result<(), ServeError> {
     let url = config.database_url();
     if !url.starts_with("sqlite:") {
@@ -141,10 +143,9 @@ pub async fn backup(config: &Config, path: &std::path::Path) -> Result<(), Serve
             "natter backup copies SQLite databases; {url:?} is not one"
         )));
     }
-    let store = store::sqlite::SqliteStore::open(&url).await?;
-    let result = store::Store::backup(&store, path).await;
-    store::Store::close(&store).await;
-    Ok(result?)
+    store::sqlite::backup(&url, path)
+        .await
+        .map_err(ServeError::Backup)
 }
 
 /// Binds `config.listen`, the port 0 included.

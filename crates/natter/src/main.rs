@@ -74,6 +74,9 @@ struct ServeArgs {
     /// How soon the users of a node that died are shown offline [default: 30s].
     #[arg(long, env = "NATTER_PRESENCE_TIMEOUT", value_parser = humantime::parse_duration)]
     presence_timeout: Option<Duration>,
+    /// A session unused for this long expires, such as 90d or 12h [default: 90d].
+    #[arg(long, env = "NATTER_SESSION_IDLE_TIMEOUT", value_parser = humantime::parse_duration)]
+    session_idle_timeout: Option<Duration>,
     /// Bytes of uploads each user may have stored, such as 1GiB or 500MB; off for no quota
     /// [default: 1GiB].
     #[arg(long, env = "NATTER_MEDIA_QUOTA", value_parser = parse_quota)]
@@ -98,6 +101,7 @@ struct FileConfig {
     cors_origins: Option<Vec<String>>,
     event_retention: Option<String>,
     presence_timeout: Option<String>,
+    session_idle_timeout: Option<String>,
     media_quota: Option<String>,
 }
 
@@ -169,6 +173,14 @@ impl ServeArgs {
             (None, Some(s)) => duration("presence_timeout", s)?,
             (None, None) => d.presence_timeout,
         };
+        let session_idle_timeout = match (
+            self.session_idle_timeout,
+            file.session_idle_timeout.as_deref(),
+        ) {
+            (Some(v), _) => v,
+            (None, Some(s)) => duration("session_idle_timeout", s)?,
+            (None, None) => d.session_idle_timeout,
+        };
         let media_quota = match (self.media_quota, file.media_quota.as_deref()) {
             (Some(q), _) => q.0,
             (None, Some(s)) => {
@@ -181,6 +193,9 @@ impl ServeArgs {
         };
         if event_retention.is_zero() {
             bail!("event_retention must be positive");
+        }
+        if session_idle_timeout < Duration::from_secs(1) {
+            bail!("session_idle_timeout must be at least 1s");
         }
         Ok(Config {
             listen: self.listen.or(file.listen).unwrap_or(d.listen),
@@ -197,6 +212,7 @@ impl ServeArgs {
             rate_limit,
             event_retention,
             presence_timeout,
+            session_idle_timeout,
             media_quota,
             ..d
         })
@@ -379,6 +395,53 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(flag_wins.into_config().unwrap().media_quota, Some(5));
+    }
+
+    #[test]
+    fn the_session_idle_timeout_is_a_duration_of_at_least_a_second() {
+        assert_eq!(
+            ServeArgs::default()
+                .into_config()
+                .unwrap()
+                .session_idle_timeout,
+            Duration::from_secs(90 * 24 * 3600)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        std::fs::write(&path, "session_idle_timeout = \"12h\"\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            from_file.into_config().unwrap().session_idle_timeout,
+            Duration::from_secs(12 * 3600)
+        );
+        let flag_wins = ServeArgs {
+            config: Some(path),
+            session_idle_timeout: Some(Duration::from_secs(2)),
+            ..Default::default()
+        };
+        assert_eq!(
+            flag_wins.into_config().unwrap().session_idle_timeout,
+            Duration::from_secs(2)
+        );
+        let at_least = |t| ServeArgs {
+            session_idle_timeout: Some(t),
+            ..Default::default()
+        };
+        assert!(at_least(Duration::from_secs(1)).into_config().is_ok());
+        assert!(at_least(Duration::from_millis(999)).into_config().is_err());
+        std::fs::write(
+            dir.path().join("bad.toml"),
+            "session_idle_timeout = \"soon\"\n",
+        )
+        .unwrap();
+        let bad = ServeArgs {
+            config: Some(dir.path().join("bad.toml")),
+            ..Default::default()
+        };
+        assert!(bad.into_config().is_err());
     }
 
     #[test]

@@ -9,7 +9,13 @@ use argon2::{
     password_hash::{Decimal, Ident, Output, ParamsString, Salt, SaltString, rand_core::OsRng},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use std::net::IpAddr;
+use std::{
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+};
 
 use natter_core::{time, validate};
 use natter_wire as wire;
@@ -23,13 +29,21 @@ use crate::{
     store::{SessionRow, UserRow},
 };
 
-/// A session's last activity is written at most this often, not on every request.
+/// A session's last activity is written at most this often (or a tenth of the idle timeout,
+/// if that is shorter), not on every request.
 const TOUCH_EVERY_MS: i64 = 60_000;
-/// How long a token stays cached. A revocation evicts it at once on every node that hears of
-/// it; this bounds how long a node that missed the word would still accept it.
+/// How long a token stays cached. A cached token is refused as soon as its session's deletion
+/// is heard of (see `Sessions::gone`); this bounds how long a node that missed the word would
+/// still accept it.
 const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
-/// Tokens cached at most; past it the cache starts over.
-const CACHE_MAX: usize = 200_000;
+/// Tokens cached at most; past it the least used are dropped.
+const CACHE_MAX: u64 = 200_000;
+/// How long a deleted session is remembered. A request that read its session just before the
+/// deletion may cache it just after; this must outlast that request by far, and outlasts a
+/// cached token ([`CACHE_FOR`]) too.
+const GONE_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+/// Deleted sessions remembered at most.
+const GONE_MAX: u64 = 1_000_000;
 
 /// Failed logins a username may have from one address before each further attempt must wait.
 const FREE_FAILURES: u32 = 5;
@@ -42,26 +56,52 @@ const FAILURES_MAX: u64 = 100_000;
 /// Failures in a row, and when the last one happened.
 type Failures = (u32, std::time::Instant);
 
+/// A cached session.
+struct Cached {
+    caller: Caller,
+    /// The session's `last_active_at` as stored, moved forward when this node writes it.
+    active_at: AtomicI64,
+}
+
 /// Recently seen tokens, by hash, so that most requests authenticate without the database;
 /// and failed logins by username and client address, so that guessing a password slows down.
 pub(super) struct Sessions {
-    cache: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (Caller, std::time::Instant)>>,
+    tokens: moka::sync::Cache<Vec<u8>, Arc<Cached>>,
+    /// Sessions deleted (revoked or expired) lately. A request that read its session before
+    /// the deletion can cache it after the deletion was announced; a cached session found here
+    /// is refused, on the way into the cache and on every hit, so that a revoked token stops
+    /// at once rather than when its cache entry ends.
+    gone: moka::sync::Cache<String, ()>,
+    /// A session unused for longer than this (ms) has expired.
+    idle_ms: i64,
+    /// Last activity is written when it is older than this (ms).
+    touch_every_ms: i64,
     /// Keyed by the address too, so that failures from one place never make the owner wait
     /// elsewhere. An entry lives until a long quiet spell after its last failure, which starts
     /// the count afresh.
     failures: moka::sync::Cache<(String, IpAddr), Failures>,
 }
 
-impl Default for Sessions {
-    fn default() -> Self {
-        Self::new(FAILURES_MAX)
-    }
-}
-
 impl Sessions {
-    fn new(failures_max: u64) -> Self {
+    pub(super) fn new(idle_timeout: std::time::Duration) -> Self {
+        Self::with_failures_max(FAILURES_MAX, idle_timeout)
+    }
+
+    fn with_failures_max(failures_max: u64, idle_timeout: std::time::Duration) -> Self {
+        let idle_ms = i64::try_from(idle_timeout.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
         Self {
-            cache: Default::default(),
+            tokens: moka::sync::Cache::builder()
+                .max_capacity(CACHE_MAX)
+                .time_to_live(CACHE_FOR)
+                .build(),
+            gone: moka::sync::Cache::builder()
+                .max_capacity(GONE_MAX)
+                .time_to_live(GONE_FOR)
+                .build(),
+            idle_ms,
+            touch_every_ms: TOUCH_EVERY_MS.min(idle_ms / 10),
             failures: moka::sync::Cache::builder()
                 .max_capacity(failures_max)
                 .time_to_live(LONGEST_WAIT * 2)
@@ -69,16 +109,58 @@ impl Sessions {
         }
     }
 
-    fn cache(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Vec<u8>, (Caller, std::time::Instant)>>
-    {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    /// Forgets a deleted (revoked or expired) session: its token stops working on this node.
+    pub(super) fn evict(&self, session_id: &str) {
+        self.gone.insert(session_id.to_owned(), ());
     }
 
-    /// Forgets a revoked session.
-    pub(super) fn evict(&self, session_id: &str) {
-        self.cache().retain(|_, (c, _)| c.session_id != session_id);
+    /// The cached session of a token: `None` if it is not cached, `Some(None)` if its session
+    /// was deleted.
+    fn cached(&self, hash: &[u8]) -> Option<Option<Arc<Cached>>> {
+        let c = self.tokens.get(hash)?;
+        Some((!self.gone.contains_key(&c.caller.session_id)).then_some(c))
+    }
+
+    /// Caches a session just read from storage; `None` if it was deleted meanwhile.
+    fn admit(&self, hash: &[u8], session: &SessionRow) -> Option<Arc<Cached>> {
+        let cached = Arc::new(Cached {
+            caller: Caller {
+                user_id: session.user_id.clone(),
+                session_id: session.id.clone(),
+            },
+            active_at: AtomicI64::new(session.last_active_at),
+        });
+        self.tokens.insert(hash.to_vec(), cached.clone());
+        // Checked after the insert: a deletion announced before it is seen here, one announced
+        // after it is seen by every later hit.
+        if self.gone.contains_key(&session.id) {
+            self.tokens.invalidate(hash);
+            return None;
+        }
+        Some(cached)
+    }
+
+    /// Whether a session whose last activity was stored as `active_at` has expired at `now`.
+    /// Activity is stored only when the stored value is [`Sessions::touch_every_ms`] old, so
+    /// a session used within the idle timeout has a stored activity at most that much older:
+    /// the grace makes sure that it never expires.
+    pub(super) fn expired(&self, active_at: i64, now: i64) -> bool {
+        now.saturating_sub(active_at) > self.idle_ms.saturating_add(self.touch_every_ms)
+    }
+
+    /// Sessions whose stored last activity is older than this have expired at `now`.
+    pub(super) fn idle_before(&self, now: i64) -> i64 {
+        now.saturating_sub(self.idle_ms.saturating_add(self.touch_every_ms))
+    }
+
+    /// How often expired sessions are looked for: a tenth of the timeout, between 10 ms and an
+    /// hour (a request with an expired token is refused whenever it comes; this only deletes
+    /// sessions and closes their sockets).
+    pub(super) fn sweep_every(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::try_from(self.idle_ms / 10).unwrap_or(0)).clamp(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_secs(3600),
+        )
     }
 
     /// How long a login for `username` from `from` must still wait: after [`FREE_FAILURES`]
@@ -310,37 +392,59 @@ impl App {
         })
     }
 
-    /// Resolves a bearer token to its caller.
+    /// Resolves a bearer token to its caller, and records that its session was used.
     pub async fn authenticate(&self, token: &str) -> AppResult<Caller> {
         const NO: AppError = AppError::Unauthorized("missing, unknown or revoked token");
+        const EXPIRED: AppError = AppError::Unauthorized("the session expired: log in again");
         // Every token this server issues has this length: no other needs looking up.
         if token.len() != TOKEN_LEN {
             return Err(NO);
         }
+        let sessions = &self.inner.sessions;
         let hash = token_hash(token);
-        if let Some((caller, at)) = self.inner.sessions.cache().get(&hash)
-            && at.elapsed() < CACHE_FOR
-        {
-            return Ok(caller.clone());
-        }
-        let session = self.store().session_by_token_hash(&hash).await?.ok_or(NO)?;
-        if !bool::from(session.token_hash.ct_eq(&hash)) {
-            return Err(NO);
-        }
         let now = time::now();
-        if now - session.last_active_at > TOUCH_EVERY_MS {
-            self.store().touch_session(&session.id, now).await?;
-        }
-        let caller = Caller {
-            user_id: session.user_id,
-            session_id: session.id,
+        let cached = match sessions.cached(&hash) {
+            Some(found) => found.ok_or(NO)?,
+            None => {
+                let session = self.store().session_by_token_hash(&hash).await?.ok_or(NO)?;
+                if !bool::from(session.token_hash.ct_eq(&hash)) {
+                    return Err(NO);
+                }
+                sessions.admit(&hash, &session).ok_or(NO)?
+            }
         };
-        let mut cache = self.inner.sessions.cache();
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
+        let active_at = cached.active_at.load(Ordering::Acquire);
+        if sessions.expired(active_at, now) {
+            return Err(EXPIRED);
         }
-        cache.insert(hash, (caller.clone(), std::time::Instant::now()));
-        Ok(caller)
+        // One request per interval writes the activity; the others see it moved.
+        if now - active_at > sessions.touch_every_ms
+            && cached
+                .active_at
+                .compare_exchange(active_at, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            && let Err(e) = self
+                .store()
+                .touch_session(&cached.caller.session_id, now)
+                .await
+        {
+            // Not stored: the next request reads the session again and retries.
+            sessions.tokens.invalidate(&hash);
+            return Err(e.into());
+        }
+        Ok(cached.caller.clone())
+    }
+
+    /// Deletes the sessions unused for longer than the idle timeout; their tokens stop working
+    /// and their sockets close with 4001, as when they are revoked.
+    pub async fn expire_sessions(&self) -> AppResult<()> {
+        let before = self.inner.sessions.idle_before(time::now());
+        for id in self.store().delete_idle_sessions(before).await? {
+            self.inner.sessions.evict(&id);
+            self.bus()
+                .publish(crate::bus::BusMessage::SessionRevoked { session_id: id });
+        }
+        Ok(())
     }
 
     /// `GET /sessions`
@@ -428,14 +532,67 @@ impl App {
 mod tests {
     use super::*;
 
+    const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
     #[test]
     fn the_dummy_hash_parses() {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
     }
 
+    /// The interleavings of a request that reads a session from storage and caches it, with a
+    /// revocation that deletes the session and evicts it: whichever comes first, once the
+    /// revocation is done the token is refused.
+    #[test]
+    fn a_session_deleted_while_a_request_read_it_is_not_cached_back() {
+        let session = SessionRow {
+            id: "s1".into(),
+            user_id: "u1".into(),
+            token_hash: token_hash("t"),
+            device_name: None,
+            created_at: 0,
+            last_active_at: 0,
+        };
+        let hash = session.token_hash.clone();
+
+        // Read, revoke, then cache what was read.
+        let sessions = Sessions::new(DAY);
+        sessions.evict("s1");
+        assert!(sessions.admit(&hash, &session).is_none());
+        assert!(matches!(sessions.cached(&hash), None | Some(None)));
+
+        // Read and cache, then revoke: the next hit is refused.
+        let sessions = Sessions::new(DAY);
+        assert!(sessions.admit(&hash, &session).is_some());
+        assert!(matches!(sessions.cached(&hash), Some(Some(_))));
+        sessions.evict("s1");
+        assert!(matches!(sessions.cached(&hash), Some(None)));
+    }
+
+    #[test]
+    fn a_session_used_within_the_idle_timeout_never_expires() {
+        let s = Sessions::new(std::time::Duration::from_secs(2));
+        assert_eq!(s.touch_every_ms, 200);
+        let used = 1_000_000;
+        // The stored activity lags the last use by at most the touch interval.
+        for stored in [used, used - 100, used - 200] {
+            for now in [used, used + 1_000, used + 2_000] {
+                assert!(!s.expired(stored, now), "stored {stored}, now {now}");
+                assert!(stored >= s.idle_before(now), "the sweep would delete it");
+            }
+        }
+        // Unused for longer than the timeout and the touch interval: expired, and swept.
+        assert!(s.expired(used, used + 2_201));
+        assert!(used < s.idle_before(used + 2_201));
+        // A long timeout writes activity once a minute, and sweeps hourly.
+        let long = Sessions::new(DAY);
+        assert_eq!(long.touch_every_ms, TOUCH_EVERY_MS);
+        assert_eq!(long.sweep_every(), std::time::Duration::from_secs(3600));
+        assert_eq!(s.sweep_every(), std::time::Duration::from_millis(200));
+    }
+
     #[test]
     fn the_failure_table_is_bounded() {
-        let sessions = Sessions::new(10);
+        let sessions = Sessions::with_failures_max(10, DAY);
         let from = IpAddr::from([192, 0, 2, 1]);
         for i in 0..1_000 {
             sessions.login_failed(&format!("user{i}"), from);
@@ -446,7 +603,7 @@ mod tests {
 
     #[test]
     fn failures_count_per_username_and_address() {
-        let sessions = Sessions::default();
+        let sessions = Sessions::new(DAY);
         let (here, there) = (IpAddr::from([192, 0, 2, 1]), IpAddr::from([192, 0, 2, 2]));
         for _ in 0..FREE_FAILURES {
             assert_eq!(sessions.login_wait("alice", there), None);

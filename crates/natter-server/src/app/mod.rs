@@ -109,6 +109,7 @@ impl App {
             .rate_limit
             .then(|| crate::http::limits::Limiters::new(&config));
         let config_images = config.max_concurrent_images.max(1);
+        let sessions = accounts::Sessions::new(config.session_idle_timeout);
         let app = App {
             inner: Arc::new(Inner {
                 store,
@@ -120,7 +121,7 @@ impl App {
                 hub: Hub::new(config_queue),
                 presence: Default::default(),
                 typing: Default::default(),
-                sessions: Default::default(),
+                sessions,
                 metrics: Default::default(),
                 limiters,
                 blobs: Arc::new(blobs),
@@ -132,6 +133,7 @@ impl App {
         app.spawn_fanout();
         app.spawn_typing_expiry();
         app.spawn_pruner();
+        app.spawn_session_expiry();
         app.spawn_media_gc();
         Ok(app)
     }
@@ -247,6 +249,26 @@ impl App {
                 }
                 if let Err(e) = app.prune_events().await {
                     tracing::warn!(error = %e, "pruning the event log failed");
+                }
+            }
+        });
+    }
+
+    /// Deletes the sessions that expired, at a tenth of the idle timeout (at most hourly).
+    fn spawn_session_expiry(&self) {
+        let app = self.clone();
+        let mut stop = self.inner.stop.subscribe();
+        let every = self.inner.sessions.sweep_every();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                if let Err(e) = app.expire_sessions().await {
+                    tracing::warn!(error = %e, "deleting expired sessions failed");
                 }
             }
         });

@@ -43,6 +43,7 @@ pub struct SyncQuery {
         (status = 400, description = "`invalid_request`: a malformed `since`, or `limit` / `timeout_ms` out of range", body = wire::ErrorBody),
         (status = 410, description = "`resync_required`: `since` is older than the retained log; reload with REST", body = wire::ErrorBody),
         (status = 429, description = "`rate_limited`: the user already has 32 long polls waiting (with `Retry-After`)", body = wire::ErrorBody),
+        (status = 503, description = "`unavailable`: storage cannot be read now (with `Retry-After`); retry with the same `since`", body = wire::ErrorBody),
     ),
 )]
 pub async fn sync(
@@ -57,34 +58,34 @@ pub async fn sync(
         }
         ms => Duration::from_millis(ms.unwrap_or(0)),
     };
-    let head = app.store().head().await.map_err(AppError::from)?;
     let Some(since) = q.since.as_deref().map(parse_cursor).transpose()? else {
+        let head = app.store().head().await.map_err(AppError::from)?;
         return Ok(JsonOut(wire::SyncResponse {
             events: vec![],
             next_cursor: head.to_string(),
             has_more: false,
         }));
     };
-    let pruned = app.store().pruned_up_to().await.map_err(AppError::from)?;
-    if since < pruned || since > head {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "resync_required",
-            "the cursor is older than the retained event log: reload with REST",
-        ));
-    }
-
     let deadline = Instant::now() + wait;
     let mut poll = PollGuard::new(&app, &caller.user_id, !wait.is_zero())?;
     loop {
         // Noted before the read, so that an event committed after it still moves the position
         // past what was noted.
         let noted = poll.head.as_mut().map(|h| *h.borrow_and_update());
-        let rows = app
+        // Whether the cursor resumes is decided on the snapshot the events are read from.
+        let backlog = app
             .store()
-            .events_for(&caller.user_id, since, limit)
+            .backlog(&caller.user_id, since, limit)
             .await
             .map_err(AppError::from)?;
+        if !backlog.resumes(since) {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "resync_required",
+                "the cursor is older than the retained event log: reload with REST",
+            ));
+        }
+        let rows = backlog.events;
         let head = match (poll.head.as_mut(), noted) {
             (Some(h), Some(noted)) if rows.is_empty() && Instant::now() < deadline => {
                 Some((h, noted.max(since)))

@@ -50,7 +50,7 @@ pub struct WsQuery {
     operation_id = "websocket",
     tag = "realtime",
     summary = "Upgrade to the WebSocket event stream",
-    description = "Authenticate with the `Authorization` header, or with a first frame `{\"type\": \"auth\", \"token\"}` within 10 s (failures close with 4001). The server sends `ready` (`ControlFrame`), then the durable events after `since` (`Event`), then the live stream, with ephemeral frames (`Ephemeral`) in between. Client frames: `ClientFrame`. Close codes: 1001 shutting down, 1009 a frame over 64 KiB, 1013 too many connections (try later), 4001 authentication failed or session revoked, 4008 too slow (resume from the last cursor).",
+    description = "Authenticate with the `Authorization` header, or with a first frame `{\"type\": \"auth\", \"token\"}` within 10 s (failures close with 4001). The server sends `ready` (`ControlFrame`), then the durable events after `since` (`Event`), then the live stream, with ephemeral frames (`Ephemeral`) in between. Client frames: `ClientFrame`. Close codes: 1001 shutting down, 1009 a frame over 64 KiB, 1011 the backlog could not be read (reconnect later with the same `since`), 1013 too many connections (try later), 4001 authentication failed or session revoked or expired, 4008 too slow (resume from the last cursor).",
     params(
         ("since" = Option<String>, Query, description = "Resume after this cursor"),
     ),
@@ -130,7 +130,7 @@ async fn connection(app: App, socket: WebSocket, token: Option<String>, since: O
     // A revocation that raced the registration is caught here.
     let revoked = app.authenticate(&token).await.is_err();
     let end = if revoked {
-        End::Close(close::AUTH, "session revoked")
+        End::Close(close::AUTH, "session revoked or expired")
     } else {
         app.device_connected(&caller.user_id, reg.first).await;
         app.metrics().connections.inc();
@@ -191,13 +191,6 @@ async fn serve(
             }
         };
     }
-    let head = match app.store().head().await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the log head");
-            return End::Close(1011, "internal error");
-        }
-    };
     let ready = |cursor: i64| {
         text(&wire::ControlFrame::Ready {
             cursor: cursor.to_string(),
@@ -205,44 +198,55 @@ async fn serve(
             user_id: caller.user_id.clone(),
         })
     };
-    let mut last_sent = head;
+    let mut last_sent;
     match since {
-        None => send!(ready(head)),
+        None => {
+            last_sent = match app.store().head().await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the log head");
+                    return End::Close(1011, "internal error");
+                }
+            };
+            send!(ready(last_sent));
+        }
         Some(since) => {
             send!(ready(since));
-            let pruned = app.store().pruned_up_to().await.unwrap_or(0);
-            if since < pruned || since > head {
-                send!(text(&wire::ControlFrame::ResyncRequired {
-                    cursor: Some(head.to_string())
-                }));
-            } else {
-                last_sent = since;
-                loop {
-                    let rows = match app
-                        .store()
-                        .events_for(&caller.user_id, last_sent, BACKLOG_PAGE)
-                        .await
-                    {
-                        Ok(r) => r,
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot read the backlog");
+            last_sent = since;
+            loop {
+                // Each page is read with the log's bounds from the same snapshot, so a prune
+                // between pages is seen rather than skipped over.
+                let page = match app
+                    .store()
+                    .backlog(&caller.user_id, last_sent, BACKLOG_PAGE)
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the backlog");
+                        return End::Close(1011, "internal error");
+                    }
+                };
+                if !page.resumes(last_sent) {
+                    send!(text(&wire::ControlFrame::ResyncRequired {
+                        cursor: Some(page.head.to_string())
+                    }));
+                    last_sent = page.head;
+                    break;
+                }
+                for e in &page.events {
+                    match app.render_event(&caller.user_id, e).await {
+                        Ok(Some(ev)) => send!(text(&ev)),
+                        Ok(None) => {}
+                        Err(err) => {
+                            tracing::error!(error = %err, "cannot render the backlog");
                             return End::Close(1011, "internal error");
                         }
-                    };
-                    for e in &rows {
-                        match app.render_event(&caller.user_id, e).await {
-                            Ok(Some(ev)) => send!(text(&ev)),
-                            Ok(None) => {}
-                            Err(err) => {
-                                tracing::error!(error = %err, "cannot render the backlog");
-                                return End::Close(1011, "internal error");
-                            }
-                        }
-                        last_sent = e.pos;
                     }
-                    if rows.len() < BACKLOG_PAGE as usize {
-                        break;
-                    }
+                    last_sent = e.pos;
+                }
+                if page.events.len() < BACKLOG_PAGE as usize {
+                    break;
                 }
             }
         }
@@ -258,7 +262,7 @@ async fn serve(
                 let code = if changed.is_ok() { *reg.close.borrow() } else { None };
                 return match code {
                     Some(close::TOO_SLOW) => End::Close(close::TOO_SLOW, "too slow: resume from your last cursor"),
-                    Some(close::AUTH) => End::Close(close::AUTH, "session revoked"),
+                    Some(close::AUTH) => End::Close(close::AUTH, "session revoked or expired"),
                     _ => End::Close(close::GOING_AWAY, "server shutting down"),
                 };
             }

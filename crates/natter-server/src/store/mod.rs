@@ -290,6 +290,26 @@ pub struct EventRow {
     pub created_at: i64,
 }
 
+/// A user's events after a cursor, with the log's bounds, all read from one snapshot: whether
+/// the cursor can resume is decided on the very state the events come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    /// The position of the newest event (0 if none).
+    pub head: i64,
+    /// The highest position pruned so far (0 if none).
+    pub pruned_up_to: i64,
+    /// The user's events after the cursor, oldest first, at most the limit asked for.
+    pub events: Vec<EventRow>,
+}
+
+impl Backlog {
+    /// Whether a client at `cursor` can resume from this backlog: nothing it has not seen was
+    /// pruned, and the cursor is one this log has issued.
+    pub fn resumes(&self, cursor: i64) -> bool {
+        cursor >= self.pruned_up_to && cursor <= self.head
+    }
+}
+
 /// The persistence port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -316,6 +336,8 @@ pub trait Store: Send + Sync + 'static {
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>>;
     /// Deletes `user_id`'s session `id`; false if it has none such.
     async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    /// Deletes every session last active before `before`; returns their ids.
+    async fn delete_idle_sessions(&self, before: i64) -> StoreResult<Vec<String>>;
 
     // ---- conversations ----
 
@@ -482,11 +504,12 @@ pub trait Store: Send + Sync + 'static {
     /// reader's cursor moves past them all the same.
     async fn events_for(&self, user_id: &str, after: i64, limit: u32)
     -> StoreResult<Vec<EventRow>>;
+    /// [`Store::events_for`] with the log's head and how far it was pruned, in one read
+    /// transaction: what resuming from a cursor needs.
+    async fn backlog(&self, user_id: &str, after: i64, limit: u32) -> StoreResult<Backlog>;
 
     // ---- operations ----
 
-    /// Writes a consistent copy of the whole database to `path` while it stays in use.
-    async fn backup(&self, path: &std::path::Path) -> StoreResult<()>;
     /// Whether the database answers, and, after writes failed for want of storage, whether
     /// one can commit again (`Unavailable` until it can).
     async fn ping(&self) -> StoreResult<()>;

@@ -35,6 +35,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 
+/// The schema this build reads and writes.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
@@ -130,7 +133,7 @@ impl SqliteStore {
             .before_acquire(|conn, _| Box::pin(is_idle(conn)))
             .connect_with(opts.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        MIGRATOR.run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .before_acquire(|conn, _| Box::pin(is_idle(conn)))
@@ -183,6 +186,65 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Writes a consistent copy of the database at `url` (`sqlite://path`) to `path`, whether or not
+/// a server is running on it, and changes nothing of it: it is opened read-only, nothing is
+/// migrated or checkpointed, and no writer starts. A database whose schema is not this build's
+/// is refused, since a server of this build could not open the copy as it is.
+pub async fn backup(url: &str, path: &Path) -> StoreResult<()> {
+    if path.exists() {
+        return Err(StoreError::Other(format!(
+            "{} exists already",
+            path.display()
+        )));
+    }
+    let target = path
+        .to_str()
+        .ok_or_else(|| StoreError::Other("the backup path is not UTF-8".into()))?;
+    let opts = SqliteConnectOptions::from_str(url)?
+        .read_only(true)
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(10));
+    let source = opts.get_filename().to_owned();
+    if !source.is_file() {
+        return Err(StoreError::Other(format!(
+            "there is no database at {}",
+            source.display()
+        )));
+    }
+    let mut conn = SqliteConnection::connect_with(&opts).await?;
+    let copied = async {
+        let ours = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let theirs: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|_| {
+                    StoreError::Other(format!(
+                        "{} is not a natter database (it has no schema version)",
+                        source.display()
+                    ))
+                })?;
+        if theirs != Some(ours) {
+            let theirs = theirs.map_or("none".to_owned(), |v| v.to_string());
+            return Err(StoreError::Other(format!(
+                "the schema version of {} is {theirs}, this natter's is {ours}: back it up with \
+                 the natter version that serves it (nothing was written)",
+                source.display()
+            )));
+        }
+        // VACUUM INTO reads one snapshot (a read transaction), so the copy is consistent while
+        // a server goes on writing.
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+    .await;
+    conn.close().await?;
+    copied
 }
 
 // ---- row decoding ----
@@ -307,6 +369,38 @@ macro_rules! select_messages {
             $tail
         )
     };
+}
+
+// ---- reads of the event log, alone or inside a read transaction ----
+
+async fn pruned_in(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
+    let pruned: Option<i64> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'events_pruned_up_to'")
+            .fetch_optional(conn)
+            .await?;
+    Ok(pruned.unwrap_or(0))
+}
+
+async fn events_for_in(
+    conn: &mut SqliteConnection,
+    user_id: &str,
+    after: i64,
+    limit: u32,
+) -> sqlx::Result<Vec<EventRow>> {
+    let rows = sqlx::query(
+        "SELECT e.pos, e.kind, e.conversation_id, e.user_id, e.message_id, e.data, e.created_at \
+         FROM events e \
+         WHERE e.pos > ?1 AND (e.user_id = ?2 OR (e.user_id IS NULL AND EXISTS ( \
+             SELECT 1 FROM members m WHERE m.conversation_id = e.conversation_id \
+             AND m.user_id = ?2 AND m.joined_pos < e.pos))) \
+         ORDER BY e.pos LIMIT ?3",
+    )
+    .bind(after)
+    .bind(user_id)
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(event_row).collect()
 }
 
 // ---- helpers used inside write transactions ----
@@ -1175,6 +1269,22 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn delete_idle_sessions(&self, before: i64) -> StoreResult<Vec<String>> {
+        self.note(
+            async {
+                Ok(
+                    sqlx::query_scalar(
+                        "DELETE FROM sessions WHERE last_active_at < ? RETURNING id",
+                    )
+                    .bind(before)
+                    .fetch_all(&self.writer)
+                    .await?,
+                )
+            }
+            .await,
+        )
+    }
+
     async fn create_direct(
         &self,
         new_id: &str,
@@ -1924,11 +2034,8 @@ impl Store for SqliteStore {
     }
 
     async fn pruned_up_to(&self) -> StoreResult<i64> {
-        let pruned: Option<i64> =
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'events_pruned_up_to'")
-                .fetch_optional(&self.readers)
-                .await?;
-        Ok(pruned.unwrap_or(0))
+        let mut conn = self.readers.acquire().await?;
+        Ok(pruned_in(&mut conn).await?)
     }
 
     async fn events_for(
@@ -1937,39 +2044,22 @@ impl Store for SqliteStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<EventRow>> {
-        let rows = sqlx::query(
-            "SELECT e.pos, e.kind, e.conversation_id, e.user_id, e.message_id, e.data, e.created_at \
-             FROM events e \
-             WHERE e.pos > ?1 AND (e.user_id = ?2 OR (e.user_id IS NULL AND EXISTS ( \
-                 SELECT 1 FROM members m WHERE m.conversation_id = e.conversation_id \
-                 AND m.user_id = ?2 AND m.joined_pos < e.pos))) \
-             ORDER BY e.pos LIMIT ?3",
-        )
-        .bind(after)
-        .bind(user_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
-        Ok(rows.iter().map(event_row).collect::<sqlx::Result<_>>()?)
+        let mut conn = self.readers.acquire().await?;
+        Ok(events_for_in(&mut conn, user_id, after, limit).await?)
     }
 
-    async fn backup(&self, path: &std::path::Path) -> StoreResult<()> {
-        if path.exists() {
-            return Err(StoreError::Other(format!(
-                "{} exists already",
-                path.display()
-            )));
-        }
-        let target = path
-            .to_str()
-            .ok_or_else(|| StoreError::Other("the backup path is not UTF-8".into()))?;
-        // VACUUM INTO reads one snapshot (a read transaction), so the copy is consistent
-        // while writers go on.
-        sqlx::query("VACUUM INTO ?")
-            .bind(target)
-            .execute(&self.readers)
-            .await?;
-        Ok(())
+    async fn backlog(&self, user_id: &str, after: i64, limit: u32) -> StoreResult<Backlog> {
+        // In WAL mode a read transaction sees one snapshot from its first read to its end.
+        let mut tx = self.readers.begin().await?;
+        let head = head_in(&mut tx).await?;
+        let pruned_up_to = pruned_in(&mut tx).await?;
+        let events = events_for_in(&mut tx, user_id, after, limit).await?;
+        tx.rollback().await?;
+        Ok(Backlog {
+            head,
+            pruned_up_to,
+            events,
+        })
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -498,3 +498,108 @@ async fn presence_is_shown_only_to_the_user_and_those_who_share_a_conversation_w
     assert_eq!(raw["online"], false);
     assert!(raw["last_seen_at"].is_null());
 }
+
+/// Requests racing a revocation may succeed until its `204`; none that starts after it may,
+/// and no socket authenticated with the token stays open. Each round revokes a fresh token
+/// while its first requests are still reading the session, the moment when one of them could
+/// cache it again after the revocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_token_stops_at_once_however_many_requests_race_the_revoke() {
+    use std::sync::{Arc, OnceLock};
+    const ROUNDS: usize = 50;
+    const RACERS: usize = 32;
+    let app = spawn_app().await;
+    let (phone, _) = app.user("alice").await;
+    for round in 0..ROUNDS {
+        let (laptop, login) = app.login("alice", Some("laptop")).await;
+        let revoked: Arc<OnceLock<()>> = Arc::default();
+        let racers: Vec<_> = (0..RACERS)
+            .map(|_| {
+                let (laptop, revoked) = (laptop.clone(), revoked.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let after_revoke = revoked.get().is_some();
+                        match laptop.me().await {
+                            Ok(_) if after_revoke => {
+                                return Err("a request after the 204 succeeded");
+                            }
+                            Ok(_) => {}
+                            Err(natter_client::Error::Api { status: 401, .. }) => return Ok(()),
+                            Err(e) => panic!("round {round}: {e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let socket = {
+            let laptop = laptop.clone();
+            tokio::spawn(async move {
+                match laptop.connect(None).await {
+                    Ok(mut s) => closed_code(&mut s).await,
+                    Err(natter_client::Error::Closed { code, .. }) => code,
+                    Err(e) => panic!("round {round}: {e}"),
+                }
+            })
+        };
+        phone.revoke_session(&login.session_id).await.unwrap();
+        revoked.set(()).unwrap();
+        for r in racers {
+            assert_eq!(r.await.unwrap(), Ok(()), "round {round}");
+        }
+        assert_eq!(socket.await.unwrap(), 4001, "round {round}");
+        assert_api_error(laptop.me().await, 401, "unauthorized");
+        match laptop.connect(None).await {
+            Err(natter_client::Error::Closed { code: 4001, .. }) => {}
+            Err(e) => panic!("round {round}: expected close 4001, got {e}"),
+            Ok(_) => panic!("round {round}: a revoked token opened a socket"),
+        }
+    }
+}
+
+/// With a 2 s idle timeout: a session used more often keeps working; one left unused expires,
+/// its socket closes with 4001, its token is `401` and it is deleted.
+#[tokio::test]
+async fn an_unused_session_expires_and_a_used_one_does_not() {
+    use std::time::{Duration, Instant};
+    let timeout = Duration::from_secs(2);
+    let app = spawn_app_with(|c| c.session_idle_timeout = timeout).await;
+    let (phone, _) = app.user("alice").await;
+    let (laptop, _) = app.login("alice", Some("laptop")).await;
+    let mut socket = laptop.connect(None).await.unwrap();
+    let laptop_last_used = Instant::now();
+
+    // The phone uses its session every half second until the laptop's expires: the open socket
+    // alone is no use of it.
+    loop {
+        phone.me().await.unwrap();
+        match socket.next_within(Duration::from_millis(500)).await {
+            Err(natter_client::Error::Closed { code: 4001, .. }) => break,
+            Ok(_) => {}
+            Err(e) => panic!("expected close 4001, got {e}"),
+        }
+        assert!(
+            laptop_last_used.elapsed() < 30 * timeout,
+            "the unused session never expired"
+        );
+    }
+    assert!(
+        laptop_last_used.elapsed() >= timeout,
+        "the session expired before the idle timeout"
+    );
+
+    assert_api_error(laptop.me().await, 401, "unauthorized");
+    match laptop.connect(None).await {
+        Err(natter_client::Error::Closed { code: 4001, .. }) => {}
+        Err(e) => panic!("expected close 4001, got {e}"),
+        Ok(_) => panic!("an expired token opened a socket"),
+    }
+    let sessions = phone.sessions().await.unwrap().sessions;
+    assert_eq!(sessions.len(), 1, "the expired session is deleted");
+    assert!(sessions[0].current);
+
+    // Used within the timeout, again and again, the phone's session outlives several timeouts.
+    for _ in 0..4 {
+        tokio::time::sleep(timeout / 2).await;
+        phone.me().await.unwrap();
+    }
+}

@@ -579,3 +579,50 @@ async fn resuming_after_every_4008_loses_nothing_with_the_smallest_queue() {
         assert_exactly_once_in_order(&seen.seqs, sent);
     }
 }
+
+/// A resume whose check of the pruned log cannot be read is refused (1011, `/sync` an error),
+/// never answered as if nothing were pruned; once storage reads again, the cursor resumes.
+#[tokio::test]
+async fn a_backlog_that_cannot_be_read_is_an_error_not_an_answer() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let conv = alice.direct(&b.id).await.unwrap().value;
+    let cursor = bob.connect(None).await.unwrap().ready.cursor;
+    alice
+        .send_text(&conv.id, "while bob was away")
+        .await
+        .unwrap();
+
+    // The record of how far the log was pruned becomes unreadable (its table is moved away).
+    let url = format!("sqlite://{}", app.data_dir().join("natter.db").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE meta RENAME TO meta_away")
+        .execute(&mut db)
+        .await
+        .unwrap();
+
+    let mut socket = bob.connect(Some(&cursor)).await.unwrap();
+    match socket.next().await {
+        Err(Error::Closed { code: 1011, .. }) => {}
+        other => panic!("expected close 1011, got {other:?}"),
+    }
+    match bob.sync(Some(&cursor), None, None).await {
+        Err(Error::Api {
+            status: 500, code, ..
+        }) if code == "internal" => {}
+        other => panic!("expected 500 internal, got {other:?}"),
+    }
+
+    sqlx::query("ALTER TABLE meta_away RENAME TO meta")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let mut socket = bob.connect(Some(&cursor)).await.unwrap();
+    match socket.next().await.unwrap() {
+        ServerFrame::Event(e) => assert_eq!(kind(&e.event), "new_message"),
+        other => panic!("expected the backlog, got {other:?}"),
+    }
+}

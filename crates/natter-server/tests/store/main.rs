@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
                 sessions_are_found_by_token_hash_and_listed_per_user,
                 touching_a_session_moves_its_last_activity,
                 a_user_deletes_only_its_own_sessions,
+                idle_sessions_are_deleted_and_named,
             }
             direct {
                 create_direct_returns_the_same_conversation_for_the_pair_in_either_order,
@@ -145,6 +146,7 @@ macro_rules! conformance_suite {
                 a_reader_following_the_log_never_skips_an_event,
                 events_after_tails_every_event_for_the_fan_out,
                 pruning_drops_old_events_and_remembers_how_far,
+                backlog_reads_the_events_with_the_logs_bounds,
             }
             operations {
                 ping_and_purge_succeed,

@@ -7,7 +7,7 @@ use std::sync::{
 };
 
 use natter_core::Role;
-use natter_server::store::{EventKind, EventRow, MarkKind, NewMessage, Store};
+use natter_server::store::{Backlog, EventKind, EventRow, MarkKind, NewMessage, Store};
 
 use crate::harness::{
     T0, data, direct, events_after, group, group_at, kinds, send, send_n, text, users,
@@ -684,4 +684,54 @@ pub async fn pruning_drops_old_events_and_remembers_how_far(store: Arc<dyn Store
     assert!(!fresh.is_empty() && fresh[0].pos > head, "{fresh:?}");
     // The stored messages stay: only the log is pruned.
     assert_eq!(store.conversation(&g).await.unwrap().unwrap().last_seq, 4);
+}
+
+pub async fn backlog_reads_the_events_with_the_logs_bounds(store: Arc<dyn Store>) {
+    let empty = store.backlog("user-nobody", 0, 10).await.unwrap();
+    assert_eq!(
+        empty,
+        Backlog {
+            head: 0,
+            pruned_up_to: 0,
+            events: vec![],
+        }
+    );
+    assert!(empty.resumes(0));
+    assert!(!empty.resumes(1), "a cursor ahead of the log");
+
+    let [alice, bob, carol] = users(&*store, ["alice", "bob", "carol"]).await;
+    let g = group_at(&*store, &alice, &[&bob], T0 + 1).await;
+    for i in 2..=4 {
+        send(&*store, &g, &alice, &format!("{i}"), T0 + i).await;
+    }
+    let bobs = events_after(&*store, &bob, 0).await;
+    let head = store.head().await.unwrap();
+
+    // The same events as `events_for`, limited, with the head and no pruning yet.
+    let b = store.backlog(&bob, 0, 100).await.unwrap();
+    assert_eq!((b.head, b.pruned_up_to), (head, 0));
+    assert_eq!(b.events, bobs);
+    let b = store.backlog(&bob, bobs[0].pos, 2).await.unwrap();
+    assert_eq!(b.events, bobs[1..3]);
+    assert!(b.resumes(bobs[0].pos) && b.resumes(head) && !b.resumes(head + 1));
+    // Another user sees only its own events.
+    assert!(
+        store
+            .backlog(&carol, 0, 100)
+            .await
+            .unwrap()
+            .events
+            .is_empty()
+    );
+
+    // After pruning, a cursor below the mark no longer resumes; one at it does.
+    let all = store.events_after(0, 100).await.unwrap();
+    let pruned = store.prune_events(T0 + 3).await.unwrap();
+    assert_eq!(pruned, all[1].pos);
+    let b = store.backlog(&bob, 0, 100).await.unwrap();
+    assert_eq!((b.head, b.pruned_up_to), (head, pruned));
+    assert!(!b.resumes(0) && !b.resumes(pruned - 1));
+    assert!(b.resumes(pruned));
+    let b = store.backlog(&bob, pruned, 100).await.unwrap();
+    assert_eq!(b.events, events_after(&*store, &bob, pruned).await);
 }

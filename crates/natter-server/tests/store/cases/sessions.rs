@@ -100,3 +100,32 @@ pub async fn a_user_deletes_only_its_own_sessions(store: Arc<dyn Store>) {
 
     assert_eq!(ids(&store.sessions_of(&bob).await.unwrap()), ["s-bob"]);
 }
+
+pub async fn idle_sessions_are_deleted_and_named(store: Arc<dyn Store>) {
+    let [alice, bob] = users(&*store, ["alice", "bob"]).await;
+    for s in [
+        session("s-old", &alice, 1, T0),
+        session("s-newer", &alice, 2, T0 + 10),
+        session("s-bob", &bob, 3, T0 + 5),
+    ] {
+        store.create_session(&s).await.unwrap();
+    }
+    // Bob's session was used since: only its last activity counts.
+    store.touch_session("s-bob", T0 + 100).await.unwrap();
+
+    // Only sessions last active strictly before the bound go.
+    assert!(store.delete_idle_sessions(T0).await.unwrap().is_empty());
+    let mut gone = store.delete_idle_sessions(T0 + 11).await.unwrap();
+    gone.sort();
+    assert_eq!(gone, ["s-newer", "s-old"]);
+    assert!(store.sessions_of(&alice).await.unwrap().is_empty());
+    assert_eq!(store.session_by_token_hash(&[1; 32]).await.unwrap(), None);
+    assert_eq!(ids(&store.sessions_of(&bob).await.unwrap()), ["s-bob"]);
+    assert!(
+        store
+            .delete_idle_sessions(T0 + 11)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
