@@ -3,11 +3,10 @@
 //! Every acknowledged message must exist exactly once, with the id and seq it was acknowledged
 //! with, and every conversation's seqs must be exactly `1..=last_seq`.
 
+mod common;
+
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -25,54 +24,6 @@ const TASKS: usize = 16;
 /// that the kill lands at different points).
 fn send_for(round: usize) -> Duration {
     Duration::from_millis(500 + 200 * round as u64)
-}
-
-/// A `natter serve` child process on a data directory.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("NATTER_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting natter serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("the server exited before listening")
-                .expect("reading the server's stdout");
-            if let Some(url) = line.strip_prefix("natter listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        // Keep draining stdout so that the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, url }
-    }
-
-    /// SIGKILL (what `Child::kill` sends on Unix), then reap.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL the server");
-        let status = self.child.wait().expect("reaping the server");
-        assert!(!status.success(), "the server was killed: {status}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What one acknowledged send returned.
@@ -328,7 +279,7 @@ async fn verify(
 async fn acknowledged_messages_survive_sigkill_exactly_once() {
     let began = Instant::now();
     let data = tempfile::tempdir().expect("a temporary data directory");
-    let mut server = Server::start(data.path());
+    let mut server = common::serve_at(data.path(), "127.0.0.1:0", Some("warn"));
 
     // Three users in a group, and a direct conversation between the first two.
     let anon = Client::new(server.url.clone());
@@ -447,6 +398,6 @@ async fn acknowledged_messages_survive_sigkill_exactly_once() {
             "too few sends before the kill to test anything: {ok}"
         );
 
-        server = Server::start(data.path());
+        server = common::serve_at(data.path(), "127.0.0.1:0", Some("warn"));
     }
 }

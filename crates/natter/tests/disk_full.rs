@@ -8,11 +8,13 @@
 //! Mounting needs root (these machines run the tests as root); where mounting is refused the
 //! test says so and does nothing else.
 
+mod common;
+
 use std::{
     collections::{BTreeMap, HashSet},
-    io::{BufRead, BufReader, Write},
+    io::Write,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::Duration,
 };
 
@@ -52,55 +54,6 @@ impl Tmpfs {
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
-/// A `natter serve` child process.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path, listen: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
-            .args(["serve", "--rate-limit", "off", "--listen", listen])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("NATTER_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting natter serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("the server exited before listening")
-                .expect("reading the server's stdout");
-            if let Some(url) = line.strip_prefix("natter listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, url }
-    }
-
-    /// SIGTERM, then wait for a clean exit.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success(), "kill -TERM {pid}");
-        let exit = self.child.wait().expect("reaping the server");
-        assert!(exit.success(), "the server stopped cleanly: {exit}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -251,7 +204,7 @@ async fn a_full_disk_never_acknowledges_an_unstored_message() {
         }
     };
     let data = disk.path().join("data");
-    let server = Server::start(&data, "127.0.0.1:0");
+    let server = common::serve_at(&data, "127.0.0.1:0", Some("error"));
     let listen = server.url.trim_start_matches("http://").to_owned();
     let anon = Client::new(&server.url);
     let (alice, _) = anon.sign_up("alice", "correct horse").await.unwrap();
@@ -311,7 +264,7 @@ async fn a_full_disk_never_acknowledges_an_unstored_message() {
         .await;
 
     server.stop();
-    let server = Server::start(&data, &listen);
+    let server = common::serve_at(&data, &listen, Some("error"));
     ledger.check_history(&bob, &conv, "after a restart").await;
     ledger
         .send(&alice, &conv, "after-restart", "after the restart")

@@ -5,45 +5,13 @@
 //! for field (fields added since are not compared), with the same media bytes; and it must take
 //! new writes.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-};
+mod common;
+
+use std::path::Path;
 
 use natter_client::{Client, LoginRequest, MessageQuery, SendMessageRequest};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(data_dir: &Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("NATTER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting natter serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("the server exited").unwrap();
-        if let Some(url) = line.strip_prefix("natter listening on ") {
-            break url.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Server(child), url)
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -135,7 +103,8 @@ async fn every_fixture_opens_and_every_user_sees_the_same_history() {
             serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
         let scratch = tempfile::tempdir().unwrap();
         copy_dir(&dir.join("data"), scratch.path());
-        let (server, url) = start(scratch.path());
+        let server = common::serve_at(scratch.path(), "127.0.0.1:0", Some("warn"));
+        let url = server.url.clone();
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         for (username, seen) in expected["users"].as_object().unwrap() {
             let (client, _) = Client::new(&url)

@@ -2,6 +2,7 @@
 
 use std::{
     io::{BufRead, BufReader, Read},
+    path::Path,
     process::{Child, Command, Stdio},
     thread::JoinHandle,
 };
@@ -14,20 +15,29 @@ pub struct Served {
     logs: JoinHandle<String>,
 }
 
-/// Starts `natter serve` with `NATTER_LOG` set to `log`, or unset.
+/// Starts `natter serve` on a fresh data directory with `NATTER_LOG` set to `log`, or unset.
+// Not every test binary that includes this module calls each function.
+#[allow(dead_code)]
 pub fn serve(log: Option<&str>) -> (Served, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
+    (serve_at(dir.path(), "127.0.0.1:0", log), dir)
+}
+
+/// Starts `natter serve` on `data_dir`, listening on `listen` (`127.0.0.1:0` for any free
+/// port), rate limits off, with `NATTER_LOG` set to `log`, or unset; returns once it listens.
+#[allow(dead_code)]
+pub fn serve_at(data_dir: &Path, listen: &str, log: Option<&str>) -> Served {
     let mut command = Command::new(env!("CARGO_BIN_EXE_natter"));
     command
         .args([
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--rate-limit",
             "off",
             "--data-dir",
         ])
-        .arg(dir.path())
+        .arg(data_dir)
         .env_remove("NATTER_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -41,20 +51,22 @@ pub fn serve(log: Option<&str>) -> (Served, tempfile::TempDir) {
         line.clear();
         assert!(
             stdout.read_line(&mut line).unwrap() > 0,
-            "the server exited"
+            "the server exited before listening"
         );
     }
     let url = line
         .trim()
         .trim_start_matches("natter listening on ")
         .to_owned();
+    // Keep draining stdout, so that the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let mut stderr = child.stderr.take().unwrap();
     let logs = std::thread::spawn(move || {
         let mut all = String::new();
         let _ = stderr.read_to_string(&mut all);
         all
     });
-    (Served { child, url, logs }, dir)
+    Served { child, url, logs }
 }
 
 impl Served {
@@ -65,11 +77,33 @@ impl Served {
     }
 
     /// Stops the server as an operator would (SIGTERM) and returns everything it logged.
+    #[allow(dead_code)]
     pub fn stop(mut self) -> String {
         let pid = self.child.id().to_string();
         let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(term.success());
-        assert!(self.child.wait().unwrap().success());
-        self.logs.join().unwrap()
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "the server stopped cleanly: {exit}");
+        take_logs(&mut self.logs)
+    }
+
+    /// Kills the server (SIGKILL), as a crash would, and reaps it.
+    #[allow(dead_code)]
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL the server");
+        let status = self.child.wait().expect("reaping the server");
+        assert!(!status.success(), "the server was killed: {status}");
+    }
+}
+
+fn take_logs(logs: &mut JoinHandle<String>) -> String {
+    let done = std::mem::replace(logs, std::thread::spawn(String::new));
+    done.join().unwrap()
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
