@@ -122,6 +122,7 @@ const TAGS: &[&str] = &[
     "message_status",
     "conversation_updated",
     "conversation_removed",
+    "conversation_status",
     "direct",
     "group",
     "text",
@@ -731,9 +732,10 @@ fn valid_server_frame(u: &mut Unstructured<'_>, w: &World) -> Value {
         ],
         "created_at": "2026-11-27T23:59:59.123Z", "last_message_at": "2026-11-27T23:59:59.123Z",
         "last_seq": 3, "last_message": message.clone(), "unread_count": 0, "read_seq": 3,
+        "all_delivered_seq": 3, "all_read_seq": 2,
     });
     let data = json!({"conversation_id": "c1", "user_id": "u1"});
-    match int(u, 0, 13) {
+    match int(u, 0, 14) {
         0 => json!({"type": "ready", "cursor": "1", "session_id": "s", "user_id": "u1"}),
         1 => json!({"type": "pong"}),
         2 => json!({"type": "error", "error": {"code": "invalid_request", "message": "no"}}),
@@ -751,6 +753,9 @@ fn valid_server_frame(u: &mut Unstructured<'_>, w: &World) -> Value {
             {"conversation_id": "c1", "user_id": "u2", "status": "read", "up_to_seq": 3,
              "at": "2026-11-27T23:59:59.123Z"}}),
         12 => json!({"type": "conversation_updated", "cursor": "9", "data": conversation}),
+        13 => json!({"type": "conversation_status", "cursor": "11", "data":
+            {"conversation_id": "c1", "all_delivered_seq": 3, "all_read_seq": 2,
+             "at": "2026-11-27T23:59:59.123Z"}}),
         _ => json!({"type": "conversation_removed", "cursor": "10", "data":
             {"conversation_id": "c1"}}),
     }
