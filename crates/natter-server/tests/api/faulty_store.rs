@@ -30,6 +30,8 @@ struct Faults {
     message_reads: HashMap<String, usize>,
     /// `events_after` reads: the fan-out's reads of the log.
     log_reads: usize,
+    /// `members` reads.
+    member_reads: usize,
 }
 
 impl FaultyStore {
@@ -48,6 +50,11 @@ impl FaultyStore {
     /// The next `n` reads of the log by the fan-out fail.
     pub fn fail_log_reads(&self, n: usize) {
         self.faults().log_reads = n;
+    }
+
+    /// The next `n` reads of a conversation's members fail.
+    pub fn fail_member_reads(&self, n: usize) {
+        self.faults().member_reads = n;
     }
 
     /// No read fails any more.
@@ -156,6 +163,7 @@ impl Store for FaultyStore {
     }
 
     async fn members(&self, conversation_id: &str) -> StoreResult<Vec<MemberRow>> {
+        self.fault(|f| Some(&mut f.member_reads))?;
         self.inner.members(conversation_id).await
     }
 

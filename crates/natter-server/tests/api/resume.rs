@@ -1,7 +1,8 @@
 //! Resuming: a device that reconnects with the last cursor it saw receives every durable event
 //! after it once, in order, then the live stream, with no gap and no repeat at the switch; also
-//! when it reconnects every few hundred milliseconds while others write, and after the server
-//! closed it for being too slow (4008).
+//! when it reconnects every few hundred milliseconds while others write, after the server
+//! closed it for being too slow (4008), and after the server could not read or render an event
+//! for it (4008 live, 1011 in a backlog).
 
 use std::time::Duration;
 
@@ -721,4 +722,31 @@ async fn a_backlog_that_cannot_be_rendered_closes_the_resume_and_fails_the_poll(
             .iter()
             .any(|e| matches!(&e.event, EventData::NewMessage(got) if got.id == m.id))
     );
+}
+
+#[tokio::test]
+async fn an_event_whose_audience_cannot_be_read_closes_every_connection_with_4008() {
+    let (app, store) = spawn_app_on_faulty_store().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let (carol, _) = app.user("carol").await;
+    let g = alice.create_group("pair", &[&b.id]).await.unwrap();
+    let mut wb = bob.connect(None).await.unwrap();
+    let cursor = wb.ready.cursor.clone();
+    let mut wc = carol.connect(None).await.unwrap();
+
+    // Neither the message nor who may see it can be read: whoever might be owed the event
+    // must resume, Carol too, though she was not.
+    store.fail_message_reads(FAN_OUT_VIEWER, usize::MAX);
+    store.fail_member_reads(usize::MAX);
+    let m = alice.send_text(&g.id, "for whom?").await.unwrap();
+    assert_eq!(closed_code(&mut wb).await, 4008);
+    assert_eq!(closed_code(&mut wc).await, 4008);
+
+    store.heal();
+    let mut wb = bob.connect(Some(&cursor)).await.unwrap();
+    match next_event(&mut wb).await.event {
+        EventData::NewMessage(got) => assert_eq!(got.id, m.id),
+        other => panic!("expected the new_message it missed, got {other:?}"),
+    }
 }
