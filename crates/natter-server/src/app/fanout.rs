@@ -140,8 +140,6 @@ impl App {
                 return;
             }
             tracing::warn!(error = %err, pos = e.pos, attempt, "fan-out of an event failed: retrying");
-            // A member list read before the failure may be what failed to serve: read afresh.
-            cache.remove(&e.conversation_id);
             tokio::time::sleep(FAN_OUT_BACKOFF * attempt).await;
             attempt += 1;
         }
