@@ -162,13 +162,7 @@ impl Hub {
     pub fn deliver(&self, user_id: &str, out: &Outbound) -> (usize, usize) {
         let st = self.state();
         if let (Some((head, _)), Outbound::Durable { pos, .. }) = (st.polls.get(user_id), out) {
-            head.send_if_modified(|h| {
-                let newer = *pos > *h;
-                if newer {
-                    *h = *pos;
-                }
-                newer
-            });
+            advance(head, *pos);
         }
         let Some(list) = st.conns.get(user_id) else {
             return (0, 0);
@@ -192,6 +186,31 @@ impl Hub {
             }
         }
         (took, slow)
+    }
+
+    /// The durable event at `pos` could not be queued for `users` (`None`: for anyone on this
+    /// node): closes their connections with `code`, so that none takes a later frame and each
+    /// resumes from before `pos`, and wakes their long polls, which read the log themselves.
+    pub fn undeliverable(&self, users: Option<&[String]>, pos: i64, code: u16) {
+        let st = self.state();
+        let stop = |user_id: &str| {
+            for c in st.conns.get(user_id).into_iter().flatten() {
+                c.close.send_if_modified(|now| {
+                    let first = now.is_none();
+                    if first {
+                        *now = Some(code);
+                    }
+                    first
+                });
+            }
+            if let Some((head, _)) = st.polls.get(user_id) {
+                advance(head, pos);
+            }
+        };
+        match users {
+            Some(users) => users.iter().for_each(|u| stop(u)),
+            None => st.conns.keys().chain(st.polls.keys()).for_each(|u| stop(u)),
+        }
     }
 
     /// Closes every connection of a session.
@@ -242,6 +261,17 @@ impl Hub {
     pub fn connections(&self) -> usize {
         self.state().conns.values().map(Vec::len).sum()
     }
+}
+
+/// Moves a user's poll position up to `pos`, waking its polls if it moved.
+fn advance(head: &watch::Sender<i64>, pos: i64) {
+    head.send_if_modified(|h| {
+        let newer = pos > *h;
+        if newer {
+            *h = pos;
+        }
+        newer
+    });
 }
 
 #[cfg(test)]
@@ -334,6 +364,27 @@ mod tests {
         assert!(!a.has_changed().unwrap());
         hub.end_poll("u");
         assert!(hub.start_poll("u", 2).is_some());
+    }
+
+    #[test]
+    fn an_undeliverable_event_closes_its_users_connections_and_wakes_their_polls() {
+        let hub = Hub::new(8);
+        let mut owed = hub.register("u", "s1");
+        let other = hub.register("v", "s2");
+        let mut poll = hub.start_poll("u", 1).unwrap();
+        hub.undeliverable(Some(&["u".to_owned()]), 7, close::TOO_SLOW);
+        assert_eq!(*owed.close.borrow(), Some(close::TOO_SLOW));
+        assert_eq!(*other.close.borrow(), None);
+        assert_eq!(*poll.borrow_and_update(), 7);
+        // Closed, it takes no later frame: its cursor cannot pass the event it missed.
+        assert_eq!(hub.deliver("u", &frame(8)), (0, 0));
+        assert!(owed.rx.try_recv().is_err());
+
+        // Not knowing whom the event was for, every connection is closed; a code set before
+        // stays.
+        hub.undeliverable(None, 9, close::AUTH);
+        assert_eq!(*owed.close.borrow(), Some(close::TOO_SLOW));
+        assert_eq!(*other.close.borrow(), Some(close::AUTH));
     }
 
     #[test]

@@ -168,10 +168,25 @@ pub struct Server {
 /// Binds and starts a server in the background; it accepts connections once this returns.
 pub async fn start(config: Config) -> Result<Server, ServeError> {
     let listener = bind(&config).await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
     // Open storage before returning so that a bad configuration fails here, not in the task.
     let app = app::App::open(config).await?;
+    start_app(app, listener)
+}
+
+/// [`start`] on a store already open, instead of the one `config` names: tests pass a wrapper
+/// that makes chosen reads fail.
+pub async fn start_with_store(
+    config: Config,
+    store: std::sync::Arc<dyn store::Store>,
+) -> Result<Server, ServeError> {
+    let listener = bind(&config).await?;
+    let app = app::App::open_on(config, store).await?;
+    start_app(app, listener)
+}
+
+fn start_app(app: app::App, listener: TcpListener) -> Result<Server, ServeError> {
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(serve_app(app, listener, async {
         let _ = stopped.await;
     }));

@@ -7,6 +7,10 @@
 //! not received; the price is that no event may cost more than O(members) work, or one busy
 //! group would hold up every other conversation's delivery.
 //!
+//! Nor is an event ever skipped: one that cannot be read or rendered, after a few quick
+//! retries, closes with 4008 every connection that might have been owed it, before any of them
+//! can take a later frame; each resumes from its cursor and reads the event from the log.
+//!
 //! The audience is `natter_core::audience`'s rule over the members. Each event is rendered and
 //! serialized once and the bytes shared among its recipients. Where the content depends on the
 //! viewer, it is rendered once per variant, not once per viewer: `message_updated` in two (as
@@ -39,24 +43,25 @@ use crate::{
 const BATCH: u32 = 512;
 /// Conversations whose members are cached before the cache is cleared.
 const CACHE_MAX: usize = 10_000;
+/// Tries at fanning out one event before its audience is closed instead. One task serves
+/// every conversation, so an event's retries hold up all delivery: a few short ones ride out
+/// a passing fault (a locked database, a read that timed out) and no more.
+const FAN_OUT_ATTEMPTS: u32 = 3;
+/// The wait before the second try; the third waits twice as long.
+const FAN_OUT_BACKOFF: Duration = Duration::from_millis(25);
 
 /// Members by conversation, dropped when the fan-out reaches a change of members. Read after
 /// the event at hand was logged, a list is never older than it.
 type MemberCache = HashMap<String, Arc<Vec<MemberRow>>>;
 
 impl App {
-    pub(super) fn spawn_fanout(&self) {
+    /// Starts the fan-out after `head`, the log's head before any connection could exist.
+    pub(super) fn spawn_fanout(&self, head: i64) {
         let app = self.clone();
         let mut bus = self.bus().subscribe();
         let mut stop = self.inner.stop.subscribe();
         tokio::spawn(async move {
-            let mut last = match app.store().head().await {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::error!(error = %e, "fan-out cannot read the log head");
-                    0
-                }
-            };
+            let mut last = head;
             let mut members: MemberCache = HashMap::new();
             // A safety net: if a wake-up were ever missed, the tail still moves within a second.
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -102,22 +107,61 @@ impl App {
             let rows = match self.store().events_after(last, BATCH).await {
                 Ok(r) => r,
                 Err(e) => {
+                    // Nothing after `last` was delivered, so no cursor passed it: the next
+                    // wake-up, or the tick within a second, reads again from there.
                     tracing::error!(error = %e, "fan-out cannot read the log");
                     return last;
                 }
             };
             self.metrics().events_fanned_out.inc_by(rows.len() as u64);
             for e in &rows {
-                if let Err(err) = self.fan_out(e, cache).await {
-                    // The devices that missed it get it when they resume from their cursor.
-                    tracing::error!(error = %err, pos = e.pos, "fan-out of an event failed");
-                }
+                self.fan_out_or_close(e, cache).await;
                 last = e.pos;
             }
             if rows.len() < BATCH as usize {
                 return last;
             }
         }
+    }
+
+    /// Fans `e` out, retrying a failure a few times; if it still fails, closes every
+    /// connection that might have been owed it, so that no connection takes a later frame and
+    /// its cursor never passes `e`: each resumes from before it and reads it from the log.
+    async fn fan_out_or_close(&self, e: &EventRow, cache: &mut MemberCache) {
+        let mut attempt = 1;
+        loop {
+            let err = match self.fan_out(e, cache).await {
+                Ok(()) => return,
+                Err(err) => err,
+            };
+            if attempt == FAN_OUT_ATTEMPTS {
+                tracing::error!(error = %err, pos = e.pos, "fan-out of an event failed: closing its audience");
+                self.close_audience(e).await;
+                return;
+            }
+            tracing::warn!(error = %err, pos = e.pos, attempt, "fan-out of an event failed: retrying");
+            tokio::time::sleep(FAN_OUT_BACKOFF * attempt).await;
+            attempt += 1;
+        }
+    }
+
+    /// Closes with 4008 every connection that `e` could not be delivered to and that might
+    /// have been owed it: its addressee's, else the conversation's members', else (their list
+    /// unreadable) every connection on this node. Closing more than the audience costs only a
+    /// reconnection; long polls read the log themselves and are only woken.
+    async fn close_audience(&self, e: &EventRow) {
+        let users = match &e.user_id {
+            Some(u) => Some(vec![u.clone()]),
+            None => match self.store().members(&e.conversation_id).await {
+                Ok(members) => Some(members.into_iter().map(|m| m.user_id).collect()),
+                Err(err) => {
+                    tracing::error!(error = %err, pos = e.pos, "cannot read the audience: closing every connection");
+                    None
+                }
+            },
+        };
+        self.hub()
+            .undeliverable(users.as_deref(), e.pos, close::TOO_SLOW);
     }
 
     /// The members of a conversation, from the cache if there.

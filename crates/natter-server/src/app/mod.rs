@@ -93,6 +93,14 @@ impl App {
                 "database URL {url:?}: only sqlite:// is supported by this build"
             )));
         };
+        Self::open_on(config, store).await
+    }
+
+    /// Starts the background tasks on `store`, already open (tests wrap one to inject faults).
+    pub async fn open_on(config: Config, store: Arc<dyn Store>) -> Result<App, ServeError> {
+        // Read before any connection can exist, so the fan-out starts at no position a
+        // connection is already past: starting later would skip what was logged meanwhile.
+        let head = store.head().await?;
         if config.bus_url.is_some() {
             return Err(ServeError::Config(
                 "--bus-url: fan-out between nodes is not supported by this build".into(),
@@ -130,7 +138,7 @@ impl App {
             }),
         };
         app.spawn_eraser();
-        app.spawn_fanout();
+        app.spawn_fanout(head);
         app.spawn_typing_expiry();
         app.spawn_pruner();
         app.spawn_session_expiry();

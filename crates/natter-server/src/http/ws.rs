@@ -50,7 +50,7 @@ pub struct WsQuery {
     operation_id = "websocket",
     tag = "realtime",
     summary = "Upgrade to the WebSocket event stream",
-    description = "Authenticate with the `Authorization` header, or with a first frame `{\"type\": \"auth\", \"token\"}` within 10 s (failures close with 4001). The server sends `ready` (`ControlFrame`), then the durable events after `since` (`Event`), then the live stream, with ephemeral frames (`Ephemeral`) in between. Client frames: `ClientFrame`. Close codes: 1001 shutting down, 1009 a frame over 64 KiB, 1011 the backlog could not be read (reconnect later with the same `since`), 1013 too many connections (try later), 4001 authentication failed or session revoked or expired, 4008 too slow (resume from the last cursor).",
+    description = "Authenticate with the `Authorization` header, or with a first frame `{\"type\": \"auth\", \"token\"}` within 10 s (failures close with 4001). The server sends `ready` (`ControlFrame`), then the durable events after `since` (`Event`), then the live stream, with ephemeral frames (`Ephemeral`) in between. Client frames: `ClientFrame`. Close codes: 1001 shutting down, 1009 a frame over 64 KiB, 1011 the backlog could not be read or rendered (reconnect later from the same cursor), 1013 too many connections (try later), 4001 authentication failed or session revoked or expired, 4008 too slow, or an event could not be delivered (resume from the last cursor). No event is ever skipped: a connection that could not be sent one is closed before any later one.",
     params(
         ("since" = Option<String>, Query, description = "Resume after this cursor"),
     ),

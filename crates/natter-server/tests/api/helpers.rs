@@ -1,9 +1,13 @@
 //! The world the tests build on: a server per test with its own temporary data directory, and
 //! small helpers to create users and check error answers.
 
+use std::sync::Arc;
+
 use natter_client::{Client, Conversation, Error, LoginRequest, LoginResponse, RawResponse, User};
 use natter_server::{Config, Server};
 use tempfile::TempDir;
+
+pub use crate::faulty_store::{FAN_OUT_VIEWER, FaultyStore};
 
 /// Every test user's password.
 pub const PASSWORD: &str = "correct horse";
@@ -23,13 +27,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server whose configuration `tweak` adjusts first (small limits make limit tests cheap).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().to_path_buf(),
-        rate_limit: false,
-        ..Config::default()
-    };
+    let (data, mut config) = test_config();
     tweak(&mut config);
     let server = natter_server::start(config)
         .await
@@ -39,6 +37,33 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         server,
         _data: data,
     }
+}
+
+/// A server on a store that fails chosen reads on demand, and that store.
+pub async fn spawn_app_on_faulty_store() -> (TestApp, Arc<FaultyStore>) {
+    let (data, config) = test_config();
+    let store = FaultyStore::open(&config.database_url()).await;
+    let server = natter_server::start_with_store(config, store.clone())
+        .await
+        .expect("the server starts");
+    let app = TestApp {
+        url: server.url(),
+        server,
+        _data: data,
+    };
+    (app, store)
+}
+
+/// The default configuration on a temporary data directory, rate limits off.
+fn test_config() -> (TempDir, Config) {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.path().to_path_buf(),
+        rate_limit: false,
+        ..Config::default()
+    };
+    (data, config)
 }
 
 impl TestApp {

@@ -8,6 +8,7 @@ mod accounts;
 mod authz_matrix;
 mod conversations;
 mod errors;
+mod faulty_store;
 mod hardening;
 mod helpers;
 mod limits;

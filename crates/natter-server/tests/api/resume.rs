@@ -1,7 +1,8 @@
 //! Resuming: a device that reconnects with the last cursor it saw receives every durable event
 //! after it once, in order, then the live stream, with no gap and no repeat at the switch; also
-//! when it reconnects every few hundred milliseconds while others write, and after the server
-//! closed it for being too slow (4008).
+//! when it reconnects every few hundred milliseconds while others write, after the server
+//! closed it for being too slow (4008), and after the server could not read or render an event
+//! for it (4008 live, 1011 in a backlog).
 
 use std::time::Duration;
 
@@ -624,5 +625,175 @@ async fn a_backlog_that_cannot_be_read_is_an_error_not_an_answer() {
     match socket.next().await.unwrap() {
         ServerFrame::Event(e) => assert_eq!(kind(&e.event), "new_message"),
         other => panic!("expected the backlog, got {other:?}"),
+    }
+}
+
+// ---- Faults: the fan-out never skips an event ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_failing_under_the_fan_out_lose_and_repeat_nothing() {
+    // Faults of every size come and go while the senders write: a read or two that fail are
+    // retried; a longer run makes the fan-out give up on events, and the devices owed them are
+    // closed with 4008 and resume from before them. A failed read of the log is tried again.
+    let (app, store) = spawn_app_on_faulty_store().await;
+    let (receiver, senders, g) = group_with_senders(&app, 2).await;
+    let start = receiver.sync(None, None, None).await.unwrap().next_cursor;
+    let (set_total, total) = tokio::sync::watch::channel(None);
+    let mut devices = vec![];
+    for i in 0..2 {
+        let (device, _) = app.login("receiver", Some(&format!("device {i}"))).await;
+        devices.push(tokio::spawn(read_resuming_after_4008(
+            device,
+            g.clone(),
+            start.clone(),
+            total.clone(),
+        )));
+    }
+    const N: usize = 90;
+    for n in 0..N {
+        match n % 9 {
+            1 => store.fail_message_reads(FAN_OUT_VIEWER, 1),
+            3 => store.fail_message_reads(FAN_OUT_VIEWER, 2),
+            5 => store.fail_message_reads(FAN_OUT_VIEWER, 8),
+            7 => store.fail_log_reads(2),
+            _ => {}
+        }
+        senders[n % 2]
+            .send_text(&g, &format!("{n}"))
+            .await
+            .unwrap_or_else(|e| panic!("message {n}: {e}"));
+    }
+    set_total.send_replace(Some(N as i64));
+
+    let mut closes = 0;
+    for (i, d) in devices.into_iter().enumerate() {
+        let (seen, closed) = d.await.expect("a device finishes");
+        eprintln!(
+            "device {i}: {} of {N} messages, {closed} closes with 4008",
+            seen.seqs.len()
+        );
+        assert_exactly_once_in_order(&seen.seqs, N as i64);
+        closes += closed;
+    }
+    assert!(closes > 0, "the fan-out never gave up on an event");
+}
+
+#[tokio::test]
+async fn a_device_the_fan_out_cannot_render_an_event_for_is_closed_with_4008_and_resumes() {
+    let (app, store) = spawn_app_on_faulty_store().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let (carol, _) = app.user("carol").await;
+    let g = alice.create_group("pair", &[&b.id]).await.unwrap();
+    let mut wb = bob.connect(None).await.unwrap();
+    let cursor = wb.ready.cursor.clone();
+    // Carol shares no conversation with them: the event was never hers to receive.
+    let mut wc = carol.connect(None).await.unwrap();
+
+    // However often the fan-out tries, it cannot read the message.
+    store.fail_message_reads(FAN_OUT_VIEWER, usize::MAX);
+    let m = alice.send_text(&g.id, "hard to render").await.unwrap();
+    let code = loop {
+        match wb.next_within(ARRIVES).await {
+            // Nothing else is logged meanwhile: any event is the unrenderable one, or one
+            // that follows a gap.
+            Ok(Some(ServerFrame::Event(e))) => panic!("an event came before the close: {e:?}"),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the device owed the event was neither sent it nor closed"),
+            Err(Error::Closed { code, .. }) => break code,
+            Err(e) => panic!("the socket failed without a close frame: {e}"),
+        }
+    };
+    assert_eq!(code, 4008, "resume from the last cursor");
+    assert_pong(&mut wc).await;
+
+    // Resuming from its last cursor, it gets the event from the log.
+    store.heal();
+    let mut wb = bob.connect(Some(&cursor)).await.unwrap();
+    let e = next_event(&mut wb).await;
+    match e.event {
+        EventData::NewMessage(got) => assert_eq!(got.id, m.id),
+        other => panic!("expected the new_message it missed, got {other:?}"),
+    }
+    // And live events flow again.
+    let m2 = alice.send_text(&g.id, "easy").await.unwrap();
+    loop {
+        if let EventData::NewMessage(got) = next_event(&mut wb).await.event {
+            assert_eq!(got.id, m2.id);
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_backlog_that_cannot_be_rendered_closes_the_resume_and_fails_the_poll() {
+    let (app, store) = spawn_app_on_faulty_store().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let g = alice.create_group("pair", &[&b.id]).await.unwrap();
+    let cursor = bob.sync(None, None, None).await.unwrap().next_cursor;
+    let m = alice.send_text(&g.id, "in the backlog").await.unwrap();
+
+    // Bob's reads of the message fail: neither path may skip it.
+    store.fail_message_reads(&b.id, usize::MAX);
+    let mut wb = bob.connect(Some(&cursor)).await.unwrap();
+    let code = loop {
+        match wb.next_within(ARRIVES).await {
+            Ok(Some(ServerFrame::Event(e))) => panic!("the backlog went on without it: {e:?}"),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the resume was neither sent the event nor closed"),
+            Err(Error::Closed { code, .. }) => break code,
+            Err(e) => panic!("the socket failed without a close frame: {e}"),
+        }
+    };
+    assert_eq!(
+        code, 1011,
+        "an internal error: resume later from the same cursor"
+    );
+    assert_api_error(
+        bob.sync(Some(&cursor), None, None).await,
+        503,
+        "unavailable",
+    );
+
+    store.heal();
+    let mut wb = bob.connect(Some(&cursor)).await.unwrap();
+    match next_event(&mut wb).await.event {
+        EventData::NewMessage(got) => assert_eq!(got.id, m.id),
+        other => panic!("expected the new_message of the backlog, got {other:?}"),
+    }
+    let polled = bob.sync(Some(&cursor), None, None).await.unwrap();
+    assert!(
+        polled
+            .events
+            .iter()
+            .any(|e| matches!(&e.event, EventData::NewMessage(got) if got.id == m.id))
+    );
+}
+
+#[tokio::test]
+async fn an_event_whose_audience_cannot_be_read_closes_every_connection_with_4008() {
+    let (app, store) = spawn_app_on_faulty_store().await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let (carol, _) = app.user("carol").await;
+    let g = alice.create_group("pair", &[&b.id]).await.unwrap();
+    let mut wb = bob.connect(None).await.unwrap();
+    let cursor = wb.ready.cursor.clone();
+    let mut wc = carol.connect(None).await.unwrap();
+
+    // Neither the message nor who may see it can be read: whoever might be owed the event
+    // must resume, Carol too, though she was not.
+    store.fail_message_reads(FAN_OUT_VIEWER, usize::MAX);
+    store.fail_member_reads(usize::MAX);
+    let m = alice.send_text(&g.id, "for whom?").await.unwrap();
+    assert_eq!(closed_code(&mut wb).await, 4008);
+    assert_eq!(closed_code(&mut wc).await, 4008);
+
+    store.heal();
+    let mut wb = bob.connect(Some(&cursor)).await.unwrap();
+    match next_event(&mut wb).await.event {
+        EventData::NewMessage(got) => assert_eq!(got.id, m.id),
+        other => panic!("expected the new_message it missed, got {other:?}"),
     }
 }

@@ -1,0 +1,393 @@
+//! A `Store` that fails chosen reads on demand, as a store whose disk or lock misbehaves for a
+//! moment does, and otherwise is the SQLite store it wraps.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use natter_core::Role;
+use natter_server::store::{
+    Backlog, ConversationRow, ConversationView, ConversationViews, EventRow, MarkKind, MarkTimes,
+    MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent, SessionRow, Store, StoreError,
+    StoreResult, UserRow, sqlite::SqliteStore,
+};
+
+/// The viewer the fan-out reads messages as: no one in particular, so that one rendering
+/// serves every recipient. Failing its reads fails the fan-out and nothing else.
+pub const FAN_OUT_VIEWER: &str = "";
+
+pub struct FaultyStore {
+    inner: SqliteStore,
+    faults: Mutex<Faults>,
+}
+
+/// How many of the next reads of each kind fail.
+#[derive(Default)]
+struct Faults {
+    /// `message` reads, by viewer.
+    message_reads: HashMap<String, usize>,
+    /// `events_after` reads: the fan-out's reads of the log.
+    log_reads: usize,
+    /// `members` reads.
+    member_reads: usize,
+}
+
+impl FaultyStore {
+    pub async fn open(url: &str) -> Arc<Self> {
+        Arc::new(Self {
+            inner: SqliteStore::open(url).await.expect("the database opens"),
+            faults: Mutex::default(),
+        })
+    }
+
+    /// The next `n` reads of a message as `viewer` sees it fail.
+    pub fn fail_message_reads(&self, viewer: &str, n: usize) {
+        self.faults().message_reads.insert(viewer.to_owned(), n);
+    }
+
+    /// The next `n` reads of the log by the fan-out fail.
+    pub fn fail_log_reads(&self, n: usize) {
+        self.faults().log_reads = n;
+    }
+
+    /// The next `n` reads of a conversation's members fail.
+    pub fn fail_member_reads(&self, n: usize) {
+        self.faults().member_reads = n;
+    }
+
+    /// No read fails any more.
+    pub fn heal(&self) {
+        *self.faults() = Faults::default();
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Fails if the counter `pick` finds is above zero, counting the failure down.
+    fn fault(&self, pick: impl FnOnce(&mut Faults) -> Option<&mut usize>) -> StoreResult<()> {
+        let mut faults = self.faults();
+        match pick(&mut faults) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                Err(StoreError::Unavailable("injected fault".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for FaultyStore {
+    async fn create_user(&self, user: &UserRow) -> StoreResult<()> {
+        self.inner.create_user(user).await
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
+        self.inner.user_by_id(id).await
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>> {
+        self.inner.user_by_username(username).await
+    }
+
+    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<UserRow>> {
+        self.inner.search_users(prefix, limit).await
+    }
+
+    async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()> {
+        self.inner.set_last_seen(user_id, at).await
+    }
+
+    async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        self.inner.contacts_of(user_id).await
+    }
+
+    async fn contacts_among(&self, user_id: &str, ids: &[String]) -> StoreResult<Vec<String>> {
+        self.inner.contacts_among(user_id, ids).await
+    }
+
+    async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        self.inner.existing_users(ids).await
+    }
+
+    async fn create_session(&self, session: &SessionRow) -> StoreResult<()> {
+        self.inner.create_session(session).await
+    }
+
+    async fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRow>> {
+        self.inner.session_by_token_hash(hash).await
+    }
+
+    async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()> {
+        self.inner.touch_session(id, at).await
+    }
+
+    async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>> {
+        self.inner.sessions_of(user_id).await
+    }
+
+    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        self.inner.delete_session(user_id, id).await
+    }
+
+    async fn create_direct(
+        &self,
+        new_id: &str,
+        a: &str,
+        b: &str,
+        at: i64,
+    ) -> StoreResult<(String, bool)> {
+        self.inner.create_direct(new_id, a, b, at).await
+    }
+
+    async fn create_group(
+        &self,
+        id: &str,
+        owner: &str,
+        name: &str,
+        members: &[String],
+        at: i64,
+    ) -> StoreResult<()> {
+        self.inner.create_group(id, owner, name, members, at).await
+    }
+
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>> {
+        self.inner.conversation(id).await
+    }
+
+    async fn member(&self, conversation_id: &str, user_id: &str) -> StoreResult<Option<MemberRow>> {
+        self.inner.member(conversation_id, user_id).await
+    }
+
+    async fn members(&self, conversation_id: &str) -> StoreResult<Vec<MemberRow>> {
+        self.fault(|f| Some(&mut f.member_reads))?;
+        self.inner.members(conversation_id).await
+    }
+
+    async fn conversation_view(
+        &self,
+        conversation_id: &str,
+        viewer: &str,
+    ) -> StoreResult<Option<ConversationView>> {
+        self.inner.conversation_view(conversation_id, viewer).await
+    }
+
+    async fn conversation_views(
+        &self,
+        conversation_id: &str,
+    ) -> StoreResult<Option<ConversationViews>> {
+        self.inner.conversation_views(conversation_id).await
+    }
+
+    async fn conversations_of(
+        &self,
+        viewer: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationView>> {
+        self.inner.conversations_of(viewer, before, limit).await
+    }
+
+    async fn rename(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        name: &str,
+        at: i64,
+    ) -> StoreResult<()> {
+        self.inner.rename(actor, conversation_id, name, at).await
+    }
+
+    async fn add_member(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        user_id: &str,
+        role: Role,
+        max_members: usize,
+        at: i64,
+    ) -> StoreResult<()> {
+        self.inner
+            .add_member(actor, conversation_id, user_id, role, max_members, at)
+            .await
+    }
+
+    async fn remove_member(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        user_id: &str,
+        at: i64,
+    ) -> StoreResult<Removed> {
+        self.inner
+            .remove_member(actor, conversation_id, user_id, at)
+            .await
+    }
+
+    async fn set_role(
+        &self,
+        actor: &str,
+        conversation_id: &str,
+        user_id: &str,
+        role: Role,
+        at: i64,
+    ) -> StoreResult<()> {
+        self.inner
+            .set_role(actor, conversation_id, user_id, role, at)
+            .await
+    }
+
+    async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
+        self.inner.send(msg).await
+    }
+
+    async fn message_by_client_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        client_id: &str,
+    ) -> StoreResult<Option<MessageRow>> {
+        self.inner
+            .message_by_client_id(conversation_id, sender, client_id)
+            .await
+    }
+
+    async fn message(&self, id: &str, viewer: &str) -> StoreResult<Option<MessageRow>> {
+        self.fault(|f| f.message_reads.get_mut(viewer))?;
+        self.inner.message(id, viewer).await
+    }
+
+    async fn messages(
+        &self,
+        conversation_id: &str,
+        viewer: &str,
+        min_seq: i64,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<(Vec<MessageRow>, bool)> {
+        self.inner
+            .messages(conversation_id, viewer, min_seq, before, after, limit)
+            .await
+    }
+
+    async fn hidden_by(&self, message_id: &str) -> StoreResult<Vec<String>> {
+        self.inner.hidden_by(message_id).await
+    }
+
+    async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()> {
+        self.inner.edit(actor, message_id, text, at).await
+    }
+
+    async fn delete_for_everyone(
+        &self,
+        actor: &str,
+        message_id: &str,
+        at: i64,
+    ) -> StoreResult<Option<String>> {
+        self.inner.delete_for_everyone(actor, message_id, at).await
+    }
+
+    async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
+        self.inner.hide(user_id, message_id, at).await
+    }
+
+    async fn mark(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+        kind: MarkKind,
+        seq: i64,
+        at: i64,
+    ) -> StoreResult<bool> {
+        self.inner
+            .mark(user_id, conversation_id, kind, seq, at)
+            .await
+    }
+
+    async fn mark_times(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        seq: i64,
+    ) -> StoreResult<MarkTimes> {
+        self.inner.mark_times(conversation_id, user_id, seq).await
+    }
+
+    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>> {
+        self.inner.media(id).await
+    }
+
+    async fn insert_media(&self, media: &MediaRow) -> StoreResult<()> {
+        self.inner.insert_media(media).await
+    }
+
+    async fn media_visible_to(&self, media_id: &str, user_id: &str) -> StoreResult<bool> {
+        self.inner.media_visible_to(media_id, user_id).await
+    }
+
+    async fn delete_media_if_unused(&self, id: &str) -> StoreResult<Option<String>> {
+        self.inner.delete_media_if_unused(id).await
+    }
+
+    async fn media_bytes_of(&self, user_id: &str) -> StoreResult<i64> {
+        self.inner.media_bytes_of(user_id).await
+    }
+
+    async fn orphan_media(&self, before: i64, limit: u32) -> StoreResult<Vec<String>> {
+        self.inner.orphan_media(before, limit).await
+    }
+
+    async fn head(&self) -> StoreResult<i64> {
+        self.inner.head().await
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<EventRow>> {
+        self.fault(|f| Some(&mut f.log_reads))?;
+        self.inner.events_after(after, limit).await
+    }
+
+    async fn prune_events(&self, before: i64) -> StoreResult<i64> {
+        self.inner.prune_events(before).await
+    }
+
+    async fn delete_idle_sessions(&self, before: i64) -> StoreResult<Vec<String>> {
+        self.inner.delete_idle_sessions(before).await
+    }
+
+    async fn pruned_up_to(&self) -> StoreResult<i64> {
+        self.inner.pruned_up_to().await
+    }
+
+    async fn events_for(
+        &self,
+        user_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<EventRow>> {
+        self.inner.events_for(user_id, after, limit).await
+    }
+
+    async fn backlog(&self, user_id: &str, after: i64, limit: u32) -> StoreResult<Backlog> {
+        self.inner.backlog(user_id, after, limit).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+
+    async fn fail_next_commit(&self) -> StoreResult<()> {
+        self.inner.fail_next_commit().await
+    }
+
+    async fn purge(&self) -> StoreResult<()> {
+        self.inner.purge().await
+    }
+
+    async fn close(&self) {
+        self.inner.close().await
+    }
+}
