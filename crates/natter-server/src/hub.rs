@@ -22,6 +22,9 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
     /// Over a connection limit: try again later.
     pub const TRY_LATER: u16 = 1013;
+    /// The server failed (storage could not be read): reconnect later, from the same cursor,
+    /// with the same token.
+    pub const SERVER_ERROR: u16 = 1011;
     pub const AUTH: u16 = 4001;
     pub const TOO_SLOW: u16 = 4008;
 }

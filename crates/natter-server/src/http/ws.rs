@@ -50,7 +50,7 @@ pub struct WsQuery {
     operation_id = "websocket",
     tag = "realtime",
     summary = "Upgrade to the WebSocket event stream",
-    description = "Authenticate with the `Authorization` header, or with a first frame `{\"type\": \"auth\", \"token\"}` within 10 s (failures close with 4001). The server sends `ready` (`ControlFrame`), then the durable events after `since` (`Event`), then the live stream, with ephemeral frames (`Ephemeral`) in between. Client frames: `ClientFrame`. Close codes: 1001 shutting down, 1009 a frame over 64 KiB, 1011 the backlog could not be read or rendered (reconnect later from the same cursor), 1013 too many connections (try later), 4001 authentication failed or session revoked or expired, 4008 too slow, or an event could not be delivered (resume from the last cursor). No event is ever skipped: a connection that could not be sent one is closed before any later one.",
+    description = "Authenticate with the `Authorization` header, or with a first frame `{\"type\": \"auth\", \"token\"}` within 10 s (failures close with 4001). The server sends `ready` (`ControlFrame`), then the durable events after `since` (`Event`), then the live stream, with ephemeral frames (`Ephemeral`) in between. Client frames: `ClientFrame`. Close codes: 1001 shutting down, 1009 a frame over 64 KiB, 1011 the server failed: the backlog could not be read or rendered, or the token could not be checked (reconnect later from the same cursor, with the same token), 1013 too many connections (try later), 4001 authentication failed or session revoked or expired, 4008 too slow, or an event could not be delivered (resume from the last cursor). No event is ever skipped: a connection that could not be sent one is closed before any later one.",
     params(
         ("since" = Option<String>, Query, description = "Resume after this cursor"),
     ),
@@ -100,9 +100,12 @@ enum End {
 async fn connection(app: App, socket: WebSocket, token: Option<String>, since: Option<i64>) {
     let (mut tx, mut rx) = socket.split();
     let write_timeout = app.config().ws_ping_interval * 2;
-    let Some((caller, token)) = authenticate(&app, &mut rx, token).await else {
-        let _ = send_close(&mut tx, close::AUTH, "authentication failed", write_timeout).await;
-        return;
+    let (caller, token) = match authenticate(&app, &mut rx, token).await {
+        Ok(found) => found,
+        Err((code, reason)) => {
+            let _ = send_close(&mut tx, code, reason, write_timeout).await;
+            return;
+        }
     };
     let cfg = app.config();
     if app.hub().connections() >= cfg.ws_max_total {
@@ -128,9 +131,9 @@ async fn connection(app: App, socket: WebSocket, token: Option<String>, since: O
     let reg = app.hub().register(&caller.user_id, &caller.session_id);
     let id = reg.id;
     // A revocation that raced the registration is caught here.
-    let revoked = app.authenticate(&token).await.is_err();
-    let end = if revoked {
-        End::Close(close::AUTH, "session revoked or expired")
+    let refused = app.authenticate(&token).await.err().map(|e| auth_close(&e));
+    let end = if let Some((code, reason)) = refused {
+        End::Close(code, reason)
     } else {
         app.device_connected(&caller.user_id, reg.first).await;
         app.metrics().connections.inc();
@@ -139,7 +142,7 @@ async fn connection(app: App, socket: WebSocket, token: Option<String>, since: O
         end
     };
     let last = app.hub().unregister(&caller.user_id, id);
-    if !revoked {
+    if refused.is_none() {
         app.device_disconnected(&caller.user_id, last);
     }
     if let End::Close(code, reason) = end {
@@ -147,29 +150,47 @@ async fn connection(app: App, socket: WebSocket, token: Option<String>, since: O
     }
 }
 
-/// By the `Authorization` header, else by an `auth` first frame within the timeout.
+/// By the `Authorization` header, else by an `auth` first frame within the timeout. Refused:
+/// the close code and reason to send.
 async fn authenticate(
     app: &App,
     rx: &mut Rx,
     header_token: Option<String>,
-) -> Option<(Caller, String)> {
+) -> Result<(Caller, String), (u16, &'static str)> {
+    const FAILED: (u16, &str) = (close::AUTH, "authentication failed");
     let token = match header_token {
         Some(t) => t,
         None => {
             let first = timeout(app.config().ws_auth_timeout, rx.next())
                 .await
-                .ok()??;
+                .ok()
+                .flatten()
+                .ok_or(FAILED)?;
             let Ok(Message::Text(text)) = first else {
-                return None;
+                return Err(FAILED);
             };
             match serde_json::from_str::<wire::ClientFrame>(text.as_str()) {
                 Ok(wire::ClientFrame::Auth { token }) => token,
-                _ => return None,
+                _ => return Err(FAILED),
             }
         }
     };
-    let caller = app.authenticate(&token).await.ok()?;
-    Some((caller, token))
+    let caller = app.authenticate(&token).await.map_err(|e| auth_close(&e))?;
+    Ok((caller, token))
+}
+
+/// How a connection whose token could not be accepted closes: 4001 when the token is refused
+/// (the client must log in again), 1011 when the server could not check it (storage failed:
+/// the client keeps its token and reconnects later; closing with 4001 would make it throw a
+/// good token away).
+fn auth_close(e: &AppError) -> (u16, &'static str) {
+    match e {
+        AppError::Unauthorized(_) => (close::AUTH, "authentication failed or session revoked"),
+        _ => (
+            close::SERVER_ERROR,
+            "the session could not be checked; reconnect later",
+        ),
+    }
 }
 
 async fn serve(
@@ -205,7 +226,7 @@ async fn serve(
                 Ok(h) => h,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the log head");
-                    return End::Close(1011, "internal error");
+                    return End::Close(close::SERVER_ERROR, "internal error");
                 }
             };
             send!(ready(last_sent));
@@ -224,7 +245,7 @@ async fn serve(
                     Ok(p) => p,
                     Err(e) => {
                         tracing::error!(error = %e, "cannot read the backlog");
-                        return End::Close(1011, "internal error");
+                        return End::Close(close::SERVER_ERROR, "internal error");
                     }
                 };
                 if !page.resumes(last_sent) {
@@ -240,7 +261,7 @@ async fn serve(
                         Ok(None) => {}
                         Err(err) => {
                             tracing::error!(error = %err, "cannot render the backlog");
-                            return End::Close(1011, "internal error");
+                            return End::Close(close::SERVER_ERROR, "internal error");
                         }
                     }
                     last_sent = e.pos;

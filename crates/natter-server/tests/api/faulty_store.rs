@@ -32,6 +32,8 @@ struct Faults {
     log_reads: usize,
     /// `members` reads.
     member_reads: usize,
+    /// Reads of a session by its token.
+    session_reads: usize,
 }
 
 impl FaultyStore {
@@ -55,6 +57,11 @@ impl FaultyStore {
     /// The next `n` reads of a conversation's members fail.
     pub fn fail_member_reads(&self, n: usize) {
         self.faults().member_reads = n;
+    }
+
+    /// The next `n` reads of a session by its token fail.
+    pub fn fail_session_reads(&self, n: usize) {
+        self.faults().session_reads = n;
     }
 
     /// No read fails any more.
@@ -118,6 +125,7 @@ impl Store for FaultyStore {
     }
 
     async fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRow>> {
+        self.fault(|f| Some(&mut f.session_reads))?;
         self.inner.session_by_token_hash(hash).await
     }
 

@@ -142,7 +142,8 @@ async fn no_auth_frame_in_time_is_closed_with_4001() {
     let mut raw = app.anon().connect_raw(None).await.unwrap();
     match raw.next_within(ARRIVES).await {
         Err(Error::Closed { code: 4001, .. }) => {}
-        other => panic!("expected close 4001, got {other:?}"),
+        Err(e) => panic!("expected close 4001, got {e}"),
+        Ok(_) => panic!("expected close 4001, the socket opened"),
     }
 }
 
@@ -153,7 +154,8 @@ async fn a_first_frame_other_than_auth_is_closed_with_4001() {
     raw.ping().await.unwrap();
     match raw.next_within(ARRIVES).await {
         Err(Error::Closed { code: 4001, .. }) => {}
-        other => panic!("expected close 4001, got {other:?}"),
+        Err(e) => panic!("expected close 4001, got {e}"),
+        Ok(_) => panic!("expected close 4001, the socket opened"),
     }
 }
 
@@ -626,4 +628,27 @@ async fn conversation_updated_carries_each_members_own_counts() {
     let daves = dave.conversation(&conv).await.unwrap();
     assert!(shown(&daves).unwrap().deleted, "{daves:?}");
     assert_eq!(shown(&erin.conversation(&conv).await.unwrap()), None);
+}
+
+/// A token the server could not check (storage failed) is not a refused token: the socket
+/// closes with 1011, not 4001, so that the client keeps its token; once storage answers, the
+/// same token connects.
+#[tokio::test]
+async fn a_token_that_cannot_be_checked_closes_with_1011_not_4001() {
+    let (app, store) = spawn_app_on_faulty_store().await;
+    let (client, _) = app.user("alice").await;
+    store.fail_session_reads(1);
+    match client.connect(None).await {
+        Err(Error::Closed { code, .. }) => assert_eq!(code, 1011),
+        Err(e) => panic!("expected close 1011, got {e}"),
+        Ok(_) => panic!("expected close 1011, the socket opened"),
+    }
+    let mut socket = client.connect(None).await.expect("the token still works");
+    assert_pong(&mut socket).await;
+    // A refused token still closes with 4001.
+    match client.with_token("x".repeat(43)).connect(None).await {
+        Err(Error::Closed { code, .. }) => assert_eq!(code, 4001),
+        Err(e) => panic!("expected close 4001, got {e}"),
+        Ok(_) => panic!("expected close 4001, the socket opened"),
+    }
 }
