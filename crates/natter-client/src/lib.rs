@@ -2,7 +2,63 @@
 //!
 //! [`Client`] speaks REST to one server as one device session. It is what the CLI, the load
 //! generator and the integration tests use, so the tests exercise exactly the protocol that
-//! every other client relies on.
+//! every other client relies on. [`Live`] follows the user's events over WebSocket and resumes
+//! from its last cursor after a disconnect, so that each durable event is seen once.
+//!
+//! The wire types (requests, answers, events and frames) are re-exported from `natter-wire`,
+//! with the field names of the API reference.
+//!
+//! # Example
+//!
+//! Two users meet in a direct conversation: Alice sends, Bob reads the message back with REST
+//! and receives it on his live stream.
+//!
+//! ```
+//! # use natter_server::Config;
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let data = tempfile::tempdir()?;
+//! # let server = natter_server::start(Config {
+//! #     listen: "127.0.0.1:0".parse()?,
+//! #     data_dir: data.path().to_path_buf(),
+//! #     rate_limit: false,
+//! #     ..Config::default()
+//! # })
+//! # .await?;
+//! # let url = server.url();
+//! use natter_client::{Client, EventData, Live, MessageQuery, ServerFrame};
+//!
+//! // `url` is the server's base URL, such as `http://127.0.0.1:8080`.
+//! let anon = Client::new(&url);
+//! let (alice, _) = anon.sign_up("alice", "correct horse").await?;
+//! let (bob, bob_user) = anon.sign_up("bob", "correct horse").await?;
+//!
+//! // Bob follows his events from now on.
+//! let mut live = Live::connect(&bob, None).await?;
+//!
+//! let conversation = alice.direct(&bob_user.id).await?.value;
+//! let sent = alice.send_text(&conversation.id, "see you at 7").await?;
+//!
+//! // Bob reads the conversation back…
+//! let page = bob.messages(&conversation.id, &MessageQuery::default()).await?;
+//! assert_eq!(page.messages[0].text.as_deref(), Some("see you at 7"));
+//!
+//! // …and receives the message live (after the event that adds him to the conversation).
+//! let received = loop {
+//!     if let ServerFrame::Event(event) = live.next().await? {
+//!         if let EventData::NewMessage(message) = event.event {
+//!             break message;
+//!         }
+//!     }
+//! };
+//! assert_eq!(received.id, sent.id);
+//! bob.mark_read(&received.id).await?;
+//! # server.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 mod ws;
 
@@ -10,7 +66,7 @@ use natter_wire as wire;
 
 use reqwest::{Method, StatusCode};
 use serde::{Serialize, de::DeserializeOwned};
-pub use ws::{Live, Socket};
+pub use ws::{Live, Ready, Socket};
 
 pub use natter_wire::*;
 
@@ -20,22 +76,37 @@ pub enum Error {
     /// The server answered with an error body.
     #[error("{status} {code}: {message}")]
     Api {
+        /// The HTTP status (`404`).
         status: u16,
+        /// The API error code (`not_found`).
         code: String,
+        /// The server's human-readable explanation.
         message: String,
     },
     /// The request did not get a well-formed answer.
     #[error("transport: {0}")]
     Transport(#[from] reqwest::Error),
+    /// The server answered with a body this SDK cannot read (or the call could not be made,
+    /// with status 0).
     #[error("unexpected answer ({status}): {body}")]
-    Unexpected { status: u16, body: String },
+    Unexpected {
+        /// The HTTP status.
+        status: u16,
+        /// The body as received (lossy text).
+        body: String,
+    },
     /// The WebSocket failed, or the server sent something unreadable.
     #[error("websocket: {0}")]
     WebSocket(String),
     /// The server closed the WebSocket with this code (4001: authentication failed or session
     /// revoked; 4008: too slow, resume from the last cursor; 1001: shutting down).
     #[error("websocket closed by the server: {code} {reason}")]
-    Closed { code: u16, reason: String },
+    Closed {
+        /// The close code (`1006` when the connection ended without a close frame).
+        code: u16,
+        /// The close reason, possibly empty.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -57,22 +128,30 @@ impl Error {
     }
 }
 
+/// The result of every SDK call.
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// A created-or-found result: `created` is true for `201`, false for `200`.
 #[derive(Debug, Clone)]
 pub struct Created<T> {
+    /// What was created or found.
     pub value: T,
+    /// Whether the call created it (`201 Created`).
     pub created: bool,
 }
 
 /// Parameters of `GET /conversations/{id}/messages`.
 #[derive(Debug, Clone, Default, Serialize)]
+///
+/// The default asks for the newest page.
 pub struct MessageQuery {
+    /// Only messages with a `seq` below this one (paging back in history).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<i64>,
+    /// Only messages with a `seq` above this one (catching up).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<i64>,
+    /// At most this many messages (the server caps it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
 }
@@ -113,10 +192,12 @@ impl Client {
         }
     }
 
+    /// The session's bearer token, if logged in.
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
     }
 
+    /// The server's base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base
     }
@@ -630,8 +711,11 @@ impl Client {
 /// An answer as received: its status, its `Content-Type` and its body.
 #[derive(Debug, Clone)]
 pub struct RawResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The body's bytes.
     pub body: Vec<u8>,
 }
 
@@ -650,8 +734,11 @@ impl RawResponse {
 /// An answer as received, with all its headers.
 #[derive(Debug, Clone)]
 pub struct RawResponseWithHeaders {
+    /// The HTTP status.
     pub status: u16,
+    /// Every header of the answer.
     pub headers: reqwest::header::HeaderMap,
+    /// The body's bytes.
     pub body: Vec<u8>,
 }
 

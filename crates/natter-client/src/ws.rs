@@ -23,14 +23,18 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// What `ready` said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ready {
+    /// Where the stream starts: the `since` cursor given, or the head of the user's log.
     pub cursor: String,
+    /// The session the connection is authenticated as.
     pub session_id: String,
+    /// The user the connection is authenticated as.
     pub user_id: String,
 }
 
 /// One WebSocket connection, authenticated and past its `ready` frame.
 pub struct Socket {
     ws: Ws,
+    /// What the server said when the connection was ready (empty for [`Client::connect_raw`]).
     pub ready: Ready,
 }
 
@@ -222,6 +226,7 @@ impl Socket {
         }
     }
 
+    /// Sends a client frame.
     pub async fn send(&mut self, frame: &ClientFrame) -> Result<()> {
         let text = serde_json::to_string(frame).map_err(ws_err)?;
         self.send_text(text).await
@@ -235,6 +240,7 @@ impl Socket {
             .map_err(ws_err)
     }
 
+    /// Says that the user started (`true`) or stopped typing in a conversation.
     pub async fn typing(&mut self, conversation_id: &str, typing: bool) -> Result<()> {
         self.send(&ClientFrame::Typing {
             conversation_id: conversation_id.into(),
@@ -243,6 +249,7 @@ impl Socket {
         .await
     }
 
+    /// Marks the conversation's messages up to `up_to_seq` as delivered to this user.
     pub async fn delivered(&mut self, conversation_id: &str, up_to_seq: i64) -> Result<()> {
         self.send(&ClientFrame::Delivered {
             conversation_id: conversation_id.into(),
@@ -251,6 +258,7 @@ impl Socket {
         .await
     }
 
+    /// Marks the conversation's messages up to `up_to_seq` as read by this user.
     pub async fn read(&mut self, conversation_id: &str, up_to_seq: i64) -> Result<()> {
         self.send(&ClientFrame::Read {
             conversation_id: conversation_id.into(),
@@ -259,6 +267,7 @@ impl Socket {
         .await
     }
 
+    /// Sends a `ping`; the server answers with a `pong` frame.
     pub async fn ping(&mut self) -> Result<()> {
         self.send(&ClientFrame::Ping).await
     }
