@@ -95,27 +95,38 @@ pub mod schema {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
+    /// The error.
     pub error: ErrorDetail,
 }
 
+/// An error's code and explanation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     #[cfg_attr(feature = "openapi", schema(value_type = schema::ErrorCode))]
+    /// The machine-readable code, one per status (`not_found`, `rate_limited`, …).
     pub code: String,
+    /// A human-readable explanation.
     pub message: String,
 }
 
+/// A user account; presence shows only to the user and its contacts, media usage only to the user.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
+    /// The user's id.
     pub id: String,
+    /// The unique login name: 3–32 of `a-z0-9_.-`.
     pub username: String,
+    /// The name shown to others (the username unless set).
     pub display_name: String,
+    /// Whether one of the user's devices holds a WebSocket (false to non-contacts).
     pub online: bool,
     #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
+    /// When the user was last online (now while online; null if never, or to non-contacts).
     pub last_seen_at: Option<String>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When the account was created.
     pub created_at: String,
     /// The bytes of the user's uploads still stored; only in the user's own view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,34 +137,49 @@ pub struct User {
     pub media_quota: Option<i64>,
 }
 
+/// A member of a conversation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
+    /// The member's user id.
     pub user_id: String,
     #[cfg_attr(feature = "openapi", schema(value_type = schema::Role))]
+    /// `owner`, `admin` or `member`.
     pub role: String,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When the user joined.
     pub joined_at: String,
 }
 
+/// A conversation as the caller sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conversation {
+    /// The conversation's id.
     pub id: String,
     #[serde(rename = "type")]
     #[cfg_attr(feature = "openapi", schema(value_type = schema::ConversationType))]
+    /// `direct` or `group` (the JSON field `type`).
     pub kind: String,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The group's name; null for a direct conversation.
     pub name: Option<String>,
+    /// The members, in join order.
     pub members: Vec<Member>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When the conversation was created.
     pub created_at: String,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When its newest message was sent.
     pub last_message_at: String,
+    /// The `seq` of its newest message.
     pub last_seq: i64,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The newest message the caller can see.
     pub last_message: Option<Message>,
+    /// Others' messages above the caller's `read_seq` not deleted for the caller.
     pub unread_count: i64,
+    /// The caller's read watermark: the highest `seq` it has read.
     pub read_seq: i64,
     /// Every message at or below it that has recipients is delivered to all of them; the same
     /// for every member, never moving backwards.
@@ -162,53 +188,78 @@ pub struct Conversation {
     pub all_read_seq: i64,
 }
 
+/// A message.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
+    /// The message's id.
     pub id: String,
+    /// The conversation it belongs to.
     pub conversation_id: String,
+    /// Its position in the conversation: 1, 2, 3, … with no gaps.
     pub seq: i64,
+    /// The id of the user who sent it.
     pub sender_id: String,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The sender's idempotency key, if it gave one.
     pub client_id: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = schema::MessageKind))]
+    /// `text`, `image` or `file`.
     pub kind: String,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The text (a caption for media); null once deleted.
     pub text: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The attached upload; null once deleted.
     pub media: Option<Media>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The id of the message this one answers.
     pub reply_to: Option<String>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When it was sent.
     pub created_at: String,
     #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
+    /// When it was last edited.
     pub edited_at: Option<String>,
+    /// Whether it was deleted for everyone, or for the caller.
     pub deleted: bool,
     #[cfg_attr(feature = "openapi", schema(value_type = schema::MessageStatus))]
+    /// `sent`, `delivered` or `read`, aggregated over its recipients.
     pub status: String,
 }
 
+/// An uploaded file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Media {
+    /// The upload's id.
     pub id: String,
+    /// The content type, as detected from the bytes.
     pub content_type: String,
+    /// The size in bytes.
     pub size: i64,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The file name given at upload (control characters dropped).
     pub filename: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// An image's width as displayed (after EXIF orientation).
     pub width: Option<i64>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// An image's height as displayed (after EXIF orientation).
     pub height: Option<i64>,
+    /// Whether `GET /media/{id}/thumbnail` has a thumbnail.
     pub has_thumbnail: bool,
     #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
+    /// The SHA-256 of the bytes, in lowercase hex.
     pub sha256: String,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When it was uploaded.
     pub created_at: String,
 }
 
 // ---- Accounts and sessions ----
 
+/// `POST /users`: a new account.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
@@ -217,14 +268,18 @@ pub struct Media {
 )]
 pub struct RegisterRequest {
     #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9_.-]{3,32}$"))]
+    /// 3–32 of `a-z0-9_.-`.
     pub username: String,
     #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
+    /// 8–1024 characters.
     pub password: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    /// The name shown to others (default: the username).
     pub display_name: Option<String>,
 }
 
+/// `POST /sessions`: log in as a new device session.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
@@ -232,43 +287,60 @@ pub struct RegisterRequest {
     schema(examples(json!({"username": "alice", "password": "correct horse battery", "device_name": "laptop"})))
 )]
 pub struct LoginRequest {
+    /// The account's username.
     pub username: String,
+    /// The account's password.
     pub password: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 128))]
+    /// A name for the device, shown in the session list.
     pub device_name: Option<String>,
 }
 
+/// A new session.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
+    /// The bearer token of the new session (keep it secret).
     pub token: String,
+    /// The new session's id.
     pub session_id: String,
+    /// The logged-in user, in its own view.
     pub user: User,
 }
 
+/// One device session of the caller.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
+    /// The session's id.
     pub id: String,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The device name given at login.
     pub device_name: Option<String>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When the session was created (the login).
     pub created_at: String,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When the session was last used (updated at intervals).
     pub last_active_at: String,
+    /// Whether this is the session making the request.
     pub current: bool,
 }
 
+/// `GET /sessions`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionList {
+    /// The caller's sessions, oldest first.
     pub sessions: Vec<Session>,
 }
 
+/// `GET /users?query=`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserList {
+    /// The users found, in username order.
     pub users: Vec<User>,
 }
 
@@ -284,23 +356,30 @@ pub struct UserList {
 pub struct CreateConversationRequest {
     #[serde(rename = "type")]
     #[cfg_attr(feature = "openapi", schema(value_type = schema::ConversationType))]
+    /// `direct` or `group` (the JSON field `type`).
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A direct conversation's other user.
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    /// A group's name (1–128 characters).
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_items = 1024))]
+    /// A group's other members (the caller is its owner).
     pub member_ids: Option<Vec<String>>,
 }
 
+/// `GET /conversations`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationList {
+    /// The conversations, newest `last_message_at` first.
     pub conversations: Vec<Conversation>,
 }
 
+/// `PATCH /conversations/{id}`: rename a group.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
@@ -309,9 +388,11 @@ pub struct ConversationList {
 )]
 pub struct RenameRequest {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    /// The new name (1–128 characters).
     pub name: String,
 }
 
+/// `POST /conversations/{id}/members`: add a member to a group.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
@@ -319,12 +400,15 @@ pub struct RenameRequest {
     schema(examples(json!({"user_id": "0194b7a0-5c2e-7d3f-9a1b-2c3d4e5f6a7b", "role": "member"})))
 )]
 pub struct AddMemberRequest {
+    /// The user to add.
     pub user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::GrantedRole>))]
+    /// `member` (default) or `admin`.
     pub role: Option<String>,
 }
 
+/// `PATCH /conversations/{id}/members/{user_id}`: change a member's role.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
@@ -333,11 +417,13 @@ pub struct AddMemberRequest {
 )]
 pub struct SetRoleRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = schema::GrantedRole))]
+    /// `admin` or `member`.
     pub role: String,
 }
 
 // ---- Messages ----
 
+/// `POST /conversations/{id}/messages`: send a message.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
@@ -347,26 +433,35 @@ pub struct SetRoleRequest {
 pub struct SendMessageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    /// An idempotency key (1–64 characters): sending again with it returns the first message.
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::MessageKind>))]
+    /// `text` (default), `image` or `file`.
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
+    /// The text (required for `text`; a caption otherwise).
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The caller's upload to attach (required for `image` and `file`).
     pub media_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The id of a message of the same conversation that this one answers.
     pub reply_to: Option<String>,
 }
 
+/// `GET /conversations/{id}/messages`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessagePage {
+    /// The messages, in ascending `seq`.
     pub messages: Vec<Message>,
+    /// Whether more messages lie beyond this page.
     pub has_more: bool,
 }
 
+/// `PATCH /messages/{id}`: edit a message's text.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
@@ -375,30 +470,41 @@ pub struct MessagePage {
 )]
 pub struct EditMessageRequest {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 16384))]
+    /// The new text.
     pub text: String,
 }
 
+/// `GET /messages/{id}/receipts`: how far a message got with each recipient.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Receipts {
+    /// The message's id.
     pub message_id: String,
     #[cfg_attr(feature = "openapi", schema(value_type = schema::MessageStatus))]
+    /// The aggregate status: `sent`, `delivered` or `read`.
     pub status: String,
+    /// One entry per recipient.
     pub recipients: Vec<RecipientStatus>,
 }
 
+/// How far a message got with one recipient.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecipientStatus {
+    /// The recipient.
     pub user_id: String,
     #[cfg_attr(feature = "openapi", schema(value_type = schema::MessageStatus))]
+    /// `sent`, `delivered` or `read`.
     pub status: String,
     #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
+    /// When it was delivered to this recipient.
     pub delivered_at: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
+    /// When this recipient read it.
     pub read_at: Option<String>,
 }
 
+/// `POST /conversations/{id}/typing`.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(
@@ -406,16 +512,20 @@ pub struct RecipientStatus {
     schema(examples(json!({"typing": true})))
 )]
 pub struct TypingRequest {
+    /// Whether the caller started (true) or stopped typing.
     pub typing: bool,
 }
 
 // ---- Operations ----
 
+/// `GET /healthz`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     #[cfg_attr(feature = "openapi", schema(value_type = schema::HealthStatus))]
+    /// `ok`, or `unavailable` when storage does not answer or cannot take writes.
     pub status: String,
+    /// The server's version.
     pub version: String,
 }
 
@@ -425,9 +535,13 @@ pub struct Health {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageDeleted {
+    /// The conversation of the deleted message.
     pub conversation_id: String,
+    /// The deleted message.
     pub message_id: String,
+    /// The deleted message's `seq`.
     pub seq: i64,
+    /// Whether it was deleted only for the receiving user.
     pub for_me: bool,
 }
 
@@ -435,12 +549,17 @@ pub struct MessageDeleted {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageStatusEvent {
+    /// The conversation concerned.
     pub conversation_id: String,
+    /// The user who marked the messages.
     pub user_id: String,
     #[cfg_attr(feature = "openapi", schema(value_type = schema::MarkStatus))]
+    /// `delivered` or `read`.
     pub status: String,
+    /// Every message up to this `seq` is marked.
     pub up_to_seq: i64,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When the mark was made.
     pub at: String,
 }
 
@@ -448,10 +567,14 @@ pub struct MessageStatusEvent {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationStatus {
+    /// The conversation concerned.
     pub conversation_id: String,
+    /// The new delivered-to-all watermark.
     pub all_delivered_seq: i64,
+    /// The new read-by-all watermark.
     pub all_read_seq: i64,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When the watermarks moved.
     pub at: String,
 }
 
@@ -459,6 +582,7 @@ pub struct ConversationStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationRemoved {
+    /// The conversation the user no longer belongs to.
     pub conversation_id: String,
 }
 
@@ -467,28 +591,42 @@ pub struct ConversationRemoved {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum EventData {
+    /// A message was sent.
     NewMessage(Message),
+    /// A message was edited.
     MessageUpdated(Message),
+    /// A message was deleted.
     MessageDeleted(MessageDeleted),
+    /// A member marked messages delivered or read.
     MessageStatus(MessageStatusEvent),
+    /// A conversation was created or changed, as the receiving user sees it.
     ConversationUpdated(Conversation),
+    /// The user left or was removed from a conversation.
     ConversationRemoved(ConversationRemoved),
+    /// A conversation's status watermarks moved.
     ConversationStatus(ConversationStatus),
 }
 
+/// A durable event of the user's log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
+    /// The position to resume from (`since`) to get the events after this one.
     pub cursor: String,
     #[serde(flatten)]
+    /// What happened.
     pub event: EventData,
 }
 
+/// `GET /sync`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncResponse {
+    /// The events after `since`, oldest first.
     pub events: Vec<Event>,
+    /// The cursor to ask from next time.
     pub next_cursor: String,
+    /// Whether more events wait beyond `next_cursor`.
     pub has_more: bool,
 }
 
@@ -531,7 +669,9 @@ mod tests {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TypingData {
+    /// The conversation concerned.
     pub conversation_id: String,
+    /// The user typing.
     pub user_id: String,
 }
 
@@ -539,9 +679,12 @@ pub struct TypingData {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresenceData {
+    /// The user whose presence changed.
     pub user_id: String,
+    /// Whether the user is online.
     pub online: bool,
     #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
+    /// When the user was last seen online.
     pub last_seen_at: Option<String>,
 }
 
@@ -550,8 +693,11 @@ pub struct PresenceData {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Ephemeral {
+    /// A user started typing.
     TypingStart(TypingData),
+    /// A user stopped typing, or its indicator ran out.
     TypingStop(TypingData),
+    /// A user sharing a conversation came online or went offline.
     PresenceUpdate(PresenceData),
 }
 
@@ -560,21 +706,33 @@ pub enum Ephemeral {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
+    /// Authenticates the connection (the first frame, when no header carries the token).
     Auth {
+        /// The session's bearer token.
         token: String,
     },
+    /// The user started or stopped typing.
     Typing {
+        /// The conversation typed in.
         conversation_id: String,
+        /// Whether typing started (true) or stopped.
         typing: bool,
     },
+    /// Marks messages delivered to the user.
     Delivered {
+        /// The conversation concerned.
         conversation_id: String,
+        /// Every message up to this `seq` is delivered.
         up_to_seq: i64,
     },
+    /// Marks messages read by the user.
     Read {
+        /// The conversation concerned.
         conversation_id: String,
+        /// Every message up to this `seq` is read.
         up_to_seq: i64,
     },
+    /// Asks for a `pong`.
     Ping,
 }
 
@@ -585,19 +743,25 @@ pub enum ClientFrame {
 pub enum ControlFrame {
     /// Sent once authenticated.
     Ready {
+        /// Where the stream starts: the `since` given, or the head of the user's log.
         cursor: String,
+        /// The session the connection is authenticated as.
         session_id: String,
+        /// The user the connection is authenticated as.
         user_id: String,
     },
+    /// The answer to a `ping`.
     Pong,
     /// The answer to an invalid frame; the connection stays open.
     Error {
+        /// What was wrong with the frame.
         error: ErrorDetail,
     },
     /// The `since` cursor is older than the retained log: reload with REST. `cursor` is where
     /// the live stream that follows starts.
     ResyncRequired {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// Where the live stream after this frame starts.
         cursor: Option<String>,
     },
 }
@@ -605,8 +769,11 @@ pub enum ControlFrame {
 /// Any frame from server to client.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerFrame {
+    /// A durable event (`new_message`, …), with its cursor.
     Event(Box<Event>),
+    /// An ephemeral frame (typing, presence), never replayed.
     Ephemeral(Ephemeral),
+    /// A control frame (`ready`, `pong`, `error`, `resync_required`).
     Control(ControlFrame),
 }
 
