@@ -142,3 +142,24 @@ async fn running_bot_answers_only_mentions_in_groups() {
     running.abort();
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_message_deleted_before_the_bot_resumes_is_not_answered() {
+    let (server, _data) = start_server().await;
+    let anon = Client::new(server.url());
+    let (bot_client, bot_user) = anon.sign_up("echo", PASSWORD).await.unwrap();
+    let (alice, _) = anon.sign_up("alice", PASSWORD).await.unwrap();
+    let mut bot = EchoBot::start(bot_client).await.unwrap();
+    let conversation = alice.direct(&bot_user.id).await.unwrap().value;
+
+    // While the bot is offline: its resumed stream replays the first message as a tombstone.
+    bot.live.disconnect();
+    let regretted = alice.send_text(&conversation.id, "oops").await.unwrap();
+    alice.delete_message(&regretted.id).await.unwrap();
+    let kept = alice.send_text(&conversation.id, "this one").await.unwrap();
+
+    let reply = next_reply(&mut bot).await;
+    assert_eq!(reply.reply_to.as_deref(), Some(kept.id.as_str()));
+    assert_eq!(reply.text.as_deref(), Some("this one"));
+    server.shutdown().await.unwrap();
+}

@@ -30,7 +30,7 @@ impl EchoBot {
     }
 
     /// Answers messages for ever; returns only when the stream fails for good (the session
-    /// was revoked).
+    /// was revoked or expired).
     pub async fn run(mut self) -> Result<()> {
         loop {
             let reply = self.next_reply().await?;
@@ -43,15 +43,24 @@ impl EchoBot {
     }
 
     /// Follows the stream until a message calls for an answer, answers it, marks it read and
-    /// returns the answer.
+    /// returns the answer. A message that cannot be answered (deleted meanwhile, the bot
+    /// removed from the group, …) is logged and skipped: only the stream's end is an error.
     pub async fn next_reply(&mut self) -> Result<Message> {
         loop {
             match self.live.next().await? {
                 ServerFrame::Event(event) => {
-                    if let EventData::NewMessage(message) = event.event
-                        && self.calls_for_answer(&message).await?
-                    {
-                        return self.answer(&message).await;
+                    let EventData::NewMessage(message) = event.event else {
+                        continue;
+                    };
+                    let answered = match self.calls_for_answer(&message).await {
+                        Ok(true) => self.answer(&message).await.map(Some),
+                        Ok(false) => Ok(None),
+                        Err(e) => Err(e),
+                    };
+                    match answered {
+                        Ok(Some(reply)) => return Ok(reply),
+                        Ok(None) => {}
+                        Err(e) => eprintln!("cannot answer message {}: {e}", message.id),
                     }
                 }
                 // Events older than the server keeps were lost; an echo of old news would be
