@@ -21,6 +21,11 @@ pub async fn listen(
     let mut live = Live::connect(&client, since.as_deref())
         .await
         .map_err(|e| common.sdk(e))?;
+    if let Some(cursor) = live.cursor() {
+        // On standard error, so that standard output holds events only; a script (or a test)
+        // can wait for this line to know that nothing sent from now on will be missed.
+        eprintln!("natter: listening from cursor {cursor}");
+    }
     let mut printed = 0;
     let stop = interrupted();
     tokio::pin!(stop);
