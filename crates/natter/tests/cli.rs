@@ -291,8 +291,32 @@ fn groups_are_named_by_their_name() {
     alice.run(&["send", "friends", "hi all"]).ok();
     alice.run(&["group", "add", "friends", "carol"]).ok();
     carol.run(&["send", "friends", "hi, I am new"]).ok();
+    let picture = carol.config.path().join("picture.png");
+    image::RgbImage::from_fn(4, 3, |x, y| image::Rgb([x as u8 * 60, y as u8 * 80, 128]))
+        .save(&picture)
+        .unwrap();
+    let sent = carol
+        .run(&[
+            "send",
+            "friends",
+            "--image",
+            picture.to_str().unwrap(),
+            "--json",
+        ])
+        .ok()
+        .json_lines();
+    assert_eq!(sent[0]["kind"], "image");
+    assert_eq!(sent[0]["media"]["width"], 4);
+    let size = sent[0]["media"]["size"].as_i64().unwrap();
     let history = bob.run(&["history", "friends"]).ok().stdout;
-    assert_eq!(history, "[1] alice: hi all\n[2] carol: hi, I am new\n");
+    assert_eq!(
+        history,
+        format!(
+            "[1] alice: hi all\n[2] carol: hi, I am new\n[3] carol: [image picture.png, {size} bytes]\n"
+        )
+    );
+    let listed = bob.run(&["conversations"]).ok().stdout;
+    assert!(listed.contains(" group   friends  (3 unread)"), "{listed}");
     alice.run(&["group", "remove", "friends", "carol"]).ok();
     let gone = carol.run(&["history", "friends"]);
     assert_eq!(gone.code, 1, "{gone:?}");
