@@ -207,3 +207,15 @@ fn print_json(value: &impl serde::Serialize) {
         serde_json::to_string(value).expect("API objects serialize")
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Clap checks the definitions (clashing flag names, say) only when a command is parsed:
+    /// this checks every client command's at once.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        crate::Cli::command().debug_assert();
+    }
+}
