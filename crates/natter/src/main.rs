@@ -2,6 +2,7 @@
 //! server library and runs it until SIGTERM or Ctrl-C.
 
 mod bench;
+mod cli;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -11,7 +12,12 @@ use natter_server::Config;
 use serde::Deserialize;
 
 #[derive(Parser)]
-#[command(name = "natter", version, about = "A self-hostable chat server")]
+#[command(
+    name = "natter",
+    version,
+    about = "A self-hostable chat server, and a client for it",
+    after_help = cli::EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,6 +36,8 @@ enum Command {
         #[command(flatten)]
         serve: ServeArgs,
     },
+    #[command(flatten)]
+    Client(cli::Command),
 }
 
 /// Every flag is optional here so that the order of precedence can be applied: a flag, else
@@ -250,6 +258,7 @@ fn keep_large_blocks_out_of_arenas() {
 async fn run() -> Result<()> {
     init_logs(std::env::var("NATTER_LOG").ok().as_deref());
     match Cli::parse().command {
+        Command::Client(command) => std::process::exit(cli::run(command).await),
         Command::Serve(args) => serve(args.into_config()?).await,
         Command::Backup { file, serve } => {
             natter_server::backup(&serve.into_config()?, &file).await?;
