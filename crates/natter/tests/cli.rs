@@ -5,7 +5,7 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader, Write},
-    process::{Child, ChildStdout, Command, Stdio},
+    process::{Child, Command, Stdio},
 };
 
 use serde_json::Value;
@@ -114,10 +114,21 @@ impl Shell {
                 "listen exited before listening"
             );
         }
+        // Lines are read on a thread of their own, so that a listener that prints nothing more
+        // fails the test after a while instead of hanging it.
+        let (lines, received) = std::sync::mpsc::channel();
         let stdout = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         Listener {
             child,
-            stdout,
+            lines: received,
             stderr,
         }
     }
@@ -125,8 +136,18 @@ impl Shell {
 
 struct Listener {
     child: Child,
-    stdout: BufReader<ChildStdout>,
+    lines: std::sync::mpsc::Receiver<String>,
     stderr: BufReader<std::process::ChildStderr>,
+}
+
+/// How long an expected event may take to be printed before the test fails.
+const EVENT_ARRIVES: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Listener {
@@ -134,11 +155,15 @@ impl Listener {
     fn events_until(&mut self, last: impl Fn(&Value) -> bool) -> Vec<Value> {
         let mut events = Vec::new();
         loop {
-            let mut line = String::new();
-            assert!(
-                self.stdout.read_line(&mut line).unwrap() > 0,
-                "listen stopped early after {events:?}"
-            );
+            let line = match self.lines.recv_timeout(EVENT_ARRIVES) {
+                Ok(line) => line,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no event within {EVENT_ARRIVES:?} after {events:?}")
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("listen stopped early after {events:?}")
+                }
+            };
             let event: Value = serde_json::from_str(&line).expect("a JSON line");
             let done = last(&event);
             events.push(event);
