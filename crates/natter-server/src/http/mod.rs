@@ -12,6 +12,7 @@ mod messages;
 pub mod openapi;
 mod ops;
 mod sync;
+mod web;
 mod ws;
 
 use std::sync::{
@@ -98,7 +99,7 @@ pub fn router(app: App) -> Router {
             app.clone(),
             limits::limit,
         ))
-        .fallback(not_found)
+        .fallback(web::serve)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         // Inside the timeout, so that it sees the timeout's error pass through the body.
@@ -231,10 +232,6 @@ fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
         cause = c.source();
     }
     false
-}
-
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such route")
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -21,3 +21,4 @@ mod status;
 mod sync;
 mod typing_presence;
 mod watermarks;
+mod web;
