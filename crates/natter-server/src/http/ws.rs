@@ -282,7 +282,10 @@ async fn serve(
             changed = reg.close.changed() => {
                 let code = if changed.is_ok() { *reg.close.borrow() } else { None };
                 return match code {
-                    Some(close::TOO_SLOW) => End::Close(close::TOO_SLOW, "too slow: resume from your last cursor"),
+                    Some(close::TOO_SLOW) => End::Close(
+                        close::TOO_SLOW,
+                        "fell behind, or an event could not be sent: resume from your last cursor",
+                    ),
                     Some(close::AUTH) => End::Close(close::AUTH, "session revoked or expired"),
                     _ => End::Close(close::GOING_AWAY, "server shutting down"),
                 };
