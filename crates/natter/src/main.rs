@@ -230,10 +230,15 @@ impl ServeArgs {
 fn main() -> Result<()> {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     keep_large_blocks_out_of_arenas();
+    let cli = Cli::parse();
+    if let Command::Bench(args) = &cli.command {
+        // Before the runtime starts, so that each of its threads inherits the mask.
+        bench::pin_generator(&args.common)?;
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run())
+        .block_on(run(cli))
 }
 
 /// Each password hash takes 19 MiB of Argon2 memory, freed when the hash is done. glibc's
@@ -255,9 +260,9 @@ fn keep_large_blocks_out_of_arenas() {
     }
 }
 
-async fn run() -> Result<()> {
+async fn run(cli: Cli) -> Result<()> {
     init_logs(std::env::var("NATTER_LOG").ok().as_deref());
-    match Cli::parse().command {
+    match cli.command {
         Command::Client(command) => std::process::exit(cli::run(command).await),
         Command::Serve(args) => serve(args.into_config()?).await,
         Command::Backup { file, serve } => {

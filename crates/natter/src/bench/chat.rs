@@ -5,6 +5,12 @@
 //! the whole process), so each receiver measures end-to-end latency itself. Each receiver
 //! tracks the seqs it saw per conversation: a seq seen twice is a duplicate, a seq below one
 //! already seen is out of order, and a seq the server stored that a receiver never saw is lost.
+//!
+//! With `--receipts`, each receiver also marks what it got as the web client does: delivered as
+//! messages from others arrive (at most one mark per conversation per [`MARK_EVERY`], with the
+//! highest seq seen), read [`READ_AFTER`] after a delivered mark. When the load is over, each
+//! sends what it has not marked yet and waits for a `pong`, so that every mark is counted in the
+//! window whose CPU time is reported.
 
 use std::{
     collections::HashMap,
@@ -19,16 +25,22 @@ use anyhow::{Context, Result};
 use futures::{StreamExt, stream};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use natter_client::{Client, EventData, Live, SendMessageRequest, ServerFrame};
+use natter_client::{
+    Client, ClientFrame, ControlFrame, EventData, Live, SendMessageRequest, ServerFrame,
+};
 use tokio::sync::{Semaphore, watch};
 
 use super::{
     Common, Scenario,
-    report::{Latency, Report},
-    target::Target,
+    report::{CpuCost, Latency, Marks, Report},
+    target::{Target, own_cpu_seconds},
 };
 
 const PASSWORD: &str = "bench-password";
+/// At most one delivered mark (and one read mark) per conversation this often.
+const MARK_EVERY: Duration = Duration::from_millis(250);
+/// A read mark follows a delivered mark this long after.
+const READ_AFTER: Duration = Duration::from_millis(500);
 
 /// One conversation of the run.
 struct Conv {
@@ -53,6 +65,75 @@ struct Received {
     latency: Histogram<u64>,
     /// Latency per seq, for the "last member" figure of groups.
     per_seq: Vec<u32>,
+    delivered_marks: u64,
+    read_marks: u64,
+    refused_marks: u64,
+    /// The connection, closed only once the server's CPU time has been read.
+    live: Option<Live>,
+}
+
+/// One receiver's marks in one conversation (`--receipts`).
+#[derive(Default)]
+struct Marking {
+    /// The highest seq seen.
+    seen: i64,
+    /// The last delivered and read marks sent.
+    delivered: i64,
+    read: i64,
+    delivered_sent_at: Option<tokio::time::Instant>,
+    delivered_due: Option<tokio::time::Instant>,
+    read_due: Option<tokio::time::Instant>,
+}
+
+impl Marking {
+    /// A message from someone else arrived: schedule a delivered mark, at once if none was
+    /// sent in the last [`MARK_EVERY`].
+    fn arrived(&mut self, seq: i64, now: tokio::time::Instant) {
+        self.seen = self.seen.max(seq);
+        if self.seen > self.delivered && self.delivered_due.is_none() {
+            let earliest = self.delivered_sent_at.map_or(now, |t| t + MARK_EVERY);
+            self.delivered_due = Some(earliest.max(now));
+        }
+    }
+
+    fn next_due(&self) -> Option<tokio::time::Instant> {
+        match (self.delivered_due, self.read_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The marks due by `now` (all that are owed when `flush`), as frames; updates the state
+    /// as if they were sent.
+    fn take_due(&mut self, conv: &str, now: tokio::time::Instant, flush: bool) -> Vec<ClientFrame> {
+        let due = |t: Option<tokio::time::Instant>| flush || t.is_some_and(|t| t <= now);
+        let mut out = Vec::new();
+        if due(self.delivered_due) {
+            self.delivered_due = None;
+            if self.seen > self.delivered {
+                self.delivered = self.seen;
+                self.delivered_sent_at = Some(now);
+                if self.read_due.is_none() {
+                    self.read_due = Some(now + READ_AFTER);
+                }
+                out.push(ClientFrame::Delivered {
+                    conversation_id: conv.to_owned(),
+                    up_to_seq: self.delivered,
+                });
+            }
+        }
+        if due(self.read_due) {
+            self.read_due = None;
+            if self.delivered > self.read {
+                self.read = self.delivered;
+                out.push(ClientFrame::Read {
+                    conversation_id: conv.to_owned(),
+                    up_to_seq: self.read,
+                });
+            }
+        }
+        out
+    }
 }
 
 pub(super) fn histogram() -> Histogram<u64> {
@@ -85,10 +166,7 @@ pub(super) async fn make_users(
 
 pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let target = match &c.url {
-        Some(u) => Target::at(u),
-        None => Target::start()?,
-    };
+    let target = Target::new(c)?;
     let anon = Client::new(&target.url);
     let tag = format!("{:x}", rand::random::<u32>());
     let (n_users, params) = match scenario {
@@ -161,7 +239,16 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
             e + Duration::from_millis((i as u64 * 37) % e.as_millis().max(1) as u64)
         });
         readers.push(tokio::spawn(receive(
-            live, me, start, stop, progress, group, every,
+            live,
+            me,
+            start,
+            stop,
+            progress,
+            Options {
+                per_seq: group,
+                drop_every: every,
+                receipts: c.receipts,
+            },
         )));
     }
     setup.finish_and_clear();
@@ -173,6 +260,7 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     // The clock of latencies started before the receivers connected; the run starts now.
     let began = Instant::now();
     let before = target.stats();
+    let own_before = own_cpu_seconds();
     let deadline = began + c.duration;
     let bar = ProgressBar::new(c.duration.as_secs().max(1));
     bar.set_style(
@@ -265,6 +353,14 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = began.elapsed().as_secs_f64();
+    // Receivers stop; with --receipts each first sends the marks it still owes and waits for
+    // the server to have taken them. Their sockets stay open until the CPU time is read.
+    let _ = stop_tx.send(true);
+    let mut received = Vec::with_capacity(readers.len());
+    for r in readers {
+        received.push(r.await?);
+    }
+    let window = began.elapsed().as_secs_f64();
     // The server's share of the run alone, setup (password hashing) excluded.
     let server = match (before, target.stats()) {
         (Some(b), Some(a)) => Some(super::target::ProcStats {
@@ -273,18 +369,30 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
         }),
         (_, a) => a,
     };
-    let _ = stop_tx.send(true);
+    let own = match (own_before, own_cpu_seconds()) {
+        (Some(b), Some(a)) => Some(a - b),
+        _ => None,
+    };
 
     let mut report = Report {
         scenario: scenario_name(scenario).into(),
-        parameters: format!("{params}, {load}, {} B", c.size),
+        parameters: format!(
+            "{params}, {load}, {} B{}",
+            c.size,
+            if c.receipts { ", receipts" } else { "" }
+        ),
         seconds: send_secs,
         ..Default::default()
     };
     let mut latency = histogram();
     let mut last_member: Vec<u32> = Vec::new();
-    for (i, r) in readers.into_iter().enumerate() {
-        let r = r.await?;
+    let mut marks = Marks::default();
+    let mut lives = Vec::with_capacity(received.len());
+    for (i, mut r) in received.into_iter().enumerate() {
+        lives.extend(r.live.take());
+        marks.delivered += r.delivered_marks;
+        marks.read += r.read_marks;
+        marks.refused += r.refused_marks;
         report.deliveries += r.deliveries;
         latency.add(&r.latency).ok();
         if last_member.len() < r.per_seq.len() {
@@ -322,7 +430,23 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
         report.last_member_latency = Some(Latency::from_micros(&h));
     }
     report.server = server;
-    // Every socket is closed by now; the HTTP clients go too.
+    let per = |cpu: Option<f64>, n: u64| cpu.filter(|_| n > 0).map(|s| s * 1e6 / n as f64);
+    let server_cpu = report.server.map(|s| s.cpu_seconds);
+    report.cpu = Some(CpuCost {
+        server_cpu_seconds: server_cpu,
+        server_us_per_message: per(server_cpu, report.messages_acked),
+        server_us_per_delivery: per(server_cpu, report.deliveries),
+        generator_cpu_seconds: own,
+        generator_us_per_message: per(own, report.messages_acked),
+        generator_us_per_delivery: per(own, report.deliveries),
+        window_seconds: window,
+    });
+    if c.receipts {
+        marks.per_second = (marks.delivered + marks.read) as f64 / window;
+        report.marks = Some(marks);
+    }
+    // Every socket closes now; the HTTP clients go too.
+    drop(lives);
     drop(users);
     report.settled = target.settle(c.settle).await;
     if progress.load(Ordering::Relaxed) < expected_total {
@@ -394,6 +518,16 @@ impl Sender {
     }
 }
 
+/// How a receiver behaves.
+struct Options {
+    /// Keep each seq's latency (groups: the "last member" figure).
+    per_seq: bool,
+    /// Drop the connection this often (`reconnect`).
+    drop_every: Option<Duration>,
+    /// Mark delivered and read (`--receipts`).
+    receipts: bool,
+}
+
 /// Reads one member's stream until told to stop.
 async fn receive(
     mut live: Live,
@@ -401,32 +535,52 @@ async fn receive(
     start: Instant,
     mut stop: watch::Receiver<bool>,
     progress: Arc<AtomicU64>,
-    per_seq: bool,
-    drop_every: Option<Duration>,
+    o: Options,
 ) -> Received {
     let mut r = Received {
         by_conv: HashMap::new(),
         deliveries: 0,
         latency: histogram(),
         per_seq: Vec::new(),
+        delivered_marks: 0,
+        read_marks: 0,
+        refused_marks: 0,
+        live: None,
     };
+    let mut marking: HashMap<String, Marking> = HashMap::new();
     let far = Duration::from_secs(86_400);
-    let mut drop_at = tokio::time::Instant::now() + drop_every.unwrap_or(far);
+    let mut drop_at = tokio::time::Instant::now() + o.drop_every.unwrap_or(far);
     loop {
+        let now = tokio::time::Instant::now();
+        let mark_at = marking
+            .values()
+            .filter_map(Marking::next_due)
+            .min()
+            .unwrap_or(now + far);
         let frame = tokio::select! {
             f = live.next() => f,
-            _ = stop.changed() => return r,
+            _ = stop.changed() => break,
             _ = tokio::time::sleep_until(drop_at) => {
                 live.disconnect();
-                drop_at = tokio::time::Instant::now() + drop_every.unwrap_or(far);
+                drop_at = tokio::time::Instant::now() + o.drop_every.unwrap_or(far);
+                continue;
+            }
+            _ = tokio::time::sleep_until(mark_at) => {
+                send_marks(&mut live, &mut marking, &mut r, false).await;
                 continue;
             }
         };
-        let Ok(ServerFrame::Event(e)) = frame else {
-            if frame.is_err() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+        let e = match frame {
+            Ok(ServerFrame::Event(e)) => e,
+            Ok(ServerFrame::Control(ControlFrame::Error { .. })) => {
+                r.refused_marks += 1;
+                continue;
             }
-            continue;
+            Ok(_) => continue,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
         };
         let EventData::NewMessage(m) = e.event else {
             continue;
@@ -445,6 +599,12 @@ async fn receive(
         if m.sender_id == me {
             continue;
         }
+        if o.receipts {
+            marking
+                .entry(m.conversation_id.clone())
+                .or_default()
+                .arrived(m.seq, tokio::time::Instant::now());
+        }
         let sent_at = m
             .text
             .as_deref()
@@ -456,7 +616,7 @@ async fn receive(
                 .saturating_sub(t)
                 .max(1);
             r.latency.record(us).ok();
-            if per_seq {
+            if o.per_seq {
                 let i = m.seq as usize;
                 if r.per_seq.len() <= i {
                     r.per_seq.resize(i + 1, 0);
@@ -464,5 +624,102 @@ async fn receive(
                 r.per_seq[i] = us.min(u64::from(u32::MAX)) as u32;
             }
         }
+    }
+    if o.receipts {
+        // What a client would still mark; then a ping, whose pong comes once the server has
+        // handled every frame before it (it handles one connection's frames in order).
+        send_marks(&mut live, &mut marking, &mut r, true).await;
+        if live.send(&ClientFrame::Ping).await.is_ok() {
+            let until = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match tokio::time::timeout_at(until, live.next()).await {
+                    Ok(Ok(ServerFrame::Control(ControlFrame::Pong)) | Err(_)) | Err(_) => break,
+                    Ok(Ok(ServerFrame::Control(ControlFrame::Error { .. }))) => {
+                        r.refused_marks += 1;
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+    r.live = Some(live);
+    r
+}
+
+/// Sends the marks that are due (all that are owed when `flush`).
+async fn send_marks(
+    live: &mut Live,
+    marking: &mut HashMap<String, Marking>,
+    r: &mut Received,
+    flush: bool,
+) {
+    let now = tokio::time::Instant::now();
+    for (conv, m) in marking.iter_mut() {
+        for frame in m.take_due(conv, now, flush) {
+            let read = matches!(frame, ClientFrame::Read { .. });
+            // A frame lost with a dropped connection is lost as a client's would be: the next
+            // mark covers it (marks are "up to").
+            if live.send(&frame).await.is_ok() {
+                if read {
+                    r.read_marks += 1;
+                } else {
+                    r.delivered_marks += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seqs(frames: &[ClientFrame]) -> Vec<(&'static str, i64)> {
+        frames
+            .iter()
+            .map(|f| match f {
+                ClientFrame::Delivered { up_to_seq, .. } => ("delivered", *up_to_seq),
+                ClientFrame::Read { up_to_seq, .. } => ("read", *up_to_seq),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn marks_are_debounced_per_conversation() {
+        let t0 = tokio::time::Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut m = Marking::default();
+        assert_eq!(m.next_due(), None);
+        // The first message is marked delivered at once; read follows 500 ms later.
+        m.arrived(1, t0);
+        assert_eq!(m.next_due(), Some(t0));
+        assert_eq!(seqs(&m.take_due("c", t0, false)), [("delivered", 1)]);
+        assert_eq!(m.next_due(), Some(ms(500)));
+        // More messages within 250 ms wait for one mark, with the highest seq.
+        m.arrived(2, ms(10));
+        m.arrived(4, ms(20));
+        m.arrived(3, ms(30));
+        assert_eq!(m.next_due(), Some(ms(250)));
+        assert!(m.take_due("c", ms(100), false).is_empty());
+        assert_eq!(seqs(&m.take_due("c", ms(250), false)), [("delivered", 4)]);
+        // A read mark is due: it covers what was marked delivered.
+        m.arrived(5, ms(400));
+        assert_eq!(m.next_due(), Some(ms(500)));
+        assert_eq!(
+            seqs(&m.take_due("c", ms(500), false)),
+            [("delivered", 5), ("read", 5)]
+        );
+        assert_eq!(m.next_due(), None);
+        // When the load ends, whatever is owed goes at once.
+        assert!(m.take_due("c", ms(1100), true).is_empty());
+        m.arrived(6, ms(1200));
+        m.arrived(7, ms(1201));
+        let _ = m.take_due("c", ms(1200), false);
+        m.arrived(8, ms(1202));
+        assert_eq!(
+            seqs(&m.take_due("c", ms(1203), true)),
+            [("delivered", 8), ("read", 8)]
+        );
     }
 }

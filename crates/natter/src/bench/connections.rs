@@ -30,10 +30,7 @@ const PER_ADDRESS: usize = 20_000;
 
 pub async fn run(count: usize, c: &Common) -> Result<Report> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let target = match &c.url {
-        Some(u) => Target::at(u),
-        None => Target::start()?,
-    };
+    let target = Target::new(c)?;
     let anon = Client::new(&target.url);
     let tag = format!("{:x}", rand::random::<u32>());
     let n_users = count.div_ceil(PER_USER).max(1);
@@ -138,14 +135,14 @@ pub async fn run(count: usize, c: &Common) -> Result<Report> {
 }
 
 /// Starts the server `runs` times; reports time to its "listening" line and its idle RSS.
-pub async fn startup(runs: usize) -> Result<Report> {
+pub async fn startup(runs: usize, c: &Common) -> Result<Report> {
     if runs == 0 {
         bail!("--runs must be at least 1");
     }
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut idle_rss = 0;
     for _ in 0..runs {
-        let t = Target::start()?;
+        let t = Target::start(c.server_cpus.as_ref())?;
         if let Some(d) = t.startup {
             h.record((d.as_micros() as u64).max(1))?;
         }

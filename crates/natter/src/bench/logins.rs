@@ -16,10 +16,7 @@ use super::{
 };
 
 pub async fn run(count: usize, concurrency: usize, c: &Common) -> Result<Report> {
-    let target = match &c.url {
-        Some(u) => Target::at(u),
-        None => Target::start()?,
-    };
+    let target = Target::new(c)?;
     let anon = Client::new(&target.url);
     let name = format!("l{:x}", rand::random::<u32>());
     let password = "bench-password";

@@ -5,6 +5,7 @@
 
 mod chat;
 mod connections;
+pub mod cpus;
 mod logins;
 mod renames;
 mod report;
@@ -12,7 +13,7 @@ mod target;
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 
 #[derive(Args, Debug)]
@@ -47,6 +48,39 @@ pub struct Common {
     /// Print the report as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Pin the server bench starts to these CPUs (such as 0, 0-1 or 0,2).
+    #[arg(long, global = true, value_name = "LIST")]
+    pub server_cpus: Option<cpus::CpuList>,
+    /// Pin the load generator (every thread of this process) to these CPUs.
+    #[arg(long, global = true, value_name = "LIST")]
+    pub client_cpus: Option<cpus::CpuList>,
+    /// With --url: the server's process id, so that its CPU time and memory can be read.
+    #[arg(long, global = true, value_name = "PID", requires = "url")]
+    pub server_pid: Option<u32>,
+    /// Every receiving device marks messages delivered as they arrive and read shortly after,
+    /// as the web client does (one mark of each kind per conversation per 250 ms at most).
+    #[arg(long, global = true)]
+    pub receipts: bool,
+}
+
+/// Checks `--server-cpus` and `--client-cpus` and pins the calling thread, and so every
+/// thread started after it, to the client CPUs. Call it before the runtime starts.
+pub fn pin_generator(c: &Common) -> Result<()> {
+    if c.url.is_some() && c.server_cpus.is_some() {
+        bail!(
+            "--server-cpus pins the server that bench starts; a server at --url is not ours to \
+             pin (start it under `taskset -c LIST`)"
+        );
+    }
+    cpus::check(
+        c.server_cpus.as_ref(),
+        c.client_cpus.as_ref(),
+        &cpus::available()?,
+    )?;
+    if let Some(list) = &c.client_cpus {
+        cpus::pin_current_thread(list)?;
+    }
+    Ok(())
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -115,8 +149,10 @@ pub async fn run(args: BenchArgs) -> Result<bool> {
         Scenario::Logins { count, concurrency } => {
             logins::run(*count, *concurrency, &args.common).await?
         }
-        Scenario::Startup { runs } => connections::startup(*runs).await?,
+        Scenario::Startup { runs } => connections::startup(*runs, &args.common).await?,
     };
+    let mut report = report;
+    report.pinning = report::Pinning::read(&args.common);
     if args.common.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

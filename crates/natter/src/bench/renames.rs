@@ -28,10 +28,7 @@ pub async fn run(members: usize, connected: usize, renames: usize, c: &Common) -
     if members < 2 || connected == 0 || connected > members || renames == 0 {
         bail!("need 2 ≤ members, 1 ≤ connected ≤ members and renames ≥ 1");
     }
-    let target = match &c.url {
-        Some(u) => Target::at(u),
-        None => Target::start()?,
-    };
+    let target = Target::new(c)?;
     let anon = natter_client::Client::new(&target.url);
     let tag = format!("{:x}", rand::random::<u32>());
     eprintln!("creating {} users", members + 2);

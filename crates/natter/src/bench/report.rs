@@ -3,7 +3,59 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::target::ProcStats;
+use super::{Common, cpus, target::ProcStats};
+
+/// Which CPUs the server and the generator ran on.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Pinning {
+    /// As asked with `--server-cpus` (and checked with the kernel), or as the kernel says for
+    /// `--server-pid`; none when unknown or not pinned.
+    pub server_cpus: Option<String>,
+    /// As the kernel says for this process.
+    pub generator_cpus: Option<String>,
+    /// The CPUs there were to choose from.
+    pub available_cpus: Option<String>,
+}
+
+impl Pinning {
+    pub fn read(c: &Common) -> Option<Pinning> {
+        Some(Pinning {
+            server_cpus: match (&c.server_cpus, c.server_pid) {
+                (Some(l), _) => Some(l.to_string()),
+                (None, Some(pid)) => cpus::allowed_list(Some(pid)),
+                (None, None) => None,
+            },
+            generator_cpus: cpus::allowed_list(None),
+            available_cpus: cpus::available().ok().map(|l| l.to_string()),
+        })
+    }
+}
+
+/// CPU time per unit of work, from the measured window only (setup excluded).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CpuCost {
+    /// The server's CPU time (user + system) in the window; none when it cannot be read (a
+    /// server at `--url` without `--server-pid`).
+    pub server_cpu_seconds: Option<f64>,
+    pub server_us_per_message: Option<f64>,
+    pub server_us_per_delivery: Option<f64>,
+    /// The generator's own CPU time in the same window.
+    pub generator_cpu_seconds: Option<f64>,
+    pub generator_us_per_message: Option<f64>,
+    pub generator_us_per_delivery: Option<f64>,
+    /// How long the window was.
+    pub window_seconds: f64,
+}
+
+/// The delivered and read marks that `--receipts` sent.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Marks {
+    pub delivered: u64,
+    pub read: u64,
+    pub per_second: f64,
+    /// Marks the server answered with an error frame.
+    pub refused: u64,
+}
 
 /// The server's resident memory some time after the load ended.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -57,6 +109,11 @@ pub struct Report {
     pub server_rss_per_connection_bytes: Option<f64>,
     pub startup_ms: Option<Latency>,
     pub server: Option<ProcStats>,
+    pub pinning: Option<Pinning>,
+    /// Chat scenarios: CPU time per acknowledged message and per delivery.
+    pub cpu: Option<CpuCost>,
+    /// With `--receipts`.
+    pub marks: Option<Marks>,
     pub logins_per_second: Option<f64>,
     pub login_latency: Option<Latency>,
     /// The server's memory once the load is over and `--settle` has passed.
@@ -127,6 +184,46 @@ impl Report {
                 s.rss_bytes as f64 / 1048576.0,
                 s.peak_rss_bytes as f64 / 1048576.0
             );
+        }
+        if let Some(p) = &self.pinning {
+            let generator = p.generator_cpus.as_deref().unwrap_or("?");
+            let available = p.available_cpus.as_deref().unwrap_or("?");
+            match &p.server_cpus {
+                Some(s) => println!(
+                    "pinning       server on CPU {s}, generator on CPU {generator} (of {available})"
+                ),
+                None => println!(
+                    "pinning       server not pinned, generator on CPU {generator} (of {available})"
+                ),
+            }
+        }
+        if let Some(m) = &self.marks {
+            println!(
+                "receipts      {} delivered and {} read marks sent, {:.0}/s, {} refused",
+                m.delivered, m.read, m.per_second, m.refused
+            );
+        }
+        if let Some(cpu) = &self.cpu {
+            let us = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.1}"));
+            match cpu.server_cpu_seconds {
+                Some(s) => println!(
+                    "server CPU    {s:.2} s in {:.1} s: {} µs per acknowledged message, {} µs per delivery",
+                    cpu.window_seconds,
+                    us(cpu.server_us_per_message),
+                    us(cpu.server_us_per_delivery)
+                ),
+                None => println!(
+                    "server CPU    unavailable: the server is not ours (--url); give --server-pid to read it"
+                ),
+            }
+            if let Some(g) = cpu.generator_cpu_seconds {
+                println!(
+                    "generator CPU {g:.2} s in {:.1} s: {} µs per acknowledged message, {} µs per delivery",
+                    cpu.window_seconds,
+                    us(cpu.generator_us_per_message),
+                    us(cpu.generator_us_per_delivery)
+                );
+            }
         }
         if let Some(s) = &self.settled {
             println!(

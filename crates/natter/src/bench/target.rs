@@ -3,15 +3,20 @@
 
 use std::{
     io::{BufRead, BufReader},
+    os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
 
+use super::{Common, cpus::CpuList};
+
 pub struct Target {
     pub url: String,
     child: Option<Child>,
+    /// A server not started here whose CPU and memory may be read all the same (`--server-pid`).
+    pid: Option<u32>,
     _dir: Option<tempfile::TempDir>,
     /// How long the started server took from spawn to its "listening" line.
     pub startup: Option<Duration>,
@@ -26,12 +31,35 @@ pub struct ProcStats {
 }
 
 impl Target {
-    /// Starts `natter serve` (this very binary) on a fresh data directory, rate limits off.
-    pub fn start() -> Result<Target> {
+    /// The server `c` names (`--url`, with `--server-pid`), or one started here, pinned to
+    /// `--server-cpus`.
+    pub fn new(c: &Common) -> Result<Target> {
+        match &c.url {
+            Some(u) => Ok(Target::at(u, c.server_pid)),
+            None => Target::start(c.server_cpus.as_ref()),
+        }
+    }
+
+    /// Starts `natter serve` (this very binary) on a fresh data directory, rate limits off,
+    /// pinned to `cpus` if given.
+    pub fn start(cpus: Option<&CpuList>) -> Result<Target> {
         let dir = tempfile::tempdir()?;
         let exe = std::env::current_exe()?;
+        let mut command = Command::new(exe);
+        if let Some(cpus) = cpus {
+            let set = cpus.to_set();
+            // SAFETY: the closure runs in the child between fork and exec, where only
+            // async-signal-safe calls are allowed: `sched_setaffinity` is one system call on a
+            // mask built before the fork; it neither allocates nor takes a lock. Pinning before
+            // exec means every thread the server ever starts inherits the mask.
+            unsafe {
+                command.pre_exec(move || {
+                    rustix::thread::sched_setaffinity(None, &set).map_err(std::io::Error::from)
+                });
+            }
+        }
         let began = Instant::now();
-        let mut child = Command::new(exe)
+        let mut child = command
             .args([
                 "serve",
                 "--listen",
@@ -58,27 +86,37 @@ impl Target {
             }
         };
         let startup = began.elapsed();
+        if let Some(cpus) = cpus {
+            let kernel = super::cpus::allowed_list(Some(child.id()));
+            if kernel.as_deref() != Some(cpus.to_string().as_str()) {
+                let _ = child.kill();
+                bail!("the server was to run on CPUs {cpus}, the kernel says {kernel:?}");
+            }
+        }
         // Keep draining its standard output so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Ok(Target {
             url,
             child: Some(child),
+            pid: None,
             _dir: Some(dir),
             startup: Some(startup),
         })
     }
 
-    pub fn at(url: &str) -> Target {
+    pub fn at(url: &str, pid: Option<u32>) -> Target {
         Target {
             url: url.trim_end_matches('/').to_owned(),
             child: None,
+            pid,
             _dir: None,
             startup: None,
         }
     }
 
+    /// The server's process: the one started here, or `--server-pid`'s.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.child.as_ref().map(Child::id).or(self.pid)
     }
 
     /// Waits `settle` (nothing if zero) and reads the started server's memory then.
@@ -93,7 +131,7 @@ impl Target {
         })
     }
 
-    /// The started server's CPU time and memory; none for a server at a URL.
+    /// The server's CPU time and memory; none for a server at a URL without `--server-pid`.
     pub fn stats(&self) -> Option<ProcStats> {
         proc_stats(self.pid()?)
     }
@@ -110,10 +148,7 @@ impl Drop for Target {
 
 pub fn proc_stats(pid: u32) -> Option<ProcStats> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    let ticks = cpu_ticks(&stat)?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb = |key: &str| -> u64 {
         status
@@ -124,9 +159,61 @@ pub fn proc_stats(pid: u32) -> Option<ProcStats> {
             .unwrap_or(0)
     };
     Some(ProcStats {
-        // The kernel counts in USER_HZ, which is 100 on Linux.
-        cpu_seconds: ticks / 100.0,
+        cpu_seconds: ticks as f64 / rustix::param::clock_ticks_per_second() as f64,
         rss_bytes: kb("VmRSS:") * 1024,
         peak_rss_bytes: kb("VmHWM:") * 1024,
     })
+}
+
+/// The CPU time of this very process (the generator), in seconds.
+pub fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    Some(cpu_ticks(&stat)? as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+/// User plus system CPU time (`utime` + `stime`, in clock ticks) from the text of
+/// /proc/<pid>/stat: fields 14 and 15, counted after the command name, which is in parentheses
+/// and may itself hold spaces and parentheses.
+pub fn cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut f = rest.split_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        // A real line of /proc/<pid>/stat (Linux 6), then the same with an awkward name.
+        let line = "4242 (natter) S 4200 4242 4200 34816 4242 4194304 2305 0 0 0 \
+                    1234 567 0 0 20 0 9 0 98765 123456789 3000 18446744073709551615 1 1 0 0 0 0 \
+                    0 4096 17635 0 0 0 17 1 0 0 0 0 0";
+        assert_eq!(cpu_ticks(line), Some(1234 + 567));
+        let odd = line.replace("(natter)", "(a) b (c) 1 2 3)");
+        assert_eq!(cpu_ticks(&odd), Some(1234 + 567));
+        assert_eq!(cpu_ticks("4242 (natter) S 1 2 3"), None);
+        assert_eq!(cpu_ticks("no parenthesis"), None);
+        assert_eq!(cpu_ticks(""), None);
+    }
+
+    #[test]
+    fn our_own_cpu_time_grows() {
+        let before = own_cpu_seconds().unwrap();
+        // Spin until a tick or more is counted; on a busy machine that may take a while.
+        let began = Instant::now();
+        let mut x = 0u64;
+        while own_cpu_seconds().unwrap() <= before {
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "no CPU time counted"
+            );
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+        }
+    }
 }

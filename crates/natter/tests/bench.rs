@@ -1,0 +1,110 @@
+//! `natter bench` itself: pinning, CPU time per message and `--receipts`, on short runs. Its
+//! figures are not judged here (timed assertions have no place in tests); what it reports is.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_natter"))
+        .arg("bench")
+        .args(args)
+        .env_remove("NATTER_LOG")
+        .output()
+        .unwrap()
+}
+
+fn report(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "bench failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON report")
+}
+
+/// Two CPUs this test may use, if it has two.
+fn two_cpus() -> Option<(usize, usize)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?;
+    let mut cpus = Vec::new();
+    for part in list.trim().split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => cpus.extend(a.parse::<usize>().ok()?..=b.parse().ok()?),
+            None => cpus.push(part.parse().ok()?),
+        }
+    }
+    (cpus.len() >= 2).then(|| (cpus[0], cpus[1]))
+}
+
+#[test]
+fn a_pinned_run_with_receipts_reports_cpu_per_message_and_marks() {
+    let mut args = vec!["--duration", "2s", "--receipts", "--json"];
+    let cpus = two_cpus().map(|(s, c)| (s.to_string(), c.to_string()));
+    if let Some((s, c)) = &cpus {
+        args.extend(["--server-cpus", s, "--client-cpus", c]);
+    }
+    args.extend(["dm", "--pairs", "2"]);
+    let r = report(&bench(&args));
+    for check in ["lost", "duplicated", "out_of_order"] {
+        assert_eq!(r[check], 0, "{check}: {r:#}");
+    }
+    assert!(r["messages_acked"].as_u64().unwrap() > 0, "{r:#}");
+    let cpu = &r["cpu"];
+    assert!(cpu["server_cpu_seconds"].as_f64().unwrap() > 0.0, "{r:#}");
+    assert!(
+        cpu["server_us_per_message"].as_f64().unwrap() > 0.0,
+        "{r:#}"
+    );
+    assert!(
+        cpu["server_us_per_delivery"].as_f64().unwrap() > 0.0,
+        "{r:#}"
+    );
+    assert!(cpu["generator_cpu_seconds"].as_f64().is_some(), "{r:#}");
+    let marks = &r["marks"];
+    assert!(marks["delivered"].as_u64().unwrap() > 0, "{r:#}");
+    assert!(marks["read"].as_u64().unwrap() > 0, "{r:#}");
+    assert_eq!(marks["refused"], 0, "{r:#}");
+    if let Some((s, c)) = &cpus {
+        assert_eq!(r["pinning"]["server_cpus"], s.as_str(), "{r:#}");
+        assert_eq!(r["pinning"]["generator_cpus"], c.as_str(), "{r:#}");
+    }
+}
+
+#[test]
+fn overlapping_or_missing_cpus_are_refused() {
+    let out = bench(&["--server-cpus", "0", "--client-cpus", "0", "dm"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("overlap on CPU 0"));
+    let out = bench(&["--server-cpus", "1000", "dm"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+#[test]
+fn a_server_at_a_url_has_its_cpu_read_only_with_its_pid() {
+    let (served, _dir) = common::serve(None);
+    let pid = served.pid().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--url", served.url.as_str(), "--duration", "1s", "--json"];
+        args.extend(extra);
+        args.extend(["dm", "--pairs", "1"]);
+        report(&bench(&args))
+    };
+    let without = run(&[]);
+    assert!(
+        without["cpu"]["server_cpu_seconds"].is_null(),
+        "{without:#}"
+    );
+    let with = run(&["--server-pid", &pid]);
+    assert!(
+        with["cpu"]["server_cpu_seconds"].as_f64().unwrap() > 0.0,
+        "{with:#}"
+    );
+    served.stop();
+}
