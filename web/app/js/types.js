@@ -1,0 +1,123 @@
+// @ts-check
+// Shared JSDoc types of the natter API objects and events (no runtime code).
+
+/**
+ * @typedef {Object} User
+ * @property {string} id
+ * @property {string} username
+ * @property {string} display_name
+ * @property {boolean} online
+ * @property {string|null} last_seen_at
+ * @property {string} created_at
+ */
+
+/**
+ * @typedef {Object} Member
+ * @property {string} user_id
+ * @property {'owner'|'admin'|'member'} role
+ * @property {string} joined_at
+ */
+
+/**
+ * @typedef {Object} Media
+ * @property {string} id
+ * @property {string} content_type
+ * @property {number} size
+ * @property {string|null} filename
+ * @property {number|null} width
+ * @property {number|null} height
+ * @property {boolean} has_thumbnail
+ * @property {string} sha256
+ * @property {string} created_at
+ */
+
+/**
+ * @typedef {Object} Message
+ * @property {string} id
+ * @property {string} conversation_id
+ * @property {number} seq
+ * @property {string} sender_id
+ * @property {string|null} client_id
+ * @property {'text'|'image'|'file'} kind
+ * @property {string|null} text
+ * @property {Media|null} media
+ * @property {string|null} reply_to
+ * @property {string} created_at
+ * @property {string|null} edited_at
+ * @property {boolean} deleted
+ * @property {'sent'|'delivered'|'read'} status
+ */
+
+/**
+ * @typedef {Object} Conversation
+ * @property {string} id
+ * @property {'direct'|'group'} type
+ * @property {string|null} name
+ * @property {Member[]} members
+ * @property {string} created_at
+ * @property {string} last_message_at
+ * @property {number} last_seq
+ * @property {Message|null} last_message
+ * @property {number} unread_count
+ * @property {number} read_seq
+ * @property {number} all_delivered_seq
+ * @property {number} all_read_seq
+ */
+
+/**
+ * @typedef {Object} Session
+ * @property {string} id
+ * @property {string} device_name
+ * @property {string} created_at
+ * @property {string} last_active_at
+ * @property {boolean} current
+ */
+
+/**
+ * @typedef {Object} Receipt
+ * @property {string} user_id
+ * @property {'sent'|'delivered'|'read'} status
+ * @property {string|null} delivered_at
+ * @property {string|null} read_at
+ */
+
+/** @typedef {{conversation_id: string, message_id: string, seq: number, for_me: boolean}} MessageDeleted */
+/** @typedef {{conversation_id: string, user_id: string, status: 'delivered'|'read', up_to_seq: number, at: string}} MessageStatus */
+/** @typedef {{conversation_id: string, all_delivered_seq: number, all_read_seq: number, at: string}} ConversationStatus */
+/** @typedef {{conversation_id: string, user_id: string}} Typing */
+/** @typedef {{user_id: string, online: boolean, last_seen_at: string|null}} Presence */
+
+/**
+ * A server event, durable (with cursor) or ephemeral.
+ * @typedef {{type: 'new_message'|'message_updated', cursor?: string, data: Message}
+ *   | {type: 'message_deleted', cursor?: string, data: MessageDeleted}
+ *   | {type: 'message_status', cursor?: string, data: MessageStatus}
+ *   | {type: 'conversation_status', cursor?: string, data: ConversationStatus}
+ *   | {type: 'conversation_updated', cursor?: string, data: Conversation}
+ *   | {type: 'conversation_removed', cursor?: string, data: {conversation_id: string}}
+ *   | {type: 'typing_start'|'typing_stop', cursor?: string, data: Typing}
+ *   | {type: 'presence_update', cursor?: string, data: Presence}
+ *   | {type: 'user_updated', cursor?: string, data: User}} ServerEvent
+ */
+
+/**
+ * The signed-in session kept in localStorage under `natter.session`.
+ * @typedef {{token: string, user: User, session_id?: string}} StoredSession
+ */
+
+/**
+ * A send waiting in the outbox.
+ * @typedef {Object} OutboxItem
+ * @property {string} client_id
+ * @property {string} conversation_id
+ * @property {'text'|'image'|'file'} kind
+ * @property {string|null} text
+ * @property {string|null} media_id
+ * @property {Media|null} media
+ * @property {string|null} reply_to
+ * @property {string} created_at
+ * @property {number} attempts
+ * @property {string|null} error  a permanent failure (shown with Retry / Discard)
+ */
+
+export {};

@@ -1,0 +1,58 @@
+// @ts-check
+// A modal dialog on <dialog>/showModal (focus trapped, Escape closes), and small shared parts.
+
+import { html, useEffect, useRef, useMemo } from '../../vendor/preact-htm.js';
+import * as icons from './icons.js';
+
+let nextId = 0;
+/** A stable unique id for labelling. @param {string} prefix */
+export function useId(prefix) {
+  return useMemo(() => `${prefix}-${++nextId}`, []);
+}
+
+/**
+ * @param {{title: string, onClose: () => void, children?: any, className?: string}} props
+ */
+export function Dialog({ title, onClose, children, className = '' }) {
+  const ref = useRef(/** @type {HTMLDialogElement|null} */ (null));
+  const id = useId('dialog-title');
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    return () => { if (d?.open) d.close(); };
+  }, []);
+  /** @param {Event} e */
+  const onCancel = (e) => { e.preventDefault(); onClose(); };
+  /** Click on the backdrop closes. @param {MouseEvent} e */
+  const onClick = (e) => { if (e.target === ref.current) onClose(); };
+  return html`
+    <dialog ref=${ref} class=${'dialog ' + className} aria-labelledby=${id} onCancel=${onCancel} onClick=${onClick}>
+      <div class="dialog-inner">
+        <div class="dialog-head">
+          <h2 id=${id}>${title}</h2>
+          <button type="button" class="icon-btn" aria-label="Close" onClick=${onClose}>${icons.close()}</button>
+        </div>
+        ${children}
+      </div>
+    </dialog>`;
+}
+
+/** An error line inside a form or dialog. @param {{error: string|null}} props */
+export function ErrorLine({ error }) {
+  return error ? html`<p class="error" role="alert">${error}</p>` : null;
+}
+
+/** Initials for an avatar. @param {string} name */
+export function initials(name) {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  return ((parts[0]?.[0] ?? '?') + (parts.length > 1 ? parts[parts.length - 1][0] : '')).toUpperCase();
+}
+
+/** A decorative avatar with initials and a colour from the id. @param {{id: string, name: string, small?: boolean}} props */
+export function Avatar({ id, name, small }) {
+  let h = 0;
+  for (const ch of id) h = (h * 31 + ch.charCodeAt(0)) % 360;
+  const ref = useRef(/** @type {HTMLSpanElement|null} */ (null));
+  useEffect(() => { ref.current?.style.setProperty('--hue', String(h)); }, [h]);
+  return html`<span ref=${ref} class=${'avatar' + (small ? ' small' : '')} aria-hidden="true">${initials(name)}</span>`;
+}

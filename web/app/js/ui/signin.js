@@ -1,0 +1,60 @@
+// @ts-check
+// Sign-in screen: log in or create an account.
+
+import { html, useState } from '../../vendor/preact-htm.js';
+import { state } from '../store.js';
+import { login, register } from '../actions.js';
+import { inputValue } from '../util.js';
+
+export function SignIn() {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [displayName, setDisplayName] = useState('');
+  const [error, setError] = useState(/** @type {string|null} */ (null));
+  const [busy, setBusy] = useState(false);
+
+  /** @param {() => Promise<void>} fn */
+  const run = async (fn) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+      setBusy(false);
+    }
+  };
+  /** @param {Event} e */
+  const onSubmit = (e) => { e.preventDefault(); run(() => login(username.trim(), password)); };
+  const onRegister = () => run(() => register(username.trim(), password, displayName));
+
+  return html`
+    <main class="signin">
+      <form class="signin-card" onSubmit=${onSubmit}>
+        <h1 class="brand">natter</h1>
+        <p class="muted">Sign in to chat, or create an account.</p>
+        ${state.notice && html`<p class="notice" role="status">${state.notice}</p>`}
+        <label class="field">
+          <span>Username</span>
+          <input name="username" autocomplete="username" autocapitalize="none" spellcheck=${false} required
+            value=${username} onInput=${(/** @type {Event} */ e) => setUsername(inputValue(e))} />
+        </label>
+        <label class="field">
+          <span>Password</span>
+          <input name="password" type="password" autocomplete="current-password" required
+            value=${password} onInput=${(/** @type {Event} */ e) => setPassword(inputValue(e))} />
+        </label>
+        <label class="field">
+          <span>Display name (optional)</span>
+          <input name="display_name" autocomplete="name"
+            value=${displayName} onInput=${(/** @type {Event} */ e) => setDisplayName(inputValue(e))} />
+        </label>
+        ${error && html`<p class="error" role="alert">${error}</p>`}
+        <div class="row">
+          <button type="submit" class="primary" disabled=${busy}>Log in</button>
+          <button type="button" disabled=${busy} onClick=${onRegister}>Create account</button>
+        </div>
+        <p class="muted small">Usernames are 3–32 characters: a–z, 0–9, “_”, “.” and “-”. Passwords need 8 characters or more. The display name is used when you create an account.</p>
+      </form>
+    </main>`;
+}
