@@ -18,6 +18,10 @@ import { deviceName } from './util.js';
 /** @type {Realtime|null} */ let rt = null;
 /** @type {Marks|null} */ let marks = null;
 /** @type {Outbox|null} */ let outbox = null;
+/** While polling, presence (never in `/sync`) is refetched on this timer. @type {ReturnType<typeof setInterval>|undefined} */
+let presenceTimer;
+
+const PRESENCE_POLL_MS = 30000;
 
 const enc = encodeURIComponent;
 
@@ -51,6 +55,7 @@ function endSession(notice, clearOutbox = false) {
   if (!state.signedIn && !api.getSession()) return;
   rt?.stop();
   marks?.stop();
+  pollPresence(false);
   if (clearOutbox) outbox?.clear();
   else outbox?.stop();
   rt = marks = outbox = null;
@@ -81,7 +86,11 @@ export function startSession() {
   state.outbox = [...outbox.items];
   rt = new Realtime(s.token, s.user.id, {
     onEvent,
-    onState: (st) => { state.connection = st; notify(); },
+    onState: (st) => {
+      state.connection = st;
+      pollPresence(st === 'polling');
+      notify();
+    },
     onReady: () => {
       marks?.reset();
       outbox?.kick();
@@ -114,6 +123,21 @@ export async function ensureUser(id, force = false) {
   } finally {
     userRequests.delete(id);
   }
+}
+
+/**
+ * Presence travels only over the WebSocket: while polling, refetch the people of direct
+ * conversations now and then so that their dots and "last seen" stay right.
+ * @param {boolean} on
+ */
+function pollPresence(on) {
+  if (!on) { clearInterval(presenceTimer); presenceTimer = undefined; return; }
+  if (presenceTimer !== undefined) return;
+  presenceTimer = setInterval(() => {
+    for (const c of state.conversations.values()) {
+      if (c.type === 'direct') c.members.forEach((m) => { if (m.user_id !== state.me?.id) ensureUser(m.user_id, true); });
+    }
+  }, PRESENCE_POLL_MS);
 }
 
 /** @param {Conversation} c @param {boolean} force */
