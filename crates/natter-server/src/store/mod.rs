@@ -7,12 +7,15 @@
 //!
 //! Times are milliseconds since the epoch; ids are strings the application generates.
 
+pub mod payload;
+mod sql_errors;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use natter_core::{ConversationKind, MessageKind, Role, receipts::Marks};
 
-/// What storage can fail with.
+/// What storage can fail with. No engine's types appear here: each adapter classifies its own
+/// errors (see `sql_errors`), so the application never depends on an engine.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A rule of the domain refused the change (checked inside the transaction).
@@ -22,54 +25,10 @@ pub enum StoreError {
     /// unreachable): nothing was stored, and the client may retry (`503 unavailable`).
     #[error("storage unavailable: {0}")]
     Unavailable(String),
-    /// The engine failed otherwise (a bug). Logged; the client sees only `internal`.
-    #[error("database: {0}")]
-    Database(sqlx::Error),
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Anything else: the engine failed unexpectedly, a migration failed, or a bug. Logged; the
+    /// client sees only `internal`.
     #[error("{0}")]
-    Other(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        if is_unavailable(&e) {
-            StoreError::Unavailable(e.to_string())
-        } else {
-            StoreError::Database(e)
-        }
-    }
-}
-
-/// Whether an engine error says the storage cannot serve now (and may later), rather than that
-/// the request or the code is wrong.
-fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::BeginFailed => true,
-        sqlx::Error::Database(d) => {
-            let Some(code) = d.code() else { return false };
-            // SQLite reports its (extended) result code as a number; the primary code is the
-            // low byte: BUSY 5, LOCKED 6, NOMEM 7, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14,
-            // PROTOCOL 15. PostgreSQL reports a SQLSTATE: class 08 (connection), 53 (insufficient
-            // resources, disk full among them), 57P (operator intervention, shutdown), 40001
-            // and 40P01 (serialization failure, deadlock: retryable).
-            match code.parse::<i64>() {
-                Ok(n) => matches!(n & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14 | 15),
-                Err(_) => {
-                    code.starts_with("08")
-                        || code.starts_with("53")
-                        || code.starts_with("57P")
-                        || code == "40001"
-                        || code == "40P01"
-                }
-            }
-        }
-        _ => false,
-    }
+    Internal(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

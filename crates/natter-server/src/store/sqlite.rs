@@ -125,8 +125,9 @@ impl SqliteStore {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Internal(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -194,21 +195,21 @@ impl SqliteStore {
 /// is refused, since a server of this build could not open the copy as it is.
 pub async fn backup(url: &str, path: &Path) -> StoreResult<()> {
     if path.exists() {
-        return Err(StoreError::Other(format!(
+        return Err(StoreError::Internal(format!(
             "{} exists already",
             path.display()
         )));
     }
     let target = path
         .to_str()
-        .ok_or_else(|| StoreError::Other("the backup path is not UTF-8".into()))?;
+        .ok_or_else(|| StoreError::Internal("the backup path is not UTF-8".into()))?;
     let opts = SqliteConnectOptions::from_str(url)?
         .read_only(true)
         .create_if_missing(false)
         .busy_timeout(Duration::from_secs(10));
     let source = opts.get_filename().to_owned();
     if !source.is_file() {
-        return Err(StoreError::Other(format!(
+        return Err(StoreError::Internal(format!(
             "there is no database at {}",
             source.display()
         )));
@@ -221,14 +222,14 @@ pub async fn backup(url: &str, path: &Path) -> StoreResult<()> {
                 .fetch_one(&mut conn)
                 .await
                 .map_err(|_| {
-                    StoreError::Other(format!(
+                    StoreError::Internal(format!(
                         "{} is not a natter database (it has no schema version)",
                         source.display()
                     ))
                 })?;
         if theirs != Some(ours) {
             let theirs = theirs.map_or("none".to_owned(), |v| v.to_string());
-            return Err(StoreError::Other(format!(
+            return Err(StoreError::Internal(format!(
                 "the schema version of {} is {theirs}, this natter's is {ours}: back it up with \
                  the natter version that serves it (nothing was written)",
                 source.display()
@@ -587,7 +588,6 @@ async fn move_marks(
             .await?;
         }
     }
-    let status = if moved.read { "read" } else { "delivered" };
     let member_count: i64 =
         sqlx::query_scalar("SELECT member_count FROM conversations WHERE id = ?")
             .bind(conversation_id)
@@ -597,20 +597,14 @@ async fn move_marks(
     // of the conversation's watermarks instead.
     let audience = (!receipts::status_to_everyone(member_count.max(0) as usize))
         .then_some(member.user_id.as_str());
-    let data = serde_json::json!({
-        "conversation_id": conversation_id,
-        "user_id": member.user_id,
-        "status": status,
-        "up_to_seq": seq,
-        "at": natter_core::time::format(at),
-    });
+    let data = payload::message_status(conversation_id, &member.user_id, moved.read, seq, at);
     append_event(
         conn,
         EventKind::MessageStatus,
         conversation_id,
         audience,
         None,
-        Some(data.to_string()),
+        Some(data),
         at,
     )
     .await?;
@@ -652,19 +646,19 @@ async fn refresh_watermarks(
         .bind(conversation_id)
         .execute(&mut *conn)
         .await?;
-    let data = serde_json::json!({
-        "conversation_id": conversation_id,
-        "all_delivered_seq": after.all_delivered_seq,
-        "all_read_seq": after.all_read_seq,
-        "at": natter_core::time::format(at),
-    });
+    let data = payload::conversation_status(
+        conversation_id,
+        after.all_delivered_seq,
+        after.all_read_seq,
+        at,
+    );
     append_event(
         conn,
         EventKind::ConversationStatus,
         conversation_id,
         None,
         None,
-        Some(data.to_string()),
+        Some(data),
         at,
     )
     .await?;
@@ -915,10 +909,10 @@ impl Job {
             }
             // Answers are made per job, so their kinds always match.
             (Job::Send { reply, .. }, Answer::Marked(_)) => {
-                let _ = reply.send(Err(StoreError::Other("mismatched answer".into())));
+                let _ = reply.send(Err(StoreError::Internal("mismatched answer".into())));
             }
             (Job::Mark { reply, .. }, Answer::Sent(_)) => {
-                let _ = reply.send(Err(StoreError::Other("mismatched answer".into())));
+                let _ = reply.send(Err(StoreError::Internal("mismatched answer".into())));
             }
         }
     }
@@ -968,7 +962,7 @@ async fn group_commit(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>, health:
                         StoreError::Unavailable(_) => {
                             StoreError::Unavailable(format!("commit failed: {why}"))
                         }
-                        _ => StoreError::Other(format!("commit failed: {why}")),
+                        _ => StoreError::Internal(format!("commit failed: {why}")),
                     });
                 }
             }
@@ -993,7 +987,7 @@ where
         // SQLite rolled the whole transaction back: the batch is lost.
         return Err(r
             .err()
-            .unwrap_or_else(|| StoreError::Other("lost transaction".into())));
+            .unwrap_or_else(|| StoreError::Internal("lost transaction".into())));
     }
     sqlx::query("ROLLBACK TO unit; RELEASE unit")
         .execute(&mut *tx)
@@ -1056,14 +1050,18 @@ async fn store_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<Answ
                 Ok(moved) => Ok(*moved),
                 Err(StoreError::Rule(rule)) => Err(StoreError::Rule(rule.clone())),
                 Err(StoreError::Unavailable(why)) => Err(StoreError::Unavailable(why.clone())),
-                Err(e) => Err(StoreError::Other(e.to_string())),
+                Err(e) => Err(StoreError::Internal(e.to_string())),
             }));
         }
     }
     tx.commit().await?;
     Ok(answers
         .into_iter()
-        .map(|a| a.unwrap_or(Answer::Marked(Err(StoreError::Other("unanswered".into())))))
+        .map(|a| {
+            a.unwrap_or(Answer::Marked(Err(StoreError::Internal(
+                "unanswered".into(),
+            ))))
+        })
         .collect())
 }
 
@@ -1559,7 +1557,7 @@ impl Store for SqliteStore {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                let data = serde_json::json!({ "conversation_id": conversation_id }).to_string();
+                let data = payload::conversation_removed(conversation_id);
                 append_event(
                     &mut tx,
                     EventKind::ConversationRemoved,
@@ -1645,10 +1643,10 @@ impl Store for SqliteStore {
                 reply,
             })
             .await
-            .map_err(|_| StoreError::Other("the writer has stopped".into()))?;
+            .map_err(|_| StoreError::Internal("the writer has stopped".into()))?;
         answer
             .await
-            .map_err(|_| StoreError::Other("the writer has stopped".into()))?
+            .map_err(|_| StoreError::Internal("the writer has stopped".into()))?
     }
 
     async fn message_by_client_id(
@@ -1777,19 +1775,15 @@ impl Store for SqliteStore {
                 .bind(message_id)
                 .execute(&mut *tx)
                 .await?;
-                let data = serde_json::json!({
-                    "conversation_id": msg.conversation_id,
-                    "message_id": message_id,
-                    "seq": msg.seq,
-                    "for_me": false,
-                });
+                let data =
+                    payload::message_deleted(&msg.conversation_id, message_id, msg.seq, false);
                 append_event(
                     &mut tx,
                     EventKind::MessageDeleted,
                     &msg.conversation_id,
                     None,
                     Some(message_id),
-                    Some(data.to_string()),
+                    Some(data),
                     at,
                 )
                 .await?;
@@ -1812,19 +1806,14 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() > 0 {
-            let data = serde_json::json!({
-                "conversation_id": msg.conversation_id,
-                "message_id": message_id,
-                "seq": msg.seq,
-                "for_me": true,
-            });
+            let data = payload::message_deleted(&msg.conversation_id, message_id, msg.seq, true);
             append_event(
                 &mut tx,
                 EventKind::MessageDeleted,
                 &msg.conversation_id,
                 Some(user_id),
                 Some(message_id),
-                Some(data.to_string()),
+                Some(data),
                 at,
             )
             .await?;
@@ -1854,10 +1843,10 @@ impl Store for SqliteStore {
                 reply,
             })
             .await
-            .map_err(|_| StoreError::Other("the writer has stopped".into()))?;
+            .map_err(|_| StoreError::Internal("the writer has stopped".into()))?;
         answer
             .await
-            .map_err(|_| StoreError::Other("the writer has stopped".into()))?
+            .map_err(|_| StoreError::Internal("the writer has stopped".into()))?
     }
 
     async fn mark_times(
