@@ -330,7 +330,7 @@ async fn serve(config: Config) -> Result<()> {
     Ok(())
 }
 
-/// Completes on SIGTERM or Ctrl-C.
+/// Completes on SIGTERM or Ctrl-C (the server's shutdown, and the end of `natter listen`).
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -27,7 +27,7 @@ pub async fn listen(
         eprintln!("natter: listening from cursor {cursor}");
     }
     let mut printed = 0;
-    let stop = interrupted();
+    let stop = crate::shutdown_signal();
     tokio::pin!(stop);
     while count.is_none_or(|n| printed < n) {
         let frame = tokio::select! {
@@ -55,26 +55,4 @@ pub async fn listen(
         eprintln!("natter: stopped; resume with `natter listen --since {cursor}`");
     }
     Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

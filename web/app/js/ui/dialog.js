@@ -1,7 +1,7 @@
 // @ts-check
 // A modal dialog on <dialog>/showModal (focus trapped, Escape closes), and small shared parts.
 
-import { html, useEffect, useRef, useMemo } from '../../vendor/preact-htm.js';
+import { html, useEffect, useRef, useMemo, useState } from '../../vendor/preact-htm.js';
 import * as icons from './icons.js';
 
 let nextId = 0;
@@ -55,4 +55,25 @@ export function Avatar({ id, name, small }) {
   const ref = useRef(/** @type {HTMLSpanElement|null} */ (null));
   useEffect(() => { ref.current?.style.setProperty('--hue', String(h)); }, [h]);
   return html`<span ref=${ref} class=${'avatar' + (small ? ' small' : '')} aria-hidden="true">${initials(name)}</span>`;
+}
+
+/** Run an async action, keeping its error for an ErrorLine. */
+export function useAction() {
+  const [error, setError] = useState(/** @type {string|null} */ (null));
+  const [busy, setBusy] = useState(false);
+  /** @param {() => Promise<unknown>} fn @returns {Promise<boolean>} */
+  const run = async (fn) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, run };
 }

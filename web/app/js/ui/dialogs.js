@@ -7,34 +7,13 @@ import { state, userName, myRole } from '../store.js';
 import * as actions from '../actions.js';
 import { formatDateTime, inputValue } from '../util.js';
 import { useBlobUrl, fullPath } from '../media.js';
-import { Dialog, ErrorLine, Avatar, useId } from './dialog.js';
+import { Dialog, ErrorLine, Avatar, useId, useAction } from './dialog.js';
 
 /** @typedef {import('../types.js').User} User */
 /** @typedef {import('../types.js').Session} Session */
 /** @typedef {import('../types.js').Conversation} Conversation */
 /** @typedef {import('../types.js').Message} Message */
 /** @typedef {import('../types.js').Receipt} Receipt */
-
-/** Run an async action, keeping its error for an ErrorLine. */
-function useAction() {
-  const [error, setError] = useState(/** @type {string|null} */ (null));
-  const [busy, setBusy] = useState(false);
-  /** @param {() => Promise<unknown>} fn @returns {Promise<boolean>} */
-  const run = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-      return true;
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { error, busy, run };
-}
 
 /**
  * A user search box with a result list; each result gets one action button.

@@ -5,25 +5,14 @@ import { html, useState } from '../../vendor/preact-htm.js';
 import { state } from '../store.js';
 import { login, register } from '../actions.js';
 import { inputValue } from '../util.js';
+import { useAction } from './dialog.js';
 
 export function SignIn() {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [displayName, setDisplayName] = useState('');
-  const [error, setError] = useState(/** @type {string|null} */ (null));
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
 
-  /** @param {() => Promise<void>} fn */
-  const run = async (fn) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-      setBusy(false);
-    }
-  };
   /** @param {Event} e */
   const onSubmit = (e) => { e.preventDefault(); run(() => login(username.trim(), password)); };
   const onRegister = () => run(() => register(username.trim(), password, displayName));
