@@ -5,6 +5,7 @@
 //! storage adapter and transport applies exactly the same rule.
 
 pub mod audience;
+pub mod decide;
 pub mod error;
 pub mod limits;
 pub mod model;

@@ -1,9 +1,10 @@
 //! The storage port: everything natter keeps, behind one trait, with one adapter per engine.
 //!
 //! Each method is one use case in one transaction. Where a change depends on what is stored
-//! (a member's role, a message's sender) the adapter reads and checks it with the domain's rules
-//! inside the same transaction, so no check can go stale before its write. Every durable change
-//! appends its event to the event log in that same transaction.
+//! (a member's role, a message's sender) the adapter loads that state inside the transaction,
+//! asks the domain's decision for it (`natter_core::decide`), and applies the changes and
+//! events it returns, so no check can go stale before its write and no rule is decided in an
+//! adapter. Every durable change appends its event to the event log in that same transaction.
 //!
 //! Times are milliseconds since the epoch; ids are strings the application generates.
 
@@ -148,18 +149,7 @@ pub struct ViewerState {
 }
 
 /// A message to store.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub id: String,
-    pub conversation_id: String,
-    pub sender_id: String,
-    pub client_id: Option<String>,
-    pub kind: MessageKind,
-    pub text: Option<String>,
-    pub media_id: Option<String>,
-    pub reply_to: Option<String>,
-    pub created_at: i64,
-}
+pub use natter_core::decide::NewMessage;
 
 /// What `send` did: stored a new message, or found the one stored under the same `client_id`.
 #[derive(Debug, Clone)]
@@ -182,14 +172,7 @@ pub struct MarkTimes {
     pub read_at: Option<i64>,
 }
 
-/// What removing a member did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Removed {
-    /// The member is gone; others remain (with a new owner if the owner left).
-    Member,
-    /// The last member left and the group is deleted.
-    GroupDeleted,
-}
+pub use natter_core::decide::Removed;
 
 /// Kinds of durable event, as named on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,10 @@
 //! serialised in one place, so that every adapter writes exactly what a replay renders. Only the
 //! small payloads live here: messages and conversations are rendered from their rows.
 
+use natter_core::decide::{EventData, NewEvent};
 use natter_wire as wire;
+
+use super::EventKind;
 
 fn json<T: serde::Serialize>(v: &T) -> String {
     // These are plain structs of strings and numbers: serialising them cannot fail.
@@ -56,6 +59,51 @@ pub fn conversation_removed(conversation_id: &str) -> String {
     json(&wire::ConversationRemoved {
         conversation_id: conversation_id.to_owned(),
     })
+}
+
+/// How an adapter stores a decided event: its kind, the message it refers to, and its payload.
+pub fn encode(e: &NewEvent) -> (EventKind, Option<&str>, Option<String>) {
+    let c = e.conversation_id.as_str();
+    match &e.data {
+        EventData::NewMessage { message_id } => (EventKind::NewMessage, Some(message_id), None),
+        EventData::MessageUpdated { message_id } => {
+            (EventKind::MessageUpdated, Some(message_id), None)
+        }
+        EventData::MessageDeleted {
+            message_id,
+            seq,
+            for_me,
+        } => (
+            EventKind::MessageDeleted,
+            Some(message_id),
+            Some(message_deleted(c, message_id, *seq, *for_me)),
+        ),
+        EventData::MessageStatus {
+            user_id,
+            read,
+            up_to_seq,
+        } => (
+            EventKind::MessageStatus,
+            None,
+            Some(message_status(c, user_id, *read, *up_to_seq, e.at)),
+        ),
+        EventData::ConversationUpdated => (EventKind::ConversationUpdated, None, None),
+        EventData::ConversationRemoved => (
+            EventKind::ConversationRemoved,
+            None,
+            Some(conversation_removed(c)),
+        ),
+        EventData::ConversationStatus(w) => (
+            EventKind::ConversationStatus,
+            None,
+            Some(conversation_status(
+                c,
+                w.all_delivered_seq,
+                w.all_read_seq,
+                e.at,
+            )),
+        ),
+    }
 }
 
 #[cfg(test)]

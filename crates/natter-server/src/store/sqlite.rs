@@ -20,8 +20,8 @@ use std::{
 use async_trait::async_trait;
 use natter_core::{
     ConversationKind, Error as Rule, MessageKind, Role,
+    decide::{self, Change, Decision, NewEvent},
     receipts::{self, Marks},
-    rules,
 };
 use sqlx::{
     Connection, Row, SqliteConnection,
@@ -467,17 +467,6 @@ async fn member_in(
     row.as_ref().map(member_row).transpose()
 }
 
-/// The actor's membership, or `404` for the conversation: a non-member may not see it.
-async fn actor_in(
-    conn: &mut SqliteConnection,
-    conversation_id: &str,
-    actor: &str,
-) -> StoreResult<MemberRow> {
-    member_in(conn, conversation_id, actor)
-        .await?
-        .ok_or_else(|| Rule::not_found("conversation").into())
-}
-
 async fn members_in(
     conn: &mut SqliteConnection,
     conversation_id: &str,
@@ -532,95 +521,95 @@ async fn message_in(
     row.as_ref().map(message_row).transpose()
 }
 
-/// The message and the actor's membership, or `404` if the actor may not see the message.
-async fn visible_message_in(
+/// A message as `viewer` sees it, with the viewer's membership of its conversation; `404` if
+/// there is no such message (whether the viewer may see it is the decision's to say).
+async fn message_and_viewer_in(
     conn: &mut SqliteConnection,
     id: &str,
-    actor: &str,
-) -> StoreResult<(MessageRow, MemberRow)> {
-    let msg = message_in(conn, id, actor)
+    viewer: &str,
+) -> StoreResult<(MessageRow, Option<decide::Member>)> {
+    let msg = message_in(conn, id, viewer)
         .await?
         .ok_or_else(|| Rule::not_found("message"))?;
-    match member_in(conn, &msg.conversation_id, actor).await? {
-        Some(m) if msg.seq > m.joined_seq => Ok((msg, m)),
-        _ => Err(Rule::not_found("message").into()),
-    }
+    let me = decided_member_in(conn, &msg.conversation_id, viewer).await?;
+    Ok((msg, me))
 }
 
-/// Moves a member's marks and records the move: the member row, the mark history and one
-/// `message_status` event. Returns whether anything moved.
-async fn move_marks(
-    conn: &mut SqliteConnection,
-    conversation_id: &str,
-    member: &MemberRow,
-    kind: MarkKind,
-    seq: i64,
-    at: i64,
-) -> sqlx::Result<bool> {
-    let mut marks = member.marks;
-    let moved = match kind {
-        MarkKind::Delivered => marks.mark_delivered(seq),
-        MarkKind::Read => marks.mark_read(seq),
-    };
-    if !moved.delivered && !moved.read {
-        return Ok(false);
-    }
-    sqlx::query(
-        "UPDATE members SET delivered_seq = ?, read_seq = ? WHERE conversation_id = ? AND user_id = ?",
-    )
-    .bind(marks.delivered_seq)
-    .bind(marks.read_seq)
-    .bind(conversation_id)
-    .bind(&member.user_id)
-    .execute(&mut *conn)
-    .await?;
-    for (did, name) in [(moved.delivered, "delivered"), (moved.read, "read")] {
-        if did {
-            sqlx::query(
-                "INSERT INTO mark_moves (conversation_id, user_id, kind, up_to_seq, at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(conversation_id)
-            .bind(&member.user_id)
-            .bind(name)
-            .bind(seq)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
+/// What the decisions need of a conversation, read inside a write transaction.
+struct Facts {
+    id: String,
+    kind: ConversationKind,
+    last_seq: i64,
+    member_count: i64,
+}
+
+impl Facts {
+    fn view(&self) -> decide::Conversation<'_> {
+        decide::Conversation {
+            id: &self.id,
+            kind: self.kind,
+            last_seq: self.last_seq,
+            member_count: self.member_count.max(0) as usize,
         }
     }
-    let member_count: i64 =
-        sqlx::query_scalar("SELECT member_count FROM conversations WHERE id = ?")
-            .bind(conversation_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    // In a large group only the member's own devices hear of its marks; everyone else learns
-    // of the conversation's watermarks instead.
-    let audience = (!receipts::status_to_everyone(member_count.max(0) as usize))
-        .then_some(member.user_id.as_str());
-    let data = payload::message_status(conversation_id, &member.user_id, moved.read, seq, at);
-    append_event(
-        conn,
-        EventKind::MessageStatus,
-        conversation_id,
-        audience,
-        None,
-        Some(data),
-        at,
-    )
-    .await?;
-    refresh_watermarks(conn, conversation_id, at).await?;
-    Ok(true)
 }
 
-/// Recomputes the conversation's status watermarks after its marks or members changed; when
-/// they moved, keeps them and appends `conversation_status` for every member. Two indexed
-/// look-ups, whatever the number of members.
-async fn refresh_watermarks(
+/// The conversation's facts, or `404` if there is none.
+async fn facts_in(conn: &mut SqliteConnection, id: &str) -> StoreResult<Facts> {
+    let row: Option<(String, i64, i64)> =
+        sqlx::query_as("SELECT kind, last_seq, member_count FROM conversations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    let (kind, last_seq, member_count) =
+        row.ok_or_else(|| StoreError::from(Rule::not_found("conversation")))?;
+    Ok(Facts {
+        id: id.to_owned(),
+        kind: ConversationKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
+        last_seq,
+        member_count,
+    })
+}
+
+/// A member as the decisions see it.
+fn decided(m: &MemberRow) -> decide::Member {
+    decide::Member {
+        user_id: m.user_id.clone(),
+        role: m.role,
+        joined_seq: m.joined_seq,
+        marks: m.marks,
+    }
+}
+
+async fn decided_member_in(
     conn: &mut SqliteConnection,
     conversation_id: &str,
-    at: i64,
-) -> sqlx::Result<()> {
-    let (before_delivered, before_read, delivered, read): (i64, i64, i64, i64) = sqlx::query_as(
+    user_id: &str,
+) -> sqlx::Result<Option<decide::Member>> {
+    Ok(member_in(conn, conversation_id, user_id)
+        .await?
+        .as_ref()
+        .map(decided))
+}
+
+/// A stored message as the decisions see it.
+fn decided_message(m: &MessageRow) -> decide::Message<'_> {
+    decide::Message {
+        id: &m.id,
+        conversation_id: &m.conversation_id,
+        seq: m.seq,
+        sender_id: &m.sender_id,
+        deleted: m.deleted,
+    }
+}
+
+/// The conversation's stored watermarks, and those its current members' marks give now. Two
+/// indexed look-ups, whatever the number of members.
+async fn watermarks_in(
+    conn: &mut SqliteConnection,
+    conversation_id: &str,
+) -> sqlx::Result<(receipts::Watermarks, receipts::Watermarks)> {
+    let (stored_delivered, stored_read, delivered, read): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT c.all_delivered_seq, c.all_read_seq, \
            COALESCE((SELECT MIN(MAX(joined_seq, delivered_seq)) FROM members WHERE conversation_id = c.id), c.last_seq), \
            COALESCE((SELECT MIN(MAX(joined_seq, read_seq)) FROM members WHERE conversation_id = c.id), c.last_seq) \
@@ -629,39 +618,226 @@ async fn refresh_watermarks(
     .bind(conversation_id)
     .fetch_one(&mut *conn)
     .await?;
-    let before = receipts::Watermarks {
-        all_delivered_seq: before_delivered,
-        all_read_seq: before_read,
-    };
-    let now = receipts::Watermarks {
-        all_delivered_seq: delivered,
-        all_read_seq: read,
-    };
-    let Some(after) = receipts::advance(before, now) else {
-        return Ok(());
-    };
-    sqlx::query("UPDATE conversations SET all_delivered_seq = ?, all_read_seq = ? WHERE id = ?")
-        .bind(after.all_delivered_seq)
-        .bind(after.all_read_seq)
-        .bind(conversation_id)
-        .execute(&mut *conn)
+    Ok((
+        receipts::Watermarks {
+            all_delivered_seq: stored_delivered,
+            all_read_seq: stored_read,
+        },
+        receipts::Watermarks {
+            all_delivered_seq: delivered,
+            all_read_seq: read,
+        },
+    ))
+}
+
+/// Applies a decision inside the caller's transaction: its changes, then its events, then,
+/// if it asks, the conversation's watermarks as [`decide::watermarks`] decides them.
+async fn apply<T>(conn: &mut SqliteConnection, d: &Decision<T>) -> sqlx::Result<()> {
+    apply_changes(conn, &d.changes, &d.events).await?;
+    if let Some((conversation_id, at)) = &d.watermarks_of {
+        let (stored, now) = watermarks_in(conn, conversation_id).await?;
+        let w = decide::watermarks(conversation_id, stored, now, *at);
+        apply_changes(conn, &w.changes, &w.events).await?;
+    }
+    Ok(())
+}
+
+async fn apply_changes(
+    conn: &mut SqliteConnection,
+    changes: &[Change],
+    events: &[NewEvent],
+) -> sqlx::Result<()> {
+    for c in changes {
+        apply_change(conn, c).await?;
+    }
+    for e in events {
+        let (kind, message_id, data) = payload::encode(e);
+        append_event(
+            conn,
+            kind,
+            &e.conversation_id,
+            e.to.as_deref(),
+            message_id,
+            data,
+            e.at,
+        )
         .await?;
-    let data = payload::conversation_status(
-        conversation_id,
-        after.all_delivered_seq,
-        after.all_read_seq,
-        at,
-    );
-    append_event(
-        conn,
-        EventKind::ConversationStatus,
-        conversation_id,
-        None,
-        None,
-        Some(data),
-        at,
-    )
-    .await?;
+    }
+    Ok(())
+}
+
+async fn apply_change(conn: &mut SqliteConnection, c: &Change) -> sqlx::Result<()> {
+    match c {
+        Change::CreateConversation {
+            id,
+            kind,
+            name,
+            direct_key,
+            at,
+        } => {
+            sqlx::query(
+                "INSERT INTO conversations (id, kind, name, direct_key, created_at, last_message_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(kind.as_str())
+            .bind(name)
+            .bind(direct_key)
+            .bind(at)
+            .bind(at)
+            .execute(conn)
+            .await?;
+        }
+        Change::AddMember {
+            conversation_id,
+            user_id,
+            role,
+            joined_seq,
+            at,
+        } => insert_member(conn, conversation_id, user_id, *role, *joined_seq, *at).await?,
+        Change::RemoveMember {
+            conversation_id,
+            user_id,
+        } => {
+            sqlx::query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?")
+                .bind(conversation_id)
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
+            count_members(conn, conversation_id, -1).await?;
+        }
+        Change::DeleteConversation { conversation_id } => {
+            sqlx::query("DELETE FROM conversations WHERE id = ?")
+                .bind(conversation_id)
+                .execute(conn)
+                .await?;
+        }
+        Change::SetRole {
+            conversation_id,
+            user_id,
+            role,
+        } => {
+            sqlx::query("UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?")
+                .bind(role.as_str())
+                .bind(conversation_id)
+                .bind(user_id)
+                .execute(conn)
+                .await?;
+        }
+        Change::Rename {
+            conversation_id,
+            name,
+        } => {
+            sqlx::query("UPDATE conversations SET name = ? WHERE id = ?")
+                .bind(name)
+                .bind(conversation_id)
+                .execute(conn)
+                .await?;
+        }
+        Change::InsertMessage { message: m, seq } => {
+            sqlx::query("UPDATE conversations SET last_seq = ?, last_message_at = ? WHERE id = ?")
+                .bind(seq)
+                .bind(m.created_at)
+                .bind(&m.conversation_id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&m.id)
+            .bind(&m.conversation_id)
+            .bind(seq)
+            .bind(&m.sender_id)
+            .bind(&m.client_id)
+            .bind(m.kind.as_str())
+            .bind(&m.text)
+            .bind(&m.media_id)
+            .bind(&m.reply_to)
+            .bind(m.created_at)
+            .execute(conn)
+            .await?;
+        }
+        Change::SetMarks {
+            conversation_id,
+            user_id,
+            marks,
+        } => {
+            sqlx::query(
+                "UPDATE members SET delivered_seq = ?, read_seq = ? WHERE conversation_id = ? AND user_id = ?",
+            )
+            .bind(marks.delivered_seq)
+            .bind(marks.read_seq)
+            .bind(conversation_id)
+            .bind(user_id)
+            .execute(conn)
+            .await?;
+        }
+        Change::RecordMarkMove {
+            conversation_id,
+            user_id,
+            read,
+            up_to_seq,
+            at,
+        } => {
+            sqlx::query(
+                "INSERT INTO mark_moves (conversation_id, user_id, kind, up_to_seq, at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(conversation_id)
+            .bind(user_id)
+            .bind(if *read { "read" } else { "delivered" })
+            .bind(up_to_seq)
+            .bind(at)
+            .execute(conn)
+            .await?;
+        }
+        Change::EditMessage {
+            message_id,
+            text,
+            at,
+        } => {
+            sqlx::query("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?")
+                .bind(text)
+                .bind(at)
+                .bind(message_id)
+                .execute(conn)
+                .await?;
+        }
+        Change::EraseMessage { message_id, at } => {
+            sqlx::query(
+                "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = ? WHERE id = ?",
+            )
+            .bind(at)
+            .bind(message_id)
+            .execute(conn)
+            .await?;
+        }
+        Change::HideMessage {
+            user_id,
+            message_id,
+        } => {
+            sqlx::query(
+                "INSERT INTO hidden_messages (user_id, message_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(message_id)
+            .execute(conn)
+            .await?;
+        }
+        Change::SetWatermarks {
+            conversation_id,
+            watermarks,
+        } => {
+            sqlx::query(
+                "UPDATE conversations SET all_delivered_seq = ?, all_read_seq = ? WHERE id = ?",
+            )
+            .bind(watermarks.all_delivered_seq)
+            .bind(watermarks.all_read_seq)
+            .bind(conversation_id)
+            .execute(conn)
+            .await?;
+        }
+    }
     Ok(())
 }
 
@@ -679,21 +855,26 @@ async fn count_members(
     Ok(())
 }
 
-async fn conversation_updated(
-    conn: &mut SqliteConnection,
-    conversation_id: &str,
-    at: i64,
-) -> sqlx::Result<i64> {
-    append_event(
-        conn,
-        EventKind::ConversationUpdated,
-        conversation_id,
-        None,
-        None,
-        None,
-        at,
-    )
-    .await
+impl SqliteStore {
+    /// One decided write in a transaction of its own: `decide` loads what the decision needs
+    /// and makes it; the decision is applied and committed, and its outcome returned.
+    async fn decided<T, F>(&self, decide: F) -> StoreResult<T>
+    where
+        F: AsyncFnOnce(&mut SqliteConnection) -> StoreResult<Decision<T>>,
+    {
+        self.note(
+            async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                let d = decide(&mut tx).await?;
+                if !d.is_empty() {
+                    apply(&mut tx, &d).await?;
+                }
+                tx.commit().await?;
+                Ok(d.outcome)
+            }
+            .await,
+        )
+    }
 }
 
 impl SqliteStore {
@@ -742,120 +923,57 @@ impl SqliteStore {
     }
 }
 
-/// What the checks of a send found.
-enum Checked {
-    /// Store it; the sender's membership.
-    Store(MemberRow),
-    /// Refused, or already stored under its `client_id`: nothing to write.
-    Done(StoreResult<Sent>),
-}
-
-/// The reads of a send, inside the batch's transaction: membership, an earlier send under the
-/// same `client_id`, `reply_to`. Writes nothing, so a refusal needs no rollback.
-async fn check_send(tx: &mut SqliteConnection, msg: &NewMessage) -> sqlx::Result<Checked> {
-    let Some(me) = member_in(tx, &msg.conversation_id, &msg.sender_id).await? else {
-        return Ok(Checked::Done(Err(Rule::not_found("conversation").into())));
+/// A send inside the batch's transaction: loads what the decision needs (the conversation, the
+/// sender's membership, an earlier send under the same `client_id`, `reply_to`'s target),
+/// decides, and applies.
+async fn send_in(tx: &mut SqliteConnection, msg: &NewMessage) -> StoreResult<Sent> {
+    let conv = facts_in(tx, &msg.conversation_id).await?;
+    let me = decided_member_in(tx, &msg.conversation_id, &msg.sender_id).await?;
+    let earlier = match (&msg.client_id, &me) {
+        (Some(cid), Some(_)) => {
+            let row = sqlx::query(select_messages!(
+                "WHERE m.conversation_id = ?2 AND m.sender_id = ?1 AND m.client_id = ?3"
+            ))
+            .bind(&msg.sender_id)
+            .bind(&msg.conversation_id)
+            .bind(cid)
+            .fetch_optional(&mut *tx)
+            .await?;
+            row.as_ref().map(message_row).transpose()?
+        }
+        _ => None,
     };
-    if let Some(cid) = &msg.client_id {
-        let row = sqlx::query(select_messages!(
-            "WHERE m.conversation_id = ?2 AND m.sender_id = ?1 AND m.client_id = ?3"
-        ))
-        .bind(&msg.sender_id)
-        .bind(&msg.conversation_id)
-        .bind(cid)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(r) = row {
-            return Ok(Checked::Done(Ok(Sent {
-                message: message_row(&r)?,
-                created: false,
-            })));
-        }
-    }
-    if let Some(reply_to) = &msg.reply_to {
-        let target: Option<(String, i64)> =
+    let reply_target: Option<(String, i64)> = match &msg.reply_to {
+        Some(id) if earlier.is_none() => {
             sqlx::query_as("SELECT conversation_id, seq FROM messages WHERE id = ?")
-                .bind(reply_to)
+                .bind(id)
                 .fetch_optional(&mut *tx)
-                .await?;
-        match target {
-            Some((c, seq)) if c == msg.conversation_id && seq > me.joined_seq => {}
-            _ => {
-                return Ok(Checked::Done(Err(Rule::invalid(
-                    "reply_to must name a message of the same conversation",
-                )
-                .into())));
-            }
+                .await?
         }
-    }
-    Ok(Checked::Store(me))
-}
-
-/// The writes of a send: the next seq, the message, its event, the sender's marks.
-async fn write_send(
-    tx: &mut SqliteConnection,
-    msg: &NewMessage,
-    me: &MemberRow,
-) -> sqlx::Result<Sent> {
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ? WHERE id = ? RETURNING last_seq",
-    )
-    .bind(msg.created_at)
-    .bind(&msg.conversation_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&msg.id)
-    .bind(&msg.conversation_id)
-    .bind(seq)
-    .bind(&msg.sender_id)
-    .bind(&msg.client_id)
-    .bind(msg.kind.as_str())
-    .bind(&msg.text)
-    .bind(&msg.media_id)
-    .bind(&msg.reply_to)
-    .bind(msg.created_at)
-    .execute(&mut *tx)
-    .await?;
-    append_event(
-        tx,
-        EventKind::NewMessage,
-        &msg.conversation_id,
-        None,
-        Some(&msg.id),
-        None,
-        msg.created_at,
-    )
-    .await?;
-    // Sending marks everything up to this message read for the sender. Only when that
-    // covers messages of others (the mark was below seq - 1) does it change anyone's
-    // status, so only then is it recorded and announced.
-    if me.marks.read_seq < seq - 1 {
-        move_marks(
-            tx,
-            &msg.conversation_id,
-            me,
-            MarkKind::Read,
-            seq,
-            msg.created_at,
-        )
-        .await?;
-    } else {
-        sqlx::query(
-            "UPDATE members SET delivered_seq = ?1, read_seq = ?1 WHERE conversation_id = ?2 AND user_id = ?3",
-        )
-        .bind(seq)
-        .bind(&msg.conversation_id)
-        .bind(&msg.sender_id)
-        .execute(&mut *tx)
-        .await?;
-        // Moves the watermarks only for a member alone in its group, whose messages have no
-        // recipients; cheap enough to ask every time.
-        refresh_watermarks(tx, &msg.conversation_id, msg.created_at).await?;
-    }
+        _ => None,
+    };
+    let state = decide::SendState {
+        conversation: conv.view(),
+        sender: me.as_ref(),
+        already_sent: earlier.is_some(),
+        reply_target: reply_target.as_ref().map(|(c, seq)| (c.as_str(), *seq)),
+    };
+    let d = decide::send(state, msg)?;
+    let seq = match (d.outcome.clone(), earlier) {
+        (decide::Send::AlreadySent, Some(message)) => {
+            return Ok(Sent {
+                message,
+                created: false,
+            });
+        }
+        (decide::Send::Stored(seq), _) => seq,
+        (decide::Send::AlreadySent, None) => {
+            return Err(StoreError::Internal(
+                "no earlier send to answer with".into(),
+            ));
+        }
+    };
+    apply(tx, &d).await.map_err(send_failed)?;
     Ok(Sent {
         message: MessageRow {
             id: msg.id.clone(),
@@ -1006,11 +1124,7 @@ async fn store_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<Answ
     let mut answers: Vec<Option<Answer>> = batch.iter().map(|_| None).collect();
     for (i, job) in batch.iter().enumerate() {
         if let Job::Send { msg, .. } = job {
-            let r = isolated(&mut tx, async |tx| match check_send(tx, msg).await? {
-                Checked::Done(answer) => answer,
-                Checked::Store(me) => write_send(tx, msg, &me).await.map_err(send_failed),
-            })
-            .await?;
+            let r = isolated(&mut tx, async |tx| send_in(tx, msg).await).await?;
             answers[i] = Some(Answer::Sent(r));
         }
     }
@@ -1074,10 +1188,11 @@ async fn mark_in(
     seq: i64,
     at: i64,
 ) -> StoreResult<bool> {
-    let conv = conversation_in(tx, conversation_id).await?;
-    let me = actor_in(tx, conversation_id, user_id).await?;
-    let seq = seq.min(conv.last_seq);
-    Ok(move_marks(tx, conversation_id, &me, kind, seq, at).await?)
+    let conv = facts_in(tx, conversation_id).await?;
+    let me = decided_member_in(tx, conversation_id, user_id).await?;
+    let d = decide::mark(conv.view(), me.as_ref(), kind == MarkKind::Read, seq, at)?;
+    apply(tx, &d).await?;
+    Ok(d.outcome)
 }
 
 /// The answer to one send whose writes failed while the batch went on.
@@ -1290,39 +1405,15 @@ impl Store for SqliteStore {
         b: &str,
         at: i64,
     ) -> StoreResult<(String, bool)> {
-        self.note(
-            async {
-                // Length-prefixed, so that no two pairs of opaque ids share a key.
-                let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-                let key = format!("{}:{lo}:{hi}", lo.len());
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let existing: Option<String> =
-                    sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
-                        .bind(&key)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if let Some(id) = existing {
-                    return Ok((id, false));
-                }
-                sqlx::query(
-            "INSERT INTO conversations (id, kind, name, direct_key, created_at, last_message_at) \
-             VALUES (?, 'direct', NULL, ?, ?, ?)",
-        )
-        .bind(new_id)
-        .bind(&key)
-        .bind(at)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-                for user in [a, b] {
-                    insert_member(&mut tx, new_id, user, Role::Member, 0, at).await?;
-                }
-                conversation_updated(&mut tx, new_id, at).await?;
-                tx.commit().await?;
-                Ok((new_id.to_owned(), true))
-            }
-            .await,
-        )
+        self.decided(async |tx| {
+            let existing: Option<String> =
+                sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
+                    .bind(decide::direct_key(a, b))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            Ok(decide::create_direct(new_id, a, b, existing, at))
+        })
+        .await
     }
 
     async fn create_group(
@@ -1333,29 +1424,8 @@ impl Store for SqliteStore {
         members: &[String],
         at: i64,
     ) -> StoreResult<()> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query(
-            "INSERT INTO conversations (id, kind, name, direct_key, created_at, last_message_at) \
-             VALUES (?, 'group', ?, NULL, ?, ?)",
-        )
-        .bind(id)
-        .bind(name)
-        .bind(at)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-                insert_member(&mut tx, id, owner, Role::Owner, 0, at).await?;
-                for m in members {
-                    insert_member(&mut tx, id, m, Role::Member, 0, at).await?;
-                }
-                conversation_updated(&mut tx, id, at).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-            .await,
-        )
+        self.decided(async |_| Ok(decide::create_group(id, owner, name, members, at)))
+            .await
     }
 
     async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>> {
@@ -1470,23 +1540,12 @@ impl Store for SqliteStore {
         name: &str,
         at: i64,
     ) -> StoreResult<()> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let conv = conversation_in(&mut tx, conversation_id).await?;
-                let me = actor_in(&mut tx, conversation_id, actor).await?;
-                rules::check_rename(conv.kind, me.role)?;
-                sqlx::query("UPDATE conversations SET name = ? WHERE id = ?")
-                    .bind(name)
-                    .bind(conversation_id)
-                    .execute(&mut *tx)
-                    .await?;
-                conversation_updated(&mut tx, conversation_id, at).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-            .await,
-        )
+        self.decided(async |tx| {
+            let conv = facts_in(tx, conversation_id).await?;
+            let me = decided_member_in(tx, conversation_id, actor).await?;
+            Ok(decide::rename(conv.view(), me.as_ref(), name, at)?)
+        })
+        .await
     }
 
     async fn add_member(
@@ -1498,42 +1557,24 @@ impl Store for SqliteStore {
         max_members: usize,
         at: i64,
     ) -> StoreResult<()> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let conv = conversation_in(&mut tx, conversation_id).await?;
-                let me = actor_in(&mut tx, conversation_id, actor).await?;
-                let exists: Option<String> =
-                    sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
-                        .bind(user_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let already = member_in(&mut tx, conversation_id, user_id)
-                    .await?
-                    .is_some();
-                let count: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE conversation_id = ?")
-                        .bind(conversation_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                rules::check_add_member(
-                    conv.kind,
-                    me.role,
-                    role,
-                    already,
-                    count as usize,
-                    max_members,
-                )?;
-                if exists.is_none() {
-                    return Err(Rule::invalid("user_id names no user").into());
-                }
-                insert_member(&mut tx, conversation_id, user_id, role, conv.last_seq, at).await?;
-                conversation_updated(&mut tx, conversation_id, at).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-            .await,
-        )
+        self.decided(async |tx| {
+            let conv = facts_in(tx, conversation_id).await?;
+            let me = decided_member_in(tx, conversation_id, actor).await?;
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let already_member = member_in(tx, conversation_id, user_id).await?.is_some();
+            let joining = decide::Joining {
+                user_id,
+                role,
+                exists: exists.is_some(),
+                already_member,
+                max_members,
+            };
+            Ok(decide::add_member(conv.view(), me.as_ref(), joining, at)?)
+        })
+        .await
     }
 
     async fn remove_member(
@@ -1543,61 +1584,24 @@ impl Store for SqliteStore {
         user_id: &str,
         at: i64,
     ) -> StoreResult<Removed> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let conv = conversation_in(&mut tx, conversation_id).await?;
-                let me = actor_in(&mut tx, conversation_id, actor).await?;
-                let target = member_in(&mut tx, conversation_id, user_id)
-                    .await?
-                    .ok_or_else(|| Rule::not_found("member"))?;
-                rules::check_remove_member(conv.kind, actor, me.role, user_id, target.role)?;
-                sqlx::query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?")
-                    .bind(conversation_id)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                let data = payload::conversation_removed(conversation_id);
-                append_event(
-                    &mut tx,
-                    EventKind::ConversationRemoved,
-                    conversation_id,
-                    Some(user_id),
-                    None,
-                    Some(data),
-                    at,
-                )
-                .await?;
-                let remaining = members_in(&mut tx, conversation_id).await?;
-                if remaining.is_empty() {
-                    // The last member left: the group and everything in it go.
-                    sqlx::query("DELETE FROM conversations WHERE id = ?")
-                        .bind(conversation_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    return Ok(Removed::GroupDeleted);
-                }
-                if target.role == Role::Owner
-                    && let Some(heir) = rules::next_owner(&remaining, |m| m.role)
-                {
-                    sqlx::query(
-                "UPDATE members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?",
-            )
-            .bind(conversation_id)
-            .bind(&heir.user_id)
-            .execute(&mut *tx)
-            .await?;
-                }
-                count_members(&mut tx, conversation_id, -1).await?;
-                conversation_updated(&mut tx, conversation_id, at).await?;
-                // A member who held the watermarks back is gone: they may move.
-                refresh_watermarks(&mut tx, conversation_id, at).await?;
-                tx.commit().await?;
-                Ok(Removed::Member)
-            }
-            .await,
-        )
+        self.decided(async |tx| {
+            let conv = facts_in(tx, conversation_id).await?;
+            let members = members_in(tx, conversation_id).await?;
+            let find = |id: &str| members.iter().find(|m| m.user_id == id).map(decided);
+            let remaining: Vec<decide::Member> = members
+                .iter()
+                .filter(|m| m.user_id != user_id)
+                .map(decided)
+                .collect();
+            Ok(decide::remove_member(
+                conv.view(),
+                find(actor).as_ref(),
+                find(user_id).as_ref(),
+                &remaining,
+                at,
+            )?)
+        })
+        .await
     }
 
     async fn set_role(
@@ -1608,31 +1612,19 @@ impl Store for SqliteStore {
         role: Role,
         at: i64,
     ) -> StoreResult<()> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let conv = conversation_in(&mut tx, conversation_id).await?;
-                let me = actor_in(&mut tx, conversation_id, actor).await?;
-                let target = member_in(&mut tx, conversation_id, user_id)
-                    .await?
-                    .ok_or_else(|| Rule::not_found("member"))?;
-                rules::check_set_role(conv.kind, me.role, target.role, role)?;
-                if target.role != role {
-                    sqlx::query(
-                        "UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?",
-                    )
-                    .bind(role.as_str())
-                    .bind(conversation_id)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    conversation_updated(&mut tx, conversation_id, at).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-            .await,
-        )
+        self.decided(async |tx| {
+            let conv = facts_in(tx, conversation_id).await?;
+            let me = decided_member_in(tx, conversation_id, actor).await?;
+            let target = decided_member_in(tx, conversation_id, user_id).await?;
+            Ok(decide::set_role(
+                conv.view(),
+                me.as_ref(),
+                target.as_ref(),
+                role,
+                at,
+            )?)
+        })
+        .await
     }
 
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
@@ -1725,32 +1717,11 @@ impl Store for SqliteStore {
     }
 
     async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let (msg, _) = visible_message_in(&mut tx, message_id, actor).await?;
-                rules::check_edit(&msg.sender_id, actor, msg.deleted)?;
-                sqlx::query("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?")
-                    .bind(text)
-                    .bind(at)
-                    .bind(message_id)
-                    .execute(&mut *tx)
-                    .await?;
-                append_event(
-                    &mut tx,
-                    EventKind::MessageUpdated,
-                    &msg.conversation_id,
-                    None,
-                    Some(message_id),
-                    None,
-                    at,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-            .await,
-        )
+        self.decided(async |tx| {
+            let (msg, me) = message_and_viewer_in(tx, message_id, actor).await?;
+            Ok(decide::edit(decided_message(&msg), me.as_ref(), text, at)?)
+        })
+        .await
     }
 
     async fn delete_for_everyone(
@@ -1759,69 +1730,27 @@ impl Store for SqliteStore {
         message_id: &str,
         at: i64,
     ) -> StoreResult<Option<String>> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let (msg, me) = visible_message_in(&mut tx, message_id, actor).await?;
-                let conv = conversation_in(&mut tx, &msg.conversation_id).await?;
-                rules::check_delete_for_everyone(conv.kind, &msg.sender_id, actor, me.role)?;
-                if msg.deleted {
-                    return Ok(None);
-                }
-                sqlx::query(
-                    "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = ? WHERE id = ?",
-                )
-                .bind(at)
-                .bind(message_id)
-                .execute(&mut *tx)
-                .await?;
-                let data =
-                    payload::message_deleted(&msg.conversation_id, message_id, msg.seq, false);
-                append_event(
-                    &mut tx,
-                    EventKind::MessageDeleted,
-                    &msg.conversation_id,
-                    None,
-                    Some(message_id),
-                    Some(data),
-                    at,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(msg.media_id)
-            }
-            .await,
-        )
+        self.decided(async |tx| {
+            let (msg, me) = message_and_viewer_in(tx, message_id, actor).await?;
+            let conv = facts_in(tx, &msg.conversation_id).await?;
+            let d = decide::delete_for_everyone(decided_message(&msg), conv.kind, me.as_ref(), at)?;
+            // The media the message carried, now perhaps referred to by nothing.
+            Ok(d.map(|erased| if erased { msg.media_id.clone() } else { None }))
+        })
+        .await
     }
 
     async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
-        self.note(async {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let (msg, _) = visible_message_in(&mut tx, message_id, user_id).await?;
-        let done = sqlx::query(
-            "INSERT INTO hidden_messages (user_id, message_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() > 0 {
-            let data = payload::message_deleted(&msg.conversation_id, message_id, msg.seq, true);
-            append_event(
-                &mut tx,
-                EventKind::MessageDeleted,
-                &msg.conversation_id,
-                Some(user_id),
-                Some(message_id),
-                Some(data),
+        self.decided(async |tx| {
+            let (msg, me) = message_and_viewer_in(tx, message_id, user_id).await?;
+            Ok(decide::hide(
+                decided_message(&msg),
+                me.as_ref(),
+                msg.hidden,
                 at,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-        }
-        .await)
+            )?)
+        })
+        .await
     }
 
     async fn mark(

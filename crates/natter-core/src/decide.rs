@@ -1,0 +1,909 @@
+//! Every write of the domain, decided: each function takes the state it needs (which a storage
+//! adapter loads inside its transaction), applies the rules, and returns a [`Decision`]: the
+//! changes to store and the events to append, in order. An adapter only loads, calls and
+//! applies, in one transaction, so two engines cannot disagree on a rule.
+//!
+//! Ids are plain strings here; times are milliseconds since the epoch.
+
+use crate::{
+    ConversationKind, Error, MessageKind, Role,
+    receipts::{self, Marks, Watermarks},
+    rules,
+};
+
+/// A message to store, as the application built it (the seq is decided here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub id: String,
+    pub conversation_id: String,
+    pub sender_id: String,
+    pub client_id: Option<String>,
+    pub kind: MessageKind,
+    pub text: Option<String>,
+    pub media_id: Option<String>,
+    pub reply_to: Option<String>,
+    pub created_at: i64,
+}
+
+/// One member's standing in a conversation, as the decisions need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: String,
+    pub role: Role,
+    /// The conversation's last seq when it joined: it sees only later messages.
+    pub joined_seq: i64,
+    pub marks: Marks,
+}
+
+/// What a decision needs of a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversation<'a> {
+    pub id: &'a str,
+    pub kind: ConversationKind,
+    pub last_seq: i64,
+    pub member_count: usize,
+}
+
+/// What a decision needs of a stored message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    pub id: &'a str,
+    pub conversation_id: &'a str,
+    pub seq: i64,
+    pub sender_id: &'a str,
+    pub deleted: bool,
+}
+
+/// A change to the stored state. Each names exactly what to write; none asks the adapter to
+/// decide anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A new conversation; `direct_key` identifies a direct conversation's pair.
+    CreateConversation {
+        id: String,
+        kind: ConversationKind,
+        name: Option<String>,
+        direct_key: Option<String>,
+        at: i64,
+    },
+    /// A member joins, after every event logged so far and at `joined_seq`; the conversation's
+    /// member count grows by one.
+    AddMember {
+        conversation_id: String,
+        user_id: String,
+        role: Role,
+        joined_seq: i64,
+        at: i64,
+    },
+    /// A member leaves; the member count shrinks by one.
+    RemoveMember {
+        conversation_id: String,
+        user_id: String,
+    },
+    /// The conversation and everything in it go.
+    DeleteConversation { conversation_id: String },
+    SetRole {
+        conversation_id: String,
+        user_id: String,
+        role: Role,
+    },
+    Rename {
+        conversation_id: String,
+        name: String,
+    },
+    /// The message is stored at `seq`, which becomes the conversation's last seq.
+    InsertMessage { message: NewMessage, seq: i64 },
+    SetMarks {
+        conversation_id: String,
+        user_id: String,
+        marks: Marks,
+    },
+    /// The history of marks (for "message info"): `user_id`'s mark reached `up_to_seq` at `at`.
+    RecordMarkMove {
+        conversation_id: String,
+        user_id: String,
+        read: bool,
+        up_to_seq: i64,
+        at: i64,
+    },
+    EditMessage {
+        message_id: String,
+        text: String,
+        at: i64,
+    },
+    /// Deleted for everyone: the text and media reference erased, the tombstone kept.
+    EraseMessage { message_id: String, at: i64 },
+    /// Deleted for one user only.
+    HideMessage { user_id: String, message_id: String },
+    SetWatermarks {
+        conversation_id: String,
+        watermarks: Watermarks,
+    },
+}
+
+/// What a durable event says. Messages and conversations are referred to, not copied: a replay
+/// renders them as they are then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventData {
+    NewMessage {
+        message_id: String,
+    },
+    MessageUpdated {
+        message_id: String,
+    },
+    MessageDeleted {
+        message_id: String,
+        seq: i64,
+        for_me: bool,
+    },
+    MessageStatus {
+        user_id: String,
+        read: bool,
+        up_to_seq: i64,
+    },
+    ConversationUpdated,
+    ConversationRemoved,
+    ConversationStatus(Watermarks),
+}
+
+/// An event to append to the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub conversation_id: String,
+    /// Set when only this user receives it; else every member of the conversation.
+    pub to: Option<String>,
+    pub data: EventData,
+    pub at: i64,
+}
+
+/// The changes and events of one decision, and its outcome for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<T> {
+    /// To apply in order, before the events are appended.
+    pub changes: Vec<Change>,
+    /// To append in order.
+    pub events: Vec<NewEvent>,
+    /// Set when a conversation's watermarks may have moved once the changes are applied (the
+    /// conversation, and the time of the change): the adapter then loads them and asks
+    /// [`watermarks`].
+    pub watermarks_of: Option<(String, i64)>,
+    pub outcome: T,
+}
+
+impl<T> Decision<T> {
+    fn new(outcome: T) -> Self {
+        Decision {
+            changes: Vec::new(),
+            events: Vec::new(),
+            watermarks_of: None,
+            outcome,
+        }
+    }
+
+    /// A decision that changes nothing.
+    pub fn nothing(outcome: T) -> Self {
+        Self::new(outcome)
+    }
+
+    fn event(&mut self, conversation_id: &str, to: Option<&str>, data: EventData, at: i64) {
+        self.events.push(NewEvent {
+            conversation_id: conversation_id.to_owned(),
+            to: to.map(str::to_owned),
+            data,
+            at,
+        });
+    }
+
+    /// The same changes and events with another outcome.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Decision<U> {
+        Decision {
+            changes: self.changes,
+            events: self.events,
+            watermarks_of: self.watermarks_of,
+            outcome: f(self.outcome),
+        }
+    }
+
+    /// Whether it writes anything.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.events.is_empty() && self.watermarks_of.is_none()
+    }
+}
+
+/// What removing a member did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removed {
+    /// The member is gone; others remain (with a new owner if the owner left).
+    Member,
+    /// The last member left and the group is deleted.
+    GroupDeleted,
+}
+
+/// The key under which a pair's one direct conversation is stored: length-prefixed, so that no
+/// two pairs of opaque ids share it, and the same whichever of the two asks.
+pub fn direct_key(a: &str, b: &str) -> String {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    format!("{}:{lo}:{hi}", lo.len())
+}
+
+/// The actor's membership, or `404` for the conversation: a non-member may not see it.
+pub fn actor(member: Option<&Member>) -> Result<&Member, Error> {
+    member.ok_or_else(|| Error::not_found("conversation"))
+}
+
+/// Whether `viewer` (its membership of the message's conversation) may see the message: it
+/// must have been a member when the message was sent. A message it may not see is `404`.
+pub fn visible<'m>(msg: Message<'_>, viewer: Option<&'m Member>) -> Result<&'m Member, Error> {
+    match viewer {
+        Some(m) if msg.seq > m.joined_seq => Ok(m),
+        _ => Err(Error::not_found("message")),
+    }
+}
+
+/// A direct conversation for the pair `a`, `b`, unless `existing` is already theirs. The
+/// outcome is the conversation's id and whether it is new.
+pub fn create_direct(
+    new_id: &str,
+    a: &str,
+    b: &str,
+    existing: Option<String>,
+    at: i64,
+) -> Decision<(String, bool)> {
+    if let Some(id) = existing {
+        return Decision::nothing((id, false));
+    }
+    let mut d = Decision::new((new_id.to_owned(), true));
+    d.changes.push(Change::CreateConversation {
+        id: new_id.to_owned(),
+        kind: ConversationKind::Direct,
+        name: None,
+        direct_key: Some(direct_key(a, b)),
+        at,
+    });
+    for user in [a, b] {
+        d.changes.push(join(new_id, user, Role::Member, 0, at));
+    }
+    d.event(new_id, None, EventData::ConversationUpdated, at);
+    d
+}
+
+/// A group owned by `owner`, with `members` (the owner not among them).
+pub fn create_group(
+    id: &str,
+    owner: &str,
+    name: &str,
+    members: &[String],
+    at: i64,
+) -> Decision<()> {
+    let mut d = Decision::new(());
+    d.changes.push(Change::CreateConversation {
+        id: id.to_owned(),
+        kind: ConversationKind::Group,
+        name: Some(name.to_owned()),
+        direct_key: None,
+        at,
+    });
+    d.changes.push(join(id, owner, Role::Owner, 0, at));
+    for m in members {
+        d.changes.push(join(id, m, Role::Member, 0, at));
+    }
+    d.event(id, None, EventData::ConversationUpdated, at);
+    d
+}
+
+fn join(conversation_id: &str, user_id: &str, role: Role, joined_seq: i64, at: i64) -> Change {
+    Change::AddMember {
+        conversation_id: conversation_id.to_owned(),
+        user_id: user_id.to_owned(),
+        role,
+        joined_seq,
+        at,
+    }
+}
+
+pub fn rename(
+    conv: Conversation<'_>,
+    actor: Option<&Member>,
+    name: &str,
+    at: i64,
+) -> Result<Decision<()>, Error> {
+    let me = self::actor(actor)?;
+    rules::check_rename(conv.kind, me.role)?;
+    let mut d = Decision::new(());
+    d.changes.push(Change::Rename {
+        conversation_id: conv.id.to_owned(),
+        name: name.to_owned(),
+    });
+    d.event(conv.id, None, EventData::ConversationUpdated, at);
+    Ok(d)
+}
+
+/// What adding a member needs besides the conversation and the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Joining<'a> {
+    pub user_id: &'a str,
+    pub role: Role,
+    /// Whether `user_id` names a user.
+    pub exists: bool,
+    pub already_member: bool,
+    pub max_members: usize,
+}
+
+pub fn add_member(
+    conv: Conversation<'_>,
+    actor: Option<&Member>,
+    new: Joining<'_>,
+    at: i64,
+) -> Result<Decision<()>, Error> {
+    let me = self::actor(actor)?;
+    rules::check_add_member(
+        conv.kind,
+        me.role,
+        new.role,
+        new.already_member,
+        conv.member_count,
+        new.max_members,
+    )?;
+    if !new.exists {
+        return Err(Error::invalid("user_id names no user"));
+    }
+    let mut d = Decision::new(());
+    d.changes
+        .push(join(conv.id, new.user_id, new.role, conv.last_seq, at));
+    d.event(conv.id, None, EventData::ConversationUpdated, at);
+    Ok(d)
+}
+
+/// Removes `target` (someone leaving, or removed by a manager). `remaining` are the other
+/// members in join order: if none, the group goes; if the owner left, the longest-standing
+/// admin (else member) becomes owner.
+pub fn remove_member(
+    conv: Conversation<'_>,
+    actor: Option<&Member>,
+    target: Option<&Member>,
+    remaining: &[Member],
+    at: i64,
+) -> Result<Decision<Removed>, Error> {
+    let me = self::actor(actor)?;
+    let target = target.ok_or_else(|| Error::not_found("member"))?;
+    rules::check_remove_member(
+        conv.kind,
+        &me.user_id,
+        me.role,
+        &target.user_id,
+        target.role,
+    )?;
+    let mut d = Decision::new(Removed::Member);
+    d.changes.push(Change::RemoveMember {
+        conversation_id: conv.id.to_owned(),
+        user_id: target.user_id.clone(),
+    });
+    d.event(
+        conv.id,
+        Some(&target.user_id),
+        EventData::ConversationRemoved,
+        at,
+    );
+    if remaining.is_empty() {
+        d.changes.push(Change::DeleteConversation {
+            conversation_id: conv.id.to_owned(),
+        });
+        d.outcome = Removed::GroupDeleted;
+        return Ok(d);
+    }
+    if target.role == Role::Owner
+        && let Some(heir) = rules::next_owner(remaining, |m| m.role)
+    {
+        d.changes.push(Change::SetRole {
+            conversation_id: conv.id.to_owned(),
+            user_id: heir.user_id.clone(),
+            role: Role::Owner,
+        });
+    }
+    d.event(conv.id, None, EventData::ConversationUpdated, at);
+    // A member who held the watermarks back may be gone.
+    d.watermarks_of = Some((conv.id.to_owned(), at));
+    Ok(d)
+}
+
+pub fn set_role(
+    conv: Conversation<'_>,
+    actor: Option<&Member>,
+    target: Option<&Member>,
+    role: Role,
+    at: i64,
+) -> Result<Decision<()>, Error> {
+    let me = self::actor(actor)?;
+    let target = target.ok_or_else(|| Error::not_found("member"))?;
+    rules::check_set_role(conv.kind, me.role, target.role, role)?;
+    if target.role == role {
+        return Ok(Decision::nothing(()));
+    }
+    let mut d = Decision::new(());
+    d.changes.push(Change::SetRole {
+        conversation_id: conv.id.to_owned(),
+        user_id: target.user_id.clone(),
+        role,
+    });
+    d.event(conv.id, None, EventData::ConversationUpdated, at);
+    Ok(d)
+}
+
+/// What a send found stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendState<'a> {
+    pub conversation: Conversation<'a>,
+    /// The sender's membership.
+    pub sender: Option<&'a Member>,
+    /// Whether the sender already stored a message under the same `client_id` here.
+    pub already_sent: bool,
+    /// The conversation and seq of the message `reply_to` names, if it names one.
+    pub reply_target: Option<(&'a str, i64)>,
+}
+
+/// What a send does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Send {
+    /// The message stored earlier under the same `client_id` is the answer; nothing changes.
+    AlreadySent,
+    /// Stored at this seq.
+    Stored(i64),
+}
+
+/// Stores `msg` at the next seq, with its event; sending marks everything up to it read for
+/// the sender.
+pub fn send(state: SendState<'_>, msg: &NewMessage) -> Result<Decision<Send>, Error> {
+    let conv = state.conversation;
+    let me = actor(state.sender)?;
+    if state.already_sent {
+        return Ok(Decision::nothing(Send::AlreadySent));
+    }
+    if msg.reply_to.is_some() {
+        match state.reply_target {
+            Some((c, seq)) if c == conv.id && seq > me.joined_seq => {}
+            _ => {
+                return Err(Error::invalid(
+                    "reply_to must name a message of the same conversation",
+                ));
+            }
+        }
+    }
+    let seq = conv.last_seq + 1;
+    let mut d = Decision::new(Send::Stored(seq));
+    d.changes.push(Change::InsertMessage {
+        message: msg.clone(),
+        seq,
+    });
+    d.event(
+        conv.id,
+        None,
+        EventData::NewMessage {
+            message_id: msg.id.clone(),
+        },
+        msg.created_at,
+    );
+    // Only when the sender's read mark was below the messages of others does sending change
+    // anyone's status, so only then is the move recorded and announced.
+    if me.marks.read_seq < seq - 1 {
+        move_marks(&mut d, conv, me, true, seq, msg.created_at);
+    } else {
+        d.changes.push(Change::SetMarks {
+            conversation_id: conv.id.to_owned(),
+            user_id: me.user_id.clone(),
+            marks: Marks {
+                delivered_seq: seq,
+                read_seq: seq,
+            },
+        });
+    }
+    // Alone in its group, a member's messages have no recipients: the watermarks follow them.
+    d.watermarks_of = Some((conv.id.to_owned(), msg.created_at));
+    Ok(d)
+}
+
+/// Moves `member`'s delivered (or read) mark up to `seq`, capped at the last seq. The outcome
+/// is whether anything moved.
+pub fn mark(
+    conv: Conversation<'_>,
+    member: Option<&Member>,
+    read: bool,
+    seq: i64,
+    at: i64,
+) -> Result<Decision<bool>, Error> {
+    let me = actor(member)?;
+    let mut d = Decision::new(false);
+    d.outcome = move_marks(&mut d, conv, me, read, seq.min(conv.last_seq), at);
+    Ok(d)
+}
+
+fn move_marks<T>(
+    d: &mut Decision<T>,
+    conv: Conversation<'_>,
+    me: &Member,
+    read: bool,
+    seq: i64,
+    at: i64,
+) -> bool {
+    let mut marks = me.marks;
+    let moved = if read {
+        marks.mark_read(seq)
+    } else {
+        marks.mark_delivered(seq)
+    };
+    if !moved.delivered && !moved.read {
+        return false;
+    }
+    d.changes.push(Change::SetMarks {
+        conversation_id: conv.id.to_owned(),
+        user_id: me.user_id.clone(),
+        marks,
+    });
+    for (did, read) in [(moved.delivered, false), (moved.read, true)] {
+        if did {
+            d.changes.push(Change::RecordMarkMove {
+                conversation_id: conv.id.to_owned(),
+                user_id: me.user_id.clone(),
+                read,
+                up_to_seq: seq,
+                at,
+            });
+        }
+    }
+    // In a large group only the member's own devices hear of its marks; everyone else learns
+    // of the conversation's watermarks instead.
+    let to = (!receipts::status_to_everyone(conv.member_count)).then_some(me.user_id.as_str());
+    d.event(
+        conv.id,
+        to,
+        EventData::MessageStatus {
+            user_id: me.user_id.clone(),
+            read: moved.read,
+            up_to_seq: seq,
+        },
+        at,
+    );
+    d.watermarks_of = Some((conv.id.to_owned(), at));
+    true
+}
+
+/// The conversation's watermarks after a change: `stored` are those kept, `now` those its
+/// current members' marks give. When they moved, they are kept and every member told.
+pub fn watermarks(
+    conversation_id: &str,
+    stored: Watermarks,
+    now: Watermarks,
+    at: i64,
+) -> Decision<()> {
+    let mut d = Decision::new(());
+    if let Some(after) = receipts::advance(stored, now) {
+        d.changes.push(Change::SetWatermarks {
+            conversation_id: conversation_id.to_owned(),
+            watermarks: after,
+        });
+        d.event(
+            conversation_id,
+            None,
+            EventData::ConversationStatus(after),
+            at,
+        );
+    }
+    d
+}
+
+/// Replaces the text of `actor`'s message (`viewer` is the actor's membership).
+pub fn edit(
+    msg: Message<'_>,
+    viewer: Option<&Member>,
+    text: &str,
+    at: i64,
+) -> Result<Decision<()>, Error> {
+    let me = visible(msg, viewer)?;
+    rules::check_edit(msg.sender_id, &me.user_id, msg.deleted)?;
+    let mut d = Decision::new(());
+    d.changes.push(Change::EditMessage {
+        message_id: msg.id.to_owned(),
+        text: text.to_owned(),
+        at,
+    });
+    d.event(
+        msg.conversation_id,
+        None,
+        EventData::MessageUpdated {
+            message_id: msg.id.to_owned(),
+        },
+        at,
+    );
+    Ok(d)
+}
+
+/// Deletes a message for everyone. Deleting it again changes nothing. The outcome is whether
+/// it erased the message now.
+pub fn delete_for_everyone(
+    msg: Message<'_>,
+    kind: ConversationKind,
+    viewer: Option<&Member>,
+    at: i64,
+) -> Result<Decision<bool>, Error> {
+    let me = visible(msg, viewer)?;
+    rules::check_delete_for_everyone(kind, msg.sender_id, &me.user_id, me.role)?;
+    if msg.deleted {
+        return Ok(Decision::nothing(false));
+    }
+    let mut d = Decision::new(true);
+    d.changes.push(Change::EraseMessage {
+        message_id: msg.id.to_owned(),
+        at,
+    });
+    d.event(
+        msg.conversation_id,
+        None,
+        EventData::MessageDeleted {
+            message_id: msg.id.to_owned(),
+            seq: msg.seq,
+            for_me: false,
+        },
+        at,
+    );
+    Ok(d)
+}
+
+/// Hides a message for `viewer` only. Hiding it again changes nothing.
+pub fn hide(
+    msg: Message<'_>,
+    viewer: Option<&Member>,
+    already_hidden: bool,
+    at: i64,
+) -> Result<Decision<()>, Error> {
+    let me = visible(msg, viewer)?;
+    if already_hidden {
+        return Ok(Decision::nothing(()));
+    }
+    let mut d = Decision::new(());
+    d.changes.push(Change::HideMessage {
+        user_id: me.user_id.clone(),
+        message_id: msg.id.to_owned(),
+    });
+    d.event(
+        msg.conversation_id,
+        Some(&me.user_id),
+        EventData::MessageDeleted {
+            message_id: msg.id.to_owned(),
+            seq: msg.seq,
+            for_me: true,
+        },
+        at,
+    );
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: &str, role: Role, joined_seq: i64, read: i64) -> Member {
+        Member {
+            user_id: id.into(),
+            role,
+            joined_seq,
+            marks: Marks {
+                delivered_seq: read,
+                read_seq: read,
+            },
+        }
+    }
+
+    fn group(last_seq: i64, member_count: usize) -> Conversation<'static> {
+        Conversation {
+            id: "c",
+            kind: ConversationKind::Group,
+            last_seq,
+            member_count,
+        }
+    }
+
+    fn msg(id: &str) -> NewMessage {
+        NewMessage {
+            id: id.into(),
+            conversation_id: "c".into(),
+            sender_id: "s".into(),
+            client_id: None,
+            kind: MessageKind::Text,
+            text: Some("hi".into()),
+            media_id: None,
+            reply_to: None,
+            created_at: 5,
+        }
+    }
+
+    fn kinds<T>(d: &Decision<T>) -> Vec<&EventData> {
+        d.events.iter().map(|e| &e.data).collect()
+    }
+
+    #[test]
+    fn direct_keys_are_the_same_either_way_and_unambiguous() {
+        assert_eq!(direct_key("a", "b"), direct_key("b", "a"));
+        assert_ne!(direct_key("a:b", "c"), direct_key("a", "b:c"));
+    }
+
+    #[test]
+    fn a_pair_has_one_direct_conversation() {
+        let d = create_direct("new", "a", "b", Some("old".into()), 1);
+        assert_eq!(d.outcome, ("old".into(), false));
+        assert!(d.is_empty());
+        let d = create_direct("new", "a", "b", None, 1);
+        assert_eq!(d.outcome, ("new".into(), true));
+        assert_eq!(d.changes.len(), 3);
+        assert_eq!(kinds(&d), [&EventData::ConversationUpdated]);
+    }
+
+    #[test]
+    fn a_send_takes_the_next_seq_and_reads_up_to_it_for_the_sender() {
+        let s = member("s", Role::Member, 0, 3);
+        let state = SendState {
+            conversation: group(3, 2),
+            sender: Some(&s),
+            already_sent: false,
+            reply_target: None,
+        };
+        let d = send(state, &msg("m")).unwrap();
+        assert_eq!(d.outcome, Send::Stored(4));
+        // Its mark was at the last message: nothing of others' status changes.
+        assert_eq!(
+            kinds(&d),
+            [&EventData::NewMessage {
+                message_id: "m".into()
+            }]
+        );
+        assert!(d.changes.contains(&Change::SetMarks {
+            conversation_id: "c".into(),
+            user_id: "s".into(),
+            marks: Marks {
+                delivered_seq: 4,
+                read_seq: 4
+            }
+        }));
+        // Behind: sending reads others' messages, and says so.
+        let s = member("s", Role::Member, 0, 1);
+        let state = SendState {
+            sender: Some(&s),
+            ..state
+        };
+        let d = send(state, &msg("m")).unwrap();
+        assert!(matches!(
+            d.events[1].data,
+            EventData::MessageStatus {
+                read: true,
+                up_to_seq: 4,
+                ..
+            }
+        ));
+        assert_eq!(d.events[1].to, None, "a small group hears of every mark");
+    }
+
+    #[test]
+    fn a_send_is_refused_or_answered_from_what_is_stored() {
+        let s = member("s", Role::Member, 2, 3);
+        let state = SendState {
+            conversation: group(3, 2),
+            sender: None,
+            already_sent: false,
+            reply_target: None,
+        };
+        assert_eq!(
+            send(state, &msg("m")).unwrap_err(),
+            Error::not_found("conversation")
+        );
+        let state = SendState {
+            sender: Some(&s),
+            already_sent: true,
+            ..state
+        };
+        assert_eq!(send(state, &msg("m")).unwrap().outcome, Send::AlreadySent);
+        let mut reply = msg("m");
+        reply.reply_to = Some("r".into());
+        for target in [None, Some(("other", 3)), Some(("c", 2))] {
+            let state = SendState {
+                already_sent: false,
+                reply_target: target,
+                ..state
+            };
+            assert!(matches!(send(state, &reply), Err(Error::Invalid(_))));
+        }
+        let state = SendState {
+            already_sent: false,
+            reply_target: Some(("c", 3)),
+            ..state
+        };
+        assert!(send(state, &reply).is_ok());
+    }
+
+    #[test]
+    fn marks_move_forward_only_and_large_groups_tell_only_the_member() {
+        let m = member("m", Role::Member, 0, 2);
+        let d = mark(group(5, 2), Some(&m), true, 9, 7).unwrap();
+        assert!(d.outcome);
+        assert!(matches!(
+            d.events[0].data,
+            EventData::MessageStatus { up_to_seq: 5, .. }
+        ));
+        assert_eq!(d.watermarks_of, Some(("c".into(), 7)));
+        let d = mark(group(5, 2), Some(&m), false, 2, 7).unwrap();
+        assert!(!d.outcome);
+        assert!(d.is_empty());
+        let d = mark(group(5, 1000), Some(&m), false, 4, 7).unwrap();
+        assert_eq!(d.events[0].to.as_deref(), Some("m"));
+        assert!(mark(group(5, 2), None, true, 1, 1).is_err());
+    }
+
+    #[test]
+    fn watermarks_never_move_back() {
+        let w = |d, r| Watermarks {
+            all_delivered_seq: d,
+            all_read_seq: r,
+        };
+        assert!(watermarks("c", w(5, 3), w(4, 3), 1).is_empty());
+        let d = watermarks("c", w(5, 3), w(4, 4), 1);
+        assert_eq!(kinds(&d), [&EventData::ConversationStatus(w(5, 4))]);
+    }
+
+    #[test]
+    fn the_owner_leaving_hands_the_group_on_and_the_last_member_deletes_it() {
+        let o = member("o", Role::Owner, 0, 0);
+        let m = member("m", Role::Member, 0, 0);
+        let a = member("a", Role::Admin, 0, 0);
+        let d = remove_member(group(0, 3), Some(&o), Some(&o), &[m.clone(), a.clone()], 1).unwrap();
+        assert_eq!(d.outcome, Removed::Member);
+        assert!(d.changes.contains(&Change::SetRole {
+            conversation_id: "c".into(),
+            user_id: "a".into(),
+            role: Role::Owner
+        }));
+        assert_eq!(
+            kinds(&d),
+            [
+                &EventData::ConversationRemoved,
+                &EventData::ConversationUpdated
+            ]
+        );
+        assert_eq!(d.events[0].to.as_deref(), Some("o"));
+        let d = remove_member(group(0, 1), Some(&o), Some(&o), &[], 1).unwrap();
+        assert_eq!(d.outcome, Removed::GroupDeleted);
+        assert!(d.changes.contains(&Change::DeleteConversation {
+            conversation_id: "c".into()
+        }));
+        assert!(matches!(
+            remove_member(group(0, 3), Some(&a), Some(&o), &[m], 1),
+            Err(Error::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn only_visible_messages_are_edited_deleted_or_hidden() {
+        let stored = Message {
+            id: "x",
+            conversation_id: "c",
+            seq: 3,
+            sender_id: "s",
+            deleted: false,
+        };
+        let late = member("s", Role::Member, 3, 3);
+        assert_eq!(
+            edit(stored, Some(&late), "t", 1).unwrap_err(),
+            Error::not_found("message")
+        );
+        let s = member("s", Role::Member, 0, 3);
+        assert_eq!(edit(stored, Some(&s), "t", 1).unwrap().changes.len(), 1);
+        let gone = Message {
+            deleted: true,
+            ..stored
+        };
+        assert!(
+            delete_for_everyone(gone, ConversationKind::Group, Some(&s), 1)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(hide(stored, Some(&s), true, 1).unwrap().is_empty());
+        let d = hide(stored, Some(&s), false, 1).unwrap();
+        assert_eq!(d.events[0].to.as_deref(), Some("s"));
+    }
+}
