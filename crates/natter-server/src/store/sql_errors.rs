@@ -49,3 +49,22 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::*;
+        match e.sqlite_error_code() {
+            Some(
+                DatabaseBusy
+                | DatabaseLocked
+                | OutOfMemory
+                | ReadOnly
+                | SystemIoFailure
+                | DiskFull
+                | CannotOpen
+                | FileLockingProtocolFailed,
+            ) => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Internal(format!("database: {e}")),
+        }
+    }
+}

@@ -1,9 +1,10 @@
 //! The SQLite adapter: the embedded default, one file, nothing else to run.
 //!
-//! One writer connection and a pool of readers. SQLite allows one writer at a time anyway;
-//! funnelling every write through one connection makes the order in which event positions are
-//! allocated the order in which they commit, so a reader of the log can never skip an event
-//! that commits late. WAL lets readers run beside the writer. `secure_delete` overwrites erased
+//! One writer thread with the one write connection (`writer`, rusqlite: every write runs there,
+//! batched, with no hand-off per statement; `writes` holds their SQL) and a pool of read-only
+//! connections (sqlx). SQLite allows one writer at a time anyway; funnelling every write through
+//! one connection makes the order in which event positions are allocated the order in which
+//! they commit, so a reader of the log can never skip an event that commits late. WAL lets readers run beside the writer. `secure_delete` overwrites erased
 //! content in the database file; [`Store::purge`] then checkpoints and truncates the WAL, whose
 //! old frames would still hold it.
 
@@ -18,11 +19,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use natter_core::{
-    ConversationKind, Error as Rule, MessageKind, Role,
-    decide::{self, Change, Decision, NewEvent},
-    receipts::{self, Marks},
-};
+use natter_core::{ConversationKind, Error as Rule, MessageKind, Role, receipts::Marks};
 use sqlx::{
     Connection, Row, SqliteConnection,
     sqlite::{
@@ -31,18 +28,15 @@ use sqlx::{
     },
 };
 
-use tokio::sync::{mpsc, oneshot};
-
 use super::*;
 
 /// The schema this build reads and writes.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
-    writer: SqlitePool,
+    /// Every write goes to the writer thread.
+    writer: Writer,
     readers: SqlitePool,
-    /// Sends go to the group-commit task.
-    sends: mpsc::Sender<Job>,
     /// Whether writes are failing for want of storage, and the health probe's last answer.
     health: Arc<WriteHealth>,
     /// The database file, whose file system `ping` checks for free space.
@@ -129,24 +123,24 @@ impl SqliteStore {
                 StoreError::Internal(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let writer = SqlitePoolOptions::new()
+        // Migrated on a connection of its own, closed before the writer thread opens its own.
+        let migrations = SqlitePoolOptions::new()
             .max_connections(1)
-            .before_acquire(|conn, _| Box::pin(is_idle(conn)))
             .connect_with(opts.clone())
             .await?;
-        MIGRATOR.run(&writer).await?;
+        MIGRATOR.run(&migrations).await?;
+        migrations.close().await;
+        let health = Arc::new(WriteHealth::default());
+        let noted = health.clone();
+        let writer = Writer::start(&path, move |r| noted.note(r))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .before_acquire(|conn, _| Box::pin(is_idle(conn)))
             .connect_with(opts.read_only(true))
             .await?;
-        let (sends, jobs) = mpsc::channel(SEND_QUEUE);
-        let health = Arc::new(WriteHealth::default());
-        tokio::spawn(group_commit(writer.clone(), jobs, health.clone()));
         Ok(Self {
             writer,
             readers,
-            sends,
             health,
             path,
         })
@@ -176,16 +170,8 @@ impl SqliteStore {
                 }
             }
         }
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO health_probe (id, at) VALUES (1, ?) \
-             ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-        )
-        .bind(natter_core::time::now())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let at = natter_core::time::now();
+        self.writer.write(move |c| writes::probe(c, at)).await
     }
 }
 
@@ -355,10 +341,6 @@ fn decode_err(column: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected {column} {value:?}").into())
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
 /// A SELECT of message columns with whether the viewer, bound as `?1`, hid each one.
 macro_rules! select_messages {
     ($tail:literal) => {
@@ -371,6 +353,11 @@ macro_rules! select_messages {
         )
     };
 }
+
+mod writer;
+mod writes;
+
+use writer::Writer;
 
 // ---- reads of the event log, alone or inside a read transaction ----
 
@@ -410,29 +397,6 @@ async fn head_in(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
     )
-    .fetch_one(conn)
-    .await
-}
-
-async fn append_event(
-    conn: &mut SqliteConnection,
-    kind: EventKind,
-    conversation_id: &str,
-    user_id: Option<&str>,
-    message_id: Option<&str>,
-    data: Option<String>,
-    at: i64,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO events (kind, conversation_id, user_id, message_id, data, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING pos",
-    )
-    .bind(kind.as_str())
-    .bind(conversation_id)
-    .bind(user_id)
-    .bind(message_id)
-    .bind(data)
-    .bind(at)
     .fetch_one(conn)
     .await
 }
@@ -481,32 +445,6 @@ async fn members_in(
     rows.iter().map(member_row).collect()
 }
 
-async fn insert_member(
-    conn: &mut SqliteConnection,
-    conversation_id: &str,
-    user_id: &str,
-    role: Role,
-    joined_seq: i64,
-    at: i64,
-) -> sqlx::Result<()> {
-    let head = head_in(conn).await?;
-    sqlx::query(
-        "INSERT INTO members (conversation_id, user_id, role, joined_at, join_order, joined_seq, joined_pos) \
-         VALUES (?1, ?2, ?3, ?4, \
-                 (SELECT COALESCE(MAX(join_order), 0) + 1 FROM members WHERE conversation_id = ?1), \
-                 ?5, ?6)",
-    )
-    .bind(conversation_id)
-    .bind(user_id)
-    .bind(role.as_str())
-    .bind(at)
-    .bind(joined_seq)
-    .bind(head)
-    .execute(&mut *conn)
-    .await?;
-    count_members(conn, conversation_id, 1).await
-}
-
 /// A message as `viewer` sees it, read inside a transaction.
 async fn message_in(
     conn: &mut SqliteConnection,
@@ -519,362 +457,6 @@ async fn message_in(
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(message_row).transpose()
-}
-
-/// A message as `viewer` sees it, with the viewer's membership of its conversation; `404` if
-/// there is no such message (whether the viewer may see it is the decision's to say).
-async fn message_and_viewer_in(
-    conn: &mut SqliteConnection,
-    id: &str,
-    viewer: &str,
-) -> StoreResult<(MessageRow, Option<decide::Member>)> {
-    let msg = message_in(conn, id, viewer)
-        .await?
-        .ok_or_else(|| Rule::not_found("message"))?;
-    let me = decided_member_in(conn, &msg.conversation_id, viewer).await?;
-    Ok((msg, me))
-}
-
-/// What the decisions need of a conversation, read inside a write transaction.
-struct Facts {
-    id: String,
-    kind: ConversationKind,
-    last_seq: i64,
-    member_count: i64,
-}
-
-impl Facts {
-    fn view(&self) -> decide::Conversation<'_> {
-        decide::Conversation {
-            id: &self.id,
-            kind: self.kind,
-            last_seq: self.last_seq,
-            member_count: self.member_count.max(0) as usize,
-        }
-    }
-}
-
-/// The conversation's facts, or `404` if there is none.
-async fn facts_in(conn: &mut SqliteConnection, id: &str) -> StoreResult<Facts> {
-    let row: Option<(String, i64, i64)> =
-        sqlx::query_as("SELECT kind, last_seq, member_count FROM conversations WHERE id = ?")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    let (kind, last_seq, member_count) =
-        row.ok_or_else(|| StoreError::from(Rule::not_found("conversation")))?;
-    Ok(Facts {
-        id: id.to_owned(),
-        kind: ConversationKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
-        last_seq,
-        member_count,
-    })
-}
-
-/// A member as the decisions see it.
-fn decided(m: &MemberRow) -> decide::Member {
-    decide::Member {
-        user_id: m.user_id.clone(),
-        role: m.role,
-        joined_seq: m.joined_seq,
-        marks: m.marks,
-    }
-}
-
-async fn decided_member_in(
-    conn: &mut SqliteConnection,
-    conversation_id: &str,
-    user_id: &str,
-) -> sqlx::Result<Option<decide::Member>> {
-    Ok(member_in(conn, conversation_id, user_id)
-        .await?
-        .as_ref()
-        .map(decided))
-}
-
-/// A stored message as the decisions see it.
-fn decided_message(m: &MessageRow) -> decide::Message<'_> {
-    decide::Message {
-        id: &m.id,
-        conversation_id: &m.conversation_id,
-        seq: m.seq,
-        sender_id: &m.sender_id,
-        deleted: m.deleted,
-    }
-}
-
-/// The conversation's stored watermarks, and those its current members' marks give now. Two
-/// indexed look-ups, whatever the number of members.
-async fn watermarks_in(
-    conn: &mut SqliteConnection,
-    conversation_id: &str,
-) -> sqlx::Result<(receipts::Watermarks, receipts::Watermarks)> {
-    let (stored_delivered, stored_read, delivered, read): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT c.all_delivered_seq, c.all_read_seq, \
-           COALESCE((SELECT MIN(MAX(joined_seq, delivered_seq)) FROM members WHERE conversation_id = c.id), c.last_seq), \
-           COALESCE((SELECT MIN(MAX(joined_seq, read_seq)) FROM members WHERE conversation_id = c.id), c.last_seq) \
-         FROM conversations c WHERE c.id = ?",
-    )
-    .bind(conversation_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((
-        receipts::Watermarks {
-            all_delivered_seq: stored_delivered,
-            all_read_seq: stored_read,
-        },
-        receipts::Watermarks {
-            all_delivered_seq: delivered,
-            all_read_seq: read,
-        },
-    ))
-}
-
-/// Applies a decision inside the caller's transaction: its changes, then its events, then,
-/// if it asks, the conversation's watermarks as [`decide::watermarks`] decides them.
-async fn apply<T>(conn: &mut SqliteConnection, d: &Decision<T>) -> sqlx::Result<()> {
-    apply_changes(conn, &d.changes, &d.events).await?;
-    if let Some((conversation_id, at)) = &d.watermarks_of {
-        let (stored, now) = watermarks_in(conn, conversation_id).await?;
-        let w = decide::watermarks(conversation_id, stored, now, *at);
-        apply_changes(conn, &w.changes, &w.events).await?;
-    }
-    Ok(())
-}
-
-async fn apply_changes(
-    conn: &mut SqliteConnection,
-    changes: &[Change],
-    events: &[NewEvent],
-) -> sqlx::Result<()> {
-    for c in changes {
-        apply_change(conn, c).await?;
-    }
-    for e in events {
-        let (kind, message_id, data) = payload::encode(e);
-        append_event(
-            conn,
-            kind,
-            &e.conversation_id,
-            e.to.as_deref(),
-            message_id,
-            data,
-            e.at,
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-async fn apply_change(conn: &mut SqliteConnection, c: &Change) -> sqlx::Result<()> {
-    match c {
-        Change::CreateConversation {
-            id,
-            kind,
-            name,
-            direct_key,
-            at,
-        } => {
-            sqlx::query(
-                "INSERT INTO conversations (id, kind, name, direct_key, created_at, last_message_at) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(kind.as_str())
-            .bind(name)
-            .bind(direct_key)
-            .bind(at)
-            .bind(at)
-            .execute(conn)
-            .await?;
-        }
-        Change::AddMember {
-            conversation_id,
-            user_id,
-            role,
-            joined_seq,
-            at,
-        } => insert_member(conn, conversation_id, user_id, *role, *joined_seq, *at).await?,
-        Change::RemoveMember {
-            conversation_id,
-            user_id,
-        } => {
-            sqlx::query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?")
-                .bind(conversation_id)
-                .bind(user_id)
-                .execute(&mut *conn)
-                .await?;
-            count_members(conn, conversation_id, -1).await?;
-        }
-        Change::DeleteConversation { conversation_id } => {
-            sqlx::query("DELETE FROM conversations WHERE id = ?")
-                .bind(conversation_id)
-                .execute(conn)
-                .await?;
-        }
-        Change::SetRole {
-            conversation_id,
-            user_id,
-            role,
-        } => {
-            sqlx::query("UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?")
-                .bind(role.as_str())
-                .bind(conversation_id)
-                .bind(user_id)
-                .execute(conn)
-                .await?;
-        }
-        Change::Rename {
-            conversation_id,
-            name,
-        } => {
-            sqlx::query("UPDATE conversations SET name = ? WHERE id = ?")
-                .bind(name)
-                .bind(conversation_id)
-                .execute(conn)
-                .await?;
-        }
-        Change::InsertMessage { message: m, seq } => {
-            sqlx::query("UPDATE conversations SET last_seq = ?, last_message_at = ? WHERE id = ?")
-                .bind(seq)
-                .bind(m.created_at)
-                .bind(&m.conversation_id)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(
-                "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&m.id)
-            .bind(&m.conversation_id)
-            .bind(seq)
-            .bind(&m.sender_id)
-            .bind(&m.client_id)
-            .bind(m.kind.as_str())
-            .bind(&m.text)
-            .bind(&m.media_id)
-            .bind(&m.reply_to)
-            .bind(m.created_at)
-            .execute(conn)
-            .await?;
-        }
-        Change::SetMarks {
-            conversation_id,
-            user_id,
-            marks,
-        } => {
-            sqlx::query(
-                "UPDATE members SET delivered_seq = ?, read_seq = ? WHERE conversation_id = ? AND user_id = ?",
-            )
-            .bind(marks.delivered_seq)
-            .bind(marks.read_seq)
-            .bind(conversation_id)
-            .bind(user_id)
-            .execute(conn)
-            .await?;
-        }
-        Change::RecordMarkMove {
-            conversation_id,
-            user_id,
-            read,
-            up_to_seq,
-            at,
-        } => {
-            sqlx::query(
-                "INSERT INTO mark_moves (conversation_id, user_id, kind, up_to_seq, at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(conversation_id)
-            .bind(user_id)
-            .bind(if *read { "read" } else { "delivered" })
-            .bind(up_to_seq)
-            .bind(at)
-            .execute(conn)
-            .await?;
-        }
-        Change::EditMessage {
-            message_id,
-            text,
-            at,
-        } => {
-            sqlx::query("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?")
-                .bind(text)
-                .bind(at)
-                .bind(message_id)
-                .execute(conn)
-                .await?;
-        }
-        Change::EraseMessage { message_id, at } => {
-            sqlx::query(
-                "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = ? WHERE id = ?",
-            )
-            .bind(at)
-            .bind(message_id)
-            .execute(conn)
-            .await?;
-        }
-        Change::HideMessage {
-            user_id,
-            message_id,
-        } => {
-            sqlx::query(
-                "INSERT INTO hidden_messages (user_id, message_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(message_id)
-            .execute(conn)
-            .await?;
-        }
-        Change::SetWatermarks {
-            conversation_id,
-            watermarks,
-        } => {
-            sqlx::query(
-                "UPDATE conversations SET all_delivered_seq = ?, all_read_seq = ? WHERE id = ?",
-            )
-            .bind(watermarks.all_delivered_seq)
-            .bind(watermarks.all_read_seq)
-            .bind(conversation_id)
-            .execute(conn)
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Keeps the conversation's member count in step after members joined (`by > 0`) or left.
-async fn count_members(
-    conn: &mut SqliteConnection,
-    conversation_id: &str,
-    by: i64,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE conversations SET member_count = member_count + ? WHERE id = ?")
-        .bind(by)
-        .bind(conversation_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-impl SqliteStore {
-    /// One decided write in a transaction of its own: `decide` loads what the decision needs
-    /// and makes it; the decision is applied and committed, and its outcome returned.
-    async fn decided<T, F>(&self, decide: F) -> StoreResult<T>
-    where
-        F: AsyncFnOnce(&mut SqliteConnection) -> StoreResult<Decision<T>>,
-    {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let d = decide(&mut tx).await?;
-                if !d.is_empty() {
-                    apply(&mut tx, &d).await?;
-                }
-                tx.commit().await?;
-                Ok(d.outcome)
-            }
-            .await,
-        )
-    }
 }
 
 impl SqliteStore {
@@ -923,313 +505,13 @@ impl SqliteStore {
     }
 }
 
-/// A send inside the batch's transaction: loads what the decision needs (the conversation, the
-/// sender's membership, an earlier send under the same `client_id`, `reply_to`'s target),
-/// decides, and applies.
-async fn send_in(tx: &mut SqliteConnection, msg: &NewMessage) -> StoreResult<Sent> {
-    let conv = facts_in(tx, &msg.conversation_id).await?;
-    let me = decided_member_in(tx, &msg.conversation_id, &msg.sender_id).await?;
-    let earlier = match (&msg.client_id, &me) {
-        (Some(cid), Some(_)) => {
-            let row = sqlx::query(select_messages!(
-                "WHERE m.conversation_id = ?2 AND m.sender_id = ?1 AND m.client_id = ?3"
-            ))
-            .bind(&msg.sender_id)
-            .bind(&msg.conversation_id)
-            .bind(cid)
-            .fetch_optional(&mut *tx)
-            .await?;
-            row.as_ref().map(message_row).transpose()?
-        }
-        _ => None,
-    };
-    let reply_target: Option<(String, i64)> = match &msg.reply_to {
-        Some(id) if earlier.is_none() => {
-            sqlx::query_as("SELECT conversation_id, seq FROM messages WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-        }
-        _ => None,
-    };
-    let state = decide::SendState {
-        conversation: conv.view(),
-        sender: me.as_ref(),
-        already_sent: earlier.is_some(),
-        reply_target: reply_target.as_ref().map(|(c, seq)| (c.as_str(), *seq)),
-    };
-    let d = decide::send(state, msg)?;
-    let seq = match (d.outcome.clone(), earlier) {
-        (decide::Send::AlreadySent, Some(message)) => {
-            return Ok(Sent {
-                message,
-                created: false,
-            });
-        }
-        (decide::Send::Stored(seq), _) => seq,
-        (decide::Send::AlreadySent, None) => {
-            return Err(StoreError::Internal(
-                "no earlier send to answer with".into(),
-            ));
-        }
-    };
-    apply(tx, &d).await.map_err(send_failed)?;
-    Ok(Sent {
-        message: MessageRow {
-            id: msg.id.clone(),
-            conversation_id: msg.conversation_id.clone(),
-            seq,
-            sender_id: msg.sender_id.clone(),
-            client_id: msg.client_id.clone(),
-            kind: msg.kind,
-            text: msg.text.clone(),
-            media_id: msg.media_id.clone(),
-            reply_to: msg.reply_to.clone(),
-            created_at: msg.created_at,
-            edited_at: None,
-            deleted: false,
-            hidden: false,
-        },
-        created: true,
-    })
-}
-
-/// A write waiting for the group-commit writer: a send, or a member's mark.
-enum Job {
-    Send {
-        msg: NewMessage,
-        reply: oneshot::Sender<StoreResult<Sent>>,
-    },
-    Mark {
-        user_id: String,
-        conversation_id: String,
-        kind: MarkKind,
-        seq: i64,
-        at: i64,
-        reply: oneshot::Sender<StoreResult<bool>>,
-    },
-}
-
-/// A job's answer, sent once the batch has committed.
-enum Answer {
-    Sent(StoreResult<Sent>),
-    Marked(StoreResult<bool>),
-}
-
-impl Job {
-    fn answer(self, answer: Answer) {
-        match (self, answer) {
-            (Job::Send { reply, .. }, Answer::Sent(a)) => {
-                let _ = reply.send(a);
-            }
-            (Job::Mark { reply, .. }, Answer::Marked(a)) => {
-                let _ = reply.send(a);
-            }
-            // Answers are made per job, so their kinds always match.
-            (Job::Send { reply, .. }, Answer::Marked(_)) => {
-                let _ = reply.send(Err(StoreError::Internal("mismatched answer".into())));
-            }
-            (Job::Mark { reply, .. }, Answer::Sent(_)) => {
-                let _ = reply.send(Err(StoreError::Internal("mismatched answer".into())));
-            }
-        }
-    }
-
-    fn fail(self, e: StoreError) {
-        match self {
-            Job::Send { reply, .. } => {
-                let _ = reply.send(Err(e));
-            }
-            Job::Mark { reply, .. } => {
-                let _ = reply.send(Err(e));
-            }
-        }
-    }
-}
-
-/// Writes queued at most before a caller waits for room.
-const SEND_QUEUE: usize = 4096;
-/// Writes stored in one transaction at most.
-const BATCH_MAX: usize = 256;
-
-/// Group commit: the writer takes every send and mark that is waiting, stores them all in one
-/// transaction, commits once, and only then answers each. Many writes share one fsync; none is
-/// acknowledged before it is durable. Marks of one member of one conversation in one batch
-/// coalesce into one move (the highest), so a burst of marks costs one event and one fsync.
-///
-/// Each send, and each coalesced mark, runs inside a savepoint of its own, so one that fails
-/// (a send whose media was collected meanwhile, say) is rolled back alone and answered alone,
-/// and the others commit. An error after which SQLite has rolled back the whole transaction (a
-/// full disk, an I/O error) fails the whole batch: nothing of it was stored, each caller hears
-/// `unavailable` and retries (a send with its `client_id`).
-async fn group_commit(writer: SqlitePool, mut jobs: mpsc::Receiver<Job>, health: Arc<WriteHealth>) {
-    let mut batch = Vec::with_capacity(BATCH_MAX);
-    while jobs.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        let result = store_batch(&writer, &batch).await;
-        health.note(&result);
-        match result {
-            Ok(answers) => {
-                for (job, answer) in batch.drain(..).zip(answers) {
-                    job.answer(answer);
-                }
-            }
-            Err(e) => {
-                let why = e.to_string();
-                for job in batch.drain(..) {
-                    job.fail(match &e {
-                        StoreError::Unavailable(_) => {
-                            StoreError::Unavailable(format!("commit failed: {why}"))
-                        }
-                        _ => StoreError::Internal(format!("commit failed: {why}")),
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// Runs one unit of a batch inside its own savepoint. `Ok(Err(..))` is a failure of that unit
-/// alone (rolled back to its savepoint); `Err` one that lost the whole transaction.
-async fn isolated<T, F>(tx: &mut SqliteConnection, unit: F) -> StoreResult<StoreResult<T>>
-where
-    F: AsyncFnOnce(&mut SqliteConnection) -> StoreResult<T>,
-{
-    // Plain SQL savepoints: sqlx's own count stays at the one transaction.
-    sqlx::query("SAVEPOINT unit").execute(&mut *tx).await?;
-    let r = unit(&mut *tx).await;
-    if r.is_ok() {
-        sqlx::query("RELEASE unit").execute(&mut *tx).await?;
-        return Ok(r);
-    }
-    if !engine_in_transaction(tx).await? {
-        // SQLite rolled the whole transaction back: the batch is lost.
-        return Err(r
-            .err()
-            .unwrap_or_else(|| StoreError::Internal("lost transaction".into())));
-    }
-    sqlx::query("ROLLBACK TO unit; RELEASE unit")
-        .execute(&mut *tx)
-        .await?;
-    Ok(r)
-}
-
-/// Marks that coalesce: (conversation, member, read rather than delivered).
-type MarkKey<'a> = (&'a str, &'a str, bool);
-/// The highest seq and time asked for one [`MarkKey`], and the jobs that asked.
-type CoalescedMark = (i64, i64, Vec<usize>);
-
-/// Stores one batch in one transaction; the answer of each job, once committed.
-async fn store_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<Answer>> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let mut answers: Vec<Option<Answer>> = batch.iter().map(|_| None).collect();
-    for (i, job) in batch.iter().enumerate() {
-        if let Job::Send { msg, .. } = job {
-            let r = isolated(&mut tx, async |tx| send_in(tx, msg).await).await?;
-            answers[i] = Some(Answer::Sent(r));
-        }
-    }
-    // Marks after the sends, coalesced: one move per member, conversation and kind, to the
-    // highest seq asked, answered to every job that asked.
-    let mut marks: std::collections::BTreeMap<MarkKey, CoalescedMark> = Default::default();
-    for (i, job) in batch.iter().enumerate() {
-        if let Job::Mark {
-            user_id,
-            conversation_id,
-            kind,
-            seq,
-            at,
-            ..
-        } = job
-        {
-            let e = marks
-                .entry((conversation_id, user_id, *kind == MarkKind::Read))
-                .or_insert((*seq, *at, Vec::new()));
-            e.0 = e.0.max(*seq);
-            e.1 = e.1.max(*at);
-            e.2.push(i);
-        }
-    }
-    for ((conversation_id, user_id, read), (seq, at, jobs)) in marks {
-        let kind = if read {
-            MarkKind::Read
-        } else {
-            MarkKind::Delivered
-        };
-        let r = isolated(&mut tx, async |tx| {
-            mark_in(tx, user_id, conversation_id, kind, seq, at).await
-        })
-        .await?;
-        for i in jobs {
-            answers[i] = Some(Answer::Marked(match &r {
-                Ok(moved) => Ok(*moved),
-                Err(StoreError::Rule(rule)) => Err(StoreError::Rule(rule.clone())),
-                Err(StoreError::Unavailable(why)) => Err(StoreError::Unavailable(why.clone())),
-                Err(e) => Err(StoreError::Internal(e.to_string())),
-            }));
-        }
-    }
-    tx.commit().await?;
-    Ok(answers
-        .into_iter()
-        .map(|a| {
-            a.unwrap_or(Answer::Marked(Err(StoreError::Internal(
-                "unanswered".into(),
-            ))))
-        })
-        .collect())
-}
-
-/// Moves `user_id`'s mark in a conversation up to `seq` (capped at the last seq).
-async fn mark_in(
-    tx: &mut SqliteConnection,
-    user_id: &str,
-    conversation_id: &str,
-    kind: MarkKind,
-    seq: i64,
-    at: i64,
-) -> StoreResult<bool> {
-    let conv = facts_in(tx, conversation_id).await?;
-    let me = decided_member_in(tx, conversation_id, user_id).await?;
-    let d = decide::mark(conv.view(), me.as_ref(), kind == MarkKind::Read, seq, at)?;
-    apply(tx, &d).await?;
-    Ok(d.outcome)
-}
-
-/// The answer to one send whose writes failed while the batch went on.
-fn send_failed(e: sqlx::Error) -> StoreError {
-    // The only constraint a checked send can still break: its media was erased (collected as
-    // an orphan, or its message deleted) between the application's check and the write.
-    if let sqlx::Error::Database(d) = &e
-        && d.kind() == sqlx::error::ErrorKind::ForeignKeyViolation
-    {
-        return Rule::not_found("media").into();
-    }
-    e.into()
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, user: &UserRow) -> StoreResult<()> {
-        self.note(async {
-        let res = sqlx::query(
-            "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&user.id)
-        .bind(&user.username)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
-        .bind(user.created_at)
-        .execute(&self.writer)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => {
-                Err(Rule::conflict("that username is taken").into())
-            }
-            Err(e) => Err(e.into()),
-        }
-        }
-        .await)
+        let user = user.clone();
+        self.writer
+            .write(move |c| writes::create_user(c, &user))
+            .await
     }
 
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
@@ -1262,17 +544,10 @@ impl Store for SqliteStore {
     }
 
     async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()> {
-        self.note(
-            async {
-                sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?")
-                    .bind(at)
-                    .bind(user_id)
-                    .execute(&self.writer)
-                    .await?;
-                Ok(())
-            }
-            .await,
-        )
+        let user_id = user_id.to_owned();
+        self.writer
+            .write(move |c| writes::set_last_seen(c, &user_id, at))
+            .await
     }
 
     async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
@@ -1320,22 +595,10 @@ impl Store for SqliteStore {
     }
 
     async fn create_session(&self, s: &SessionRow) -> StoreResult<()> {
-        self.note(async {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, token_hash, device_name, created_at, last_active_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(&s.user_id)
-        .bind(&s.token_hash)
-        .bind(&s.device_name)
-        .bind(s.created_at)
-        .bind(s.last_active_at)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-        }
-        .await)
+        let s = s.clone();
+        self.writer
+            .write(move |c| writes::create_session(c, &s))
+            .await
     }
 
     async fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRow>> {
@@ -1347,17 +610,10 @@ impl Store for SqliteStore {
     }
 
     async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()> {
-        self.note(
-            async {
-                sqlx::query("UPDATE sessions SET last_active_at = ? WHERE id = ?")
-                    .bind(at)
-                    .bind(id)
-                    .execute(&self.writer)
-                    .await?;
-                Ok(())
-            }
-            .await,
-        )
+        let id = id.to_owned();
+        self.writer
+            .write(move |c| writes::touch_session(c, &id, at))
+            .await
     }
 
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>> {
@@ -1369,33 +625,16 @@ impl Store for SqliteStore {
     }
 
     async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-        self.note(
-            async {
-                let done = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
-                    .bind(id)
-                    .bind(user_id)
-                    .execute(&self.writer)
-                    .await?;
-                Ok(done.rows_affected() > 0)
-            }
-            .await,
-        )
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        self.writer
+            .write(move |c| writes::delete_session(c, &user_id, &id))
+            .await
     }
 
     async fn delete_idle_sessions(&self, before: i64) -> StoreResult<Vec<String>> {
-        self.note(
-            async {
-                Ok(
-                    sqlx::query_scalar(
-                        "DELETE FROM sessions WHERE last_active_at < ? RETURNING id",
-                    )
-                    .bind(before)
-                    .fetch_all(&self.writer)
-                    .await?,
-                )
-            }
-            .await,
-        )
+        self.writer
+            .write(move |c| writes::delete_idle_sessions(c, before))
+            .await
     }
 
     async fn create_direct(
@@ -1405,15 +644,10 @@ impl Store for SqliteStore {
         b: &str,
         at: i64,
     ) -> StoreResult<(String, bool)> {
-        self.decided(async |tx| {
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT id FROM conversations WHERE direct_key = ?")
-                    .bind(decide::direct_key(a, b))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            Ok(decide::create_direct(new_id, a, b, existing, at))
-        })
-        .await
+        let (new_id, a, b) = (new_id.to_owned(), a.to_owned(), b.to_owned());
+        self.writer
+            .write(move |c| writes::create_direct(c, &new_id, &a, &b, at))
+            .await
     }
 
     async fn create_group(
@@ -1424,7 +658,14 @@ impl Store for SqliteStore {
         members: &[String],
         at: i64,
     ) -> StoreResult<()> {
-        self.decided(async |_| Ok(decide::create_group(id, owner, name, members, at)))
+        let (id, owner, name, members) = (
+            id.to_owned(),
+            owner.to_owned(),
+            name.to_owned(),
+            members.to_vec(),
+        );
+        self.writer
+            .write(move |c| writes::create_group(c, &id, &owner, &name, &members, at))
             .await
     }
 
@@ -1540,12 +781,14 @@ impl Store for SqliteStore {
         name: &str,
         at: i64,
     ) -> StoreResult<()> {
-        self.decided(async |tx| {
-            let conv = facts_in(tx, conversation_id).await?;
-            let me = decided_member_in(tx, conversation_id, actor).await?;
-            Ok(decide::rename(conv.view(), me.as_ref(), name, at)?)
-        })
-        .await
+        let (actor, conversation_id, name) = (
+            actor.to_owned(),
+            conversation_id.to_owned(),
+            name.to_owned(),
+        );
+        self.writer
+            .write(move |c| writes::rename(c, &actor, &conversation_id, &name, at))
+            .await
     }
 
     async fn add_member(
@@ -1557,24 +800,16 @@ impl Store for SqliteStore {
         max_members: usize,
         at: i64,
     ) -> StoreResult<()> {
-        self.decided(async |tx| {
-            let conv = facts_in(tx, conversation_id).await?;
-            let me = decided_member_in(tx, conversation_id, actor).await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?")
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let already_member = member_in(tx, conversation_id, user_id).await?.is_some();
-            let joining = decide::Joining {
-                user_id,
-                role,
-                exists: exists.is_some(),
-                already_member,
-                max_members,
-            };
-            Ok(decide::add_member(conv.view(), me.as_ref(), joining, at)?)
-        })
-        .await
+        let (actor, conversation_id, user_id) = (
+            actor.to_owned(),
+            conversation_id.to_owned(),
+            user_id.to_owned(),
+        );
+        self.writer
+            .write(move |c| {
+                writes::add_member(c, &actor, &conversation_id, &user_id, role, max_members, at)
+            })
+            .await
     }
 
     async fn remove_member(
@@ -1584,24 +819,14 @@ impl Store for SqliteStore {
         user_id: &str,
         at: i64,
     ) -> StoreResult<Removed> {
-        self.decided(async |tx| {
-            let conv = facts_in(tx, conversation_id).await?;
-            let members = members_in(tx, conversation_id).await?;
-            let find = |id: &str| members.iter().find(|m| m.user_id == id).map(decided);
-            let remaining: Vec<decide::Member> = members
-                .iter()
-                .filter(|m| m.user_id != user_id)
-                .map(decided)
-                .collect();
-            Ok(decide::remove_member(
-                conv.view(),
-                find(actor).as_ref(),
-                find(user_id).as_ref(),
-                &remaining,
-                at,
-            )?)
-        })
-        .await
+        let (actor, conversation_id, user_id) = (
+            actor.to_owned(),
+            conversation_id.to_owned(),
+            user_id.to_owned(),
+        );
+        self.writer
+            .write(move |c| writes::remove_member(c, &actor, &conversation_id, &user_id, at))
+            .await
     }
 
     async fn set_role(
@@ -1612,33 +837,19 @@ impl Store for SqliteStore {
         role: Role,
         at: i64,
     ) -> StoreResult<()> {
-        self.decided(async |tx| {
-            let conv = facts_in(tx, conversation_id).await?;
-            let me = decided_member_in(tx, conversation_id, actor).await?;
-            let target = decided_member_in(tx, conversation_id, user_id).await?;
-            Ok(decide::set_role(
-                conv.view(),
-                me.as_ref(),
-                target.as_ref(),
-                role,
-                at,
-            )?)
-        })
-        .await
+        let (actor, conversation_id, user_id) = (
+            actor.to_owned(),
+            conversation_id.to_owned(),
+            user_id.to_owned(),
+        );
+        self.writer
+            .write(move |c| writes::set_role(c, &actor, &conversation_id, &user_id, role, at))
+            .await
     }
 
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
-        let (reply, answer) = oneshot::channel();
-        self.sends
-            .send(Job::Send {
-                msg: msg.clone(),
-                reply,
-            })
-            .await
-            .map_err(|_| StoreError::Internal("the writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Internal("the writer has stopped".into()))?
+        let msg = msg.clone();
+        self.writer.write(move |c| writes::send(c, &msg)).await
     }
 
     async fn message_by_client_id(
@@ -1717,11 +928,10 @@ impl Store for SqliteStore {
     }
 
     async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()> {
-        self.decided(async |tx| {
-            let (msg, me) = message_and_viewer_in(tx, message_id, actor).await?;
-            Ok(decide::edit(decided_message(&msg), me.as_ref(), text, at)?)
-        })
-        .await
+        let (actor, message_id, text) = (actor.to_owned(), message_id.to_owned(), text.to_owned());
+        self.writer
+            .write(move |c| writes::edit(c, &actor, &message_id, &text, at))
+            .await
     }
 
     async fn delete_for_everyone(
@@ -1730,27 +940,17 @@ impl Store for SqliteStore {
         message_id: &str,
         at: i64,
     ) -> StoreResult<Option<String>> {
-        self.decided(async |tx| {
-            let (msg, me) = message_and_viewer_in(tx, message_id, actor).await?;
-            let conv = facts_in(tx, &msg.conversation_id).await?;
-            let d = decide::delete_for_everyone(decided_message(&msg), conv.kind, me.as_ref(), at)?;
-            // The media the message carried, now perhaps referred to by nothing.
-            Ok(d.map(|erased| if erased { msg.media_id.clone() } else { None }))
-        })
-        .await
+        let (actor, message_id) = (actor.to_owned(), message_id.to_owned());
+        self.writer
+            .write(move |c| writes::delete_for_everyone(c, &actor, &message_id, at))
+            .await
     }
 
     async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
-        self.decided(async |tx| {
-            let (msg, me) = message_and_viewer_in(tx, message_id, user_id).await?;
-            Ok(decide::hide(
-                decided_message(&msg),
-                me.as_ref(),
-                msg.hidden,
-                at,
-            )?)
-        })
-        .await
+        let (user_id, message_id) = (user_id.to_owned(), message_id.to_owned());
+        self.writer
+            .write(move |c| writes::hide(c, &user_id, &message_id, at))
+            .await
     }
 
     async fn mark(
@@ -1761,21 +961,10 @@ impl Store for SqliteStore {
         seq: i64,
         at: i64,
     ) -> StoreResult<bool> {
-        let (reply, answer) = oneshot::channel();
-        self.sends
-            .send(Job::Mark {
-                user_id: user_id.to_owned(),
-                conversation_id: conversation_id.to_owned(),
-                kind,
-                seq,
-                at,
-                reply,
-            })
+        let (user_id, conversation_id) = (user_id.to_owned(), conversation_id.to_owned());
+        self.writer
+            .write(move |c| writes::mark(c, &user_id, &conversation_id, kind, seq, at))
             .await
-            .map_err(|_| StoreError::Internal("the writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Internal("the writer has stopped".into()))?
     }
 
     async fn mark_times(
@@ -1809,31 +998,10 @@ impl Store for SqliteStore {
     }
 
     async fn insert_media(&self, m: &MediaRow) -> StoreResult<()> {
-        self.note(
-            async {
-                sqlx::query(
-            "INSERT INTO media (id, uploader_id, content_type, size, filename, width, height, \
-             has_thumbnail, thumbnail_type, sha256, is_image, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&m.id)
-        .bind(&m.uploader_id)
-        .bind(&m.content_type)
-        .bind(m.size)
-        .bind(&m.filename)
-        .bind(m.width)
-        .bind(m.height)
-        .bind(m.has_thumbnail)
-        .bind(&m.thumbnail_type)
-        .bind(&m.sha256)
-        .bind(m.is_image)
-        .bind(m.created_at)
-        .execute(&self.writer)
-        .await?;
-                Ok(())
-            }
-            .await,
-        )
+        let m = m.clone();
+        self.writer
+            .write(move |c| writes::insert_media(c, &m))
+            .await
     }
 
     async fn media_visible_to(&self, media_id: &str, user_id: &str) -> StoreResult<bool> {
@@ -1851,33 +1019,10 @@ impl Store for SqliteStore {
     }
 
     async fn delete_media_if_unused(&self, id: &str) -> StoreResult<Option<String>> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let sha: Option<String> = sqlx::query_scalar(
-                    "DELETE FROM media WHERE id = ?1 \
-             AND NOT EXISTS (SELECT 1 FROM messages WHERE media_id = ?1) RETURNING sha256",
-                )
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let unused = match sha {
-                    Some(sha) => {
-                        let shared: bool = sqlx::query_scalar(
-                            "SELECT EXISTS (SELECT 1 FROM media WHERE sha256 = ?)",
-                        )
-                        .bind(&sha)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        (!shared).then_some(sha)
-                    }
-                    None => None,
-                };
-                tx.commit().await?;
-                Ok(unused)
-            }
-            .await,
-        )
+        let id = id.to_owned();
+        self.writer
+            .write(move |c| writes::delete_media_if_unused(c, &id))
+            .await
     }
 
     async fn media_bytes_of(&self, user_id: &str) -> StoreResult<i64> {
@@ -1919,36 +1064,9 @@ impl Store for SqliteStore {
     }
 
     async fn prune_events(&self, before: i64) -> StoreResult<i64> {
-        self.note(
-            async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                let highest: Option<i64> =
-                    sqlx::query_scalar("SELECT MAX(pos) FROM events WHERE created_at < ?")
-                        .bind(before)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                if let Some(h) = highest {
-                    sqlx::query("DELETE FROM events WHERE pos <= ?")
-                        .bind(h)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(
-                        "INSERT INTO meta (key, value) VALUES ('events_pruned_up_to', ?1) \
-                 ON CONFLICT (key) DO UPDATE SET value = MAX(value, ?1)",
-                    )
-                    .bind(h)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let pruned: Option<i64> =
-                    sqlx::query_scalar("SELECT value FROM meta WHERE key = 'events_pruned_up_to'")
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                tx.commit().await?;
-                Ok(pruned.unwrap_or(0))
-            }
-            .await,
-        )
+        self.writer
+            .write(move |c| writes::prune_events(c, before))
+            .await
     }
 
     async fn pruned_up_to(&self) -> StoreResult<i64> {
@@ -2008,29 +1126,15 @@ impl Store for SqliteStore {
     }
 
     async fn fail_next_commit(&self) -> StoreResult<()> {
-        let mut conn = self.writer.acquire().await?;
-        let mut handle = conn.lock_handle().await?;
-        let mut armed = true;
-        // A commit hook that answers "no" makes SQLite roll the transaction back and fail the
-        // COMMIT: what a full disk does to a commit.
-        handle.set_commit_hook(move || !std::mem::take(&mut armed));
+        self.writer.fail_next_commit();
         Ok(())
     }
 
     async fn purge(&self) -> StoreResult<()> {
-        self.note(
-            async {
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&self.writer)
-                    .await?;
-                Ok(())
-            }
-            .await,
-        )
+        self.writer.bare(writes::purge).await
     }
 
     async fn close(&self) {
         self.readers.close().await;
-        self.writer.close().await;
     }
 }

@@ -1,0 +1,237 @@
+//! The SQLite adapter's one writer: a dedicated thread that owns the only write connection (a
+//! synchronous rusqlite connection, its statements prepared once and cached).
+//!
+//! Every write of the adapter is a closure sent here. The thread takes every write that is
+//! waiting, runs each inside a savepoint of one transaction, commits once (one fsync for all of
+//! them), and only then answers each caller. No statement crosses a thread: what costs is the
+//! statements themselves, not handing each to a worker and waiting for its answer.
+//!
+//! A write that fails is rolled back to its savepoint and answered alone; the others commit.
+//! An error after which SQLite has rolled back the whole transaction (a full disk, an I/O
+//! error), or a failed commit, fails the whole batch: nothing of it was stored, and each caller
+//! hears so (`unavailable`) and may retry (a send with its `client_id`).
+
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{StoreError, StoreResult};
+
+/// Writes queued at most before a caller waits for room.
+const QUEUE: usize = 4096;
+/// Writes stored in one transaction at most.
+const BATCH_MAX: usize = 256;
+/// Statements kept prepared.
+const STATEMENT_CACHE: usize = 128;
+
+/// One write waiting for the thread.
+trait Job: Send {
+    /// Whether it runs outside any transaction (a checkpoint), after the batch commits.
+    fn bare(&self) -> bool;
+    /// Runs the write. `Err` only when the whole transaction was lost.
+    fn run(&mut self, conn: &Connection) -> Result<(), StoreError>;
+    /// Answers the caller once the batch is over: with its own result if the batch committed
+    /// (or it ran bare), else with why the batch was lost.
+    fn answer(self: Box<Self>, batch: Result<(), &StoreError>);
+}
+
+struct Write<T, F> {
+    write: Option<F>,
+    bare: bool,
+    result: Option<StoreResult<T>>,
+    reply: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Job for Write<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send,
+{
+    fn bare(&self) -> bool {
+        self.bare
+    }
+
+    fn run(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let Some(write) = self.write.take() else {
+            return Ok(());
+        };
+        if self.bare {
+            self.result = Some(write(conn));
+            return Ok(());
+        }
+        conn.execute_batch("SAVEPOINT unit")?;
+        let r = write(conn);
+        if r.is_ok() {
+            conn.execute_batch("RELEASE unit")?;
+        } else if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back: the batch is lost.
+            return Err(r
+                .err()
+                .unwrap_or_else(|| StoreError::Internal("lost transaction".into())));
+        } else {
+            conn.execute_batch("ROLLBACK TO unit; RELEASE unit")?;
+        }
+        self.result = Some(r);
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, batch: Result<(), &StoreError>) {
+        let this = *self;
+        let answer = match (batch, this.result) {
+            (Ok(()), Some(r)) => r,
+            (_, Some(r)) if this.bare => r,
+            (Err(StoreError::Unavailable(why)), _) => {
+                Err(StoreError::Unavailable(format!("commit failed: {why}")))
+            }
+            (Err(e), _) => Err(StoreError::Internal(format!("commit failed: {e}"))),
+            (Ok(()), None) => Err(StoreError::Internal("the write did not run".into())),
+        };
+        let _ = this.reply.send(answer);
+    }
+}
+
+/// The handle the adapter writes through.
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    /// Makes the next batch's commit fail (fault injection for the conformance suite).
+    fail_next_commit: Arc<AtomicBool>,
+}
+
+impl Writer {
+    /// Opens the write connection on `path` and starts the thread. `note` hears every batch's
+    /// outcome (for the adapter's health).
+    pub(super) fn start(
+        path: &Path,
+        note: impl Fn(&Result<(), StoreError>) + Send + 'static,
+    ) -> StoreResult<Writer> {
+        let conn = open(path)?;
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        let fail_next_commit = Arc::new(AtomicBool::new(false));
+        let arm = fail_next_commit.clone();
+        std::thread::Builder::new()
+            .name("natter-sqlite-writer".into())
+            .spawn(move || run(conn, rx, arm, note))
+            .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
+        Ok(Writer {
+            jobs,
+            fail_next_commit,
+        })
+    }
+
+    /// Runs `write` in the next batch's transaction; its result once the batch has committed.
+    pub(super) async fn write<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(write, false).await
+    }
+
+    /// Runs `write` outside any transaction, between batches.
+    pub(super) async fn bare<T, F>(&self, write: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(write, true).await
+    }
+
+    async fn submit<T, F>(&self, write: F, bare: bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Write {
+            write: Some(write),
+            bare,
+            result: None,
+            reply,
+        });
+        let stopped = || StoreError::Internal("the writer has stopped".into());
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// The next batch's commit fails, after SQLite has rolled it back, as a full disk makes it.
+    pub(super) fn fail_next_commit(&self) {
+        self.fail_next_commit.store(true, Ordering::SeqCst);
+    }
+}
+
+fn open(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // FULL: a write is acknowledged only once it survives a power cut, not only a crash.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA secure_delete = ON;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    fail_next_commit: Arc<AtomicBool>,
+    note: impl Fn(&Result<(), StoreError>),
+) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if fail_next_commit.swap(false, Ordering::SeqCst) {
+            // A commit hook that answers "no" makes SQLite roll the transaction back and fail
+            // the COMMIT: what a full disk does to a commit.
+            let mut armed = true;
+            let _ = conn.commit_hook(Some(move || std::mem::take(&mut armed)));
+        }
+        let result = store_batch(&conn, &mut batch);
+        note(&result);
+        for job in batch.iter_mut().filter(|j| j.bare()) {
+            // Outside the batch's transaction; a failure is its own answer.
+            let _ = job.run(&conn);
+        }
+        for job in batch.drain(..) {
+            job.answer(result.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// Stores the batch's writes in one transaction.
+fn store_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+    if batch.iter().all(|j| j.bare()) {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let mut result = Ok(());
+    for job in batch.iter_mut().filter(|j| !j.bare()) {
+        if let Err(e) = job.run(conn) {
+            result = Err(e);
+            break;
+        }
+    }
+    if result.is_ok() {
+        result = conn.execute_batch("COMMIT").map_err(StoreError::from);
+    }
+    // A failed COMMIT (disk full, busy) can leave the transaction open: roll back, so that the
+    // next batch does not write inside a transaction that never commits.
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}

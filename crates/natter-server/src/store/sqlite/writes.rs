@@ -1,0 +1,828 @@
+//! Every write of the SQLite adapter, as it runs on the writer thread inside the batch's
+//! transaction: load what the decision needs, ask `natter_core::decide`, apply what it returns.
+//! Statements are prepared once per connection and cached.
+
+use natter_core::{
+    ConversationKind, Error as Rule, MessageKind, Role,
+    decide::{self, Change, Decision, NewEvent},
+    receipts::{Marks, Watermarks},
+};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::store::{
+    EventKind, MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent, SessionRow,
+    StoreError, StoreResult, UserRow, payload,
+};
+
+type Sql<T> = rusqlite::Result<T>;
+
+fn bad(column: usize, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        format!("unexpected value {value:?}").into(),
+    )
+}
+
+const MEMBER_COLUMNS: &str =
+    "user_id, role, joined_at, joined_seq, joined_pos, delivered_seq, read_seq";
+
+fn member_row(r: &Row<'_>) -> Sql<MemberRow> {
+    let role: String = r.get(1)?;
+    Ok(MemberRow {
+        user_id: r.get(0)?,
+        role: Role::parse(&role).ok_or_else(|| bad(1, &role))?,
+        joined_at: r.get(2)?,
+        joined_seq: r.get(3)?,
+        joined_pos: r.get(4)?,
+        marks: Marks {
+            delivered_seq: r.get(5)?,
+            read_seq: r.get(6)?,
+        },
+    })
+}
+
+fn message_row(r: &Row<'_>) -> Sql<MessageRow> {
+    let kind: String = r.get(5)?;
+    let deleted_at: Option<i64> = r.get(11)?;
+    Ok(MessageRow {
+        id: r.get(0)?,
+        conversation_id: r.get(1)?,
+        seq: r.get(2)?,
+        sender_id: r.get(3)?,
+        client_id: r.get(4)?,
+        kind: MessageKind::parse(&kind).ok_or_else(|| bad(5, &kind))?,
+        text: r.get(6)?,
+        media_id: r.get(7)?,
+        reply_to: r.get(8)?,
+        created_at: r.get(9)?,
+        edited_at: r.get(10)?,
+        deleted: deleted_at.is_some(),
+        hidden: r.get::<_, i64>(12)? != 0,
+    })
+}
+
+// ---- what the decisions load ----
+
+/// What the decisions need of a conversation.
+pub(super) struct Facts {
+    id: String,
+    kind: ConversationKind,
+    last_seq: i64,
+    member_count: i64,
+}
+
+impl Facts {
+    fn view(&self) -> decide::Conversation<'_> {
+        decide::Conversation {
+            id: &self.id,
+            kind: self.kind,
+            last_seq: self.last_seq,
+            member_count: self.member_count.max(0) as usize,
+        }
+    }
+}
+
+/// The conversation's facts, or `404` if there is none.
+fn facts(conn: &Connection, id: &str) -> StoreResult<Facts> {
+    let row = conn
+        .prepare_cached("SELECT kind, last_seq, member_count FROM conversations WHERE id = ?")?
+        .query_row([id], |r| {
+            let kind: String = r.get(0)?;
+            Ok(Facts {
+                id: id.to_owned(),
+                kind: ConversationKind::parse(&kind).ok_or_else(|| bad(0, &kind))?,
+                last_seq: r.get(1)?,
+                member_count: r.get(2)?,
+            })
+        })
+        .optional()?;
+    row.ok_or_else(|| Rule::not_found("conversation").into())
+}
+
+fn member(conn: &Connection, conversation_id: &str, user_id: &str) -> Sql<Option<MemberRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ? AND user_id = ?"
+    ))?
+    .query_row([conversation_id, user_id], member_row)
+    .optional()
+}
+
+fn members(conn: &Connection, conversation_id: &str) -> Sql<Vec<MemberRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ? ORDER BY join_order"
+    ))?
+    .query_map([conversation_id], member_row)?
+    .collect()
+}
+
+/// A member as the decisions see it.
+fn as_member(m: &MemberRow) -> decide::Member {
+    decide::Member {
+        user_id: m.user_id.clone(),
+        role: m.role,
+        joined_seq: m.joined_seq,
+        marks: m.marks,
+    }
+}
+
+fn decided_member(
+    conn: &Connection,
+    conversation_id: &str,
+    user_id: &str,
+) -> Sql<Option<decide::Member>> {
+    Ok(member(conn, conversation_id, user_id)?
+        .as_ref()
+        .map(as_member))
+}
+
+fn decided_message(m: &MessageRow) -> decide::Message<'_> {
+    decide::Message {
+        id: &m.id,
+        conversation_id: &m.conversation_id,
+        seq: m.seq,
+        sender_id: &m.sender_id,
+        deleted: m.deleted,
+    }
+}
+
+/// A message as `viewer` sees it, with the viewer's membership of its conversation; `404` if
+/// there is no such message (whether the viewer may see it is the decision's to say).
+fn message_and_viewer(
+    conn: &Connection,
+    id: &str,
+    viewer: &str,
+) -> StoreResult<(MessageRow, Option<decide::Member>)> {
+    let msg = conn
+        .prepare_cached(select_messages!("WHERE m.id = ?2"))?
+        .query_row([viewer, id], message_row)
+        .optional()?
+        .ok_or_else(|| Rule::not_found("message"))?;
+    let me = decided_member(conn, &msg.conversation_id, viewer)?;
+    Ok((msg, me))
+}
+
+/// The conversation's stored watermarks, and those its current members' marks give now. Two
+/// indexed look-ups, whatever the number of members.
+fn watermarks(conn: &Connection, conversation_id: &str) -> Sql<(Watermarks, Watermarks)> {
+    conn.prepare_cached(
+        "SELECT c.all_delivered_seq, c.all_read_seq, \
+           COALESCE((SELECT MIN(MAX(joined_seq, delivered_seq)) FROM members WHERE conversation_id = c.id), c.last_seq), \
+           COALESCE((SELECT MIN(MAX(joined_seq, read_seq)) FROM members WHERE conversation_id = c.id), c.last_seq) \
+         FROM conversations c WHERE c.id = ?",
+    )?
+    .query_row([conversation_id], |r| {
+        Ok((
+            Watermarks {
+                all_delivered_seq: r.get(0)?,
+                all_read_seq: r.get(1)?,
+            },
+            Watermarks {
+                all_delivered_seq: r.get(2)?,
+                all_read_seq: r.get(3)?,
+            },
+        ))
+    })
+}
+
+// ---- applying decisions ----
+
+/// Applies a decision: its changes, then its events, then, if it asks, the conversation's
+/// watermarks as [`decide::watermarks`] decides them.
+fn apply<T>(conn: &Connection, d: &Decision<T>) -> Sql<()> {
+    apply_changes(conn, &d.changes, &d.events)?;
+    if let Some((conversation_id, at)) = &d.watermarks_of {
+        let (stored, now) = watermarks(conn, conversation_id)?;
+        let w = decide::watermarks(conversation_id, stored, now, *at);
+        apply_changes(conn, &w.changes, &w.events)?;
+    }
+    Ok(())
+}
+
+fn apply_changes(conn: &Connection, changes: &[Change], events: &[NewEvent]) -> Sql<()> {
+    for c in changes {
+        apply_change(conn, c)?;
+    }
+    for e in events {
+        let (kind, message_id, data) = payload::encode(e);
+        append_event(
+            conn,
+            kind,
+            &e.conversation_id,
+            e.to.as_deref(),
+            message_id,
+            data,
+            e.at,
+        )?;
+    }
+    Ok(())
+}
+
+fn append_event(
+    conn: &Connection,
+    kind: EventKind,
+    conversation_id: &str,
+    user_id: Option<&str>,
+    message_id: Option<&str>,
+    data: Option<String>,
+    at: i64,
+) -> Sql<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (kind, conversation_id, user_id, message_id, data, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        kind.as_str(),
+        conversation_id,
+        user_id,
+        message_id,
+        data,
+        at
+    ])?;
+    Ok(())
+}
+
+fn head(conn: &Connection) -> Sql<i64> {
+    conn.prepare_cached(
+        "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+    )?
+    .query_row([], |r| r.get(0))
+}
+
+fn count_members(conn: &Connection, conversation_id: &str, by: i64) -> Sql<()> {
+    conn.prepare_cached("UPDATE conversations SET member_count = member_count + ? WHERE id = ?")?
+        .execute(params![by, conversation_id])?;
+    Ok(())
+}
+
+fn apply_change(conn: &Connection, c: &Change) -> Sql<()> {
+    match c {
+        Change::CreateConversation {
+            id,
+            kind,
+            name,
+            direct_key,
+            at,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO conversations (id, kind, name, direct_key, created_at, last_message_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![id, kind.as_str(), name, direct_key, at, at])?;
+        }
+        Change::AddMember {
+            conversation_id,
+            user_id,
+            role,
+            joined_seq,
+            at,
+        } => {
+            // After every event logged so far: the member receives later ones only.
+            let joined_pos = head(conn)?;
+            conn.prepare_cached(
+                "INSERT INTO members (conversation_id, user_id, role, joined_at, join_order, joined_seq, joined_pos) \
+                 VALUES (?1, ?2, ?3, ?4, \
+                         (SELECT COALESCE(MAX(join_order), 0) + 1 FROM members WHERE conversation_id = ?1), \
+                         ?5, ?6)",
+            )?
+            .execute(params![conversation_id, user_id, role.as_str(), at, joined_seq, joined_pos])?;
+            count_members(conn, conversation_id, 1)?;
+        }
+        Change::RemoveMember {
+            conversation_id,
+            user_id,
+        } => {
+            conn.prepare_cached("DELETE FROM members WHERE conversation_id = ? AND user_id = ?")?
+                .execute([conversation_id, user_id])?;
+            count_members(conn, conversation_id, -1)?;
+        }
+        Change::DeleteConversation { conversation_id } => {
+            conn.prepare_cached("DELETE FROM conversations WHERE id = ?")?
+                .execute([conversation_id])?;
+        }
+        Change::SetRole {
+            conversation_id,
+            user_id,
+            role,
+        } => {
+            conn.prepare_cached(
+                "UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?",
+            )?
+            .execute(params![role.as_str(), conversation_id, user_id])?;
+        }
+        Change::Rename {
+            conversation_id,
+            name,
+        } => {
+            conn.prepare_cached("UPDATE conversations SET name = ? WHERE id = ?")?
+                .execute([name, conversation_id])?;
+        }
+        Change::InsertMessage { message: m, seq } => {
+            conn.prepare_cached(
+                "UPDATE conversations SET last_seq = ?, last_message_at = ? WHERE id = ?",
+            )?
+            .execute(params![seq, m.created_at, m.conversation_id])?;
+            conn.prepare_cached(
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                m.id,
+                m.conversation_id,
+                seq,
+                m.sender_id,
+                m.client_id,
+                m.kind.as_str(),
+                m.text,
+                m.media_id,
+                m.reply_to,
+                m.created_at
+            ])?;
+        }
+        Change::SetMarks {
+            conversation_id,
+            user_id,
+            marks,
+        } => {
+            conn.prepare_cached(
+                "UPDATE members SET delivered_seq = ?, read_seq = ? WHERE conversation_id = ? AND user_id = ?",
+            )?
+            .execute(params![marks.delivered_seq, marks.read_seq, conversation_id, user_id])?;
+        }
+        Change::RecordMarkMove {
+            conversation_id,
+            user_id,
+            read,
+            up_to_seq,
+            at,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO mark_moves (conversation_id, user_id, kind, up_to_seq, at) VALUES (?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                conversation_id,
+                user_id,
+                if *read { "read" } else { "delivered" },
+                up_to_seq,
+                at
+            ])?;
+        }
+        Change::EditMessage {
+            message_id,
+            text,
+            at,
+        } => {
+            conn.prepare_cached("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?")?
+                .execute(params![text, at, message_id])?;
+        }
+        Change::EraseMessage { message_id, at } => {
+            conn.prepare_cached(
+                "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = ? WHERE id = ?",
+            )?
+            .execute(params![at, message_id])?;
+        }
+        Change::HideMessage {
+            user_id,
+            message_id,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO hidden_messages (user_id, message_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )?
+            .execute([user_id, message_id])?;
+        }
+        Change::SetWatermarks {
+            conversation_id,
+            watermarks,
+        } => {
+            conn.prepare_cached(
+                "UPDATE conversations SET all_delivered_seq = ?, all_read_seq = ? WHERE id = ?",
+            )?
+            .execute(params![
+                watermarks.all_delivered_seq,
+                watermarks.all_read_seq,
+                conversation_id
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads, decides with `decide`, applies; the decision's outcome.
+fn decided<T>(
+    conn: &Connection,
+    decide: impl FnOnce(&Connection) -> StoreResult<Decision<T>>,
+) -> StoreResult<T> {
+    let d = decide(conn)?;
+    if !d.is_empty() {
+        apply(conn, &d)?;
+    }
+    Ok(d.outcome)
+}
+
+// ---- conversations and members ----
+
+pub(super) fn create_direct(
+    conn: &Connection,
+    new_id: &str,
+    a: &str,
+    b: &str,
+    at: i64,
+) -> StoreResult<(String, bool)> {
+    decided(conn, |conn| {
+        let existing: Option<String> = conn
+            .prepare_cached("SELECT id FROM conversations WHERE direct_key = ?")?
+            .query_row([decide::direct_key(a, b)], |r| r.get(0))
+            .optional()?;
+        Ok(decide::create_direct(new_id, a, b, existing, at))
+    })
+}
+
+pub(super) fn create_group(
+    conn: &Connection,
+    id: &str,
+    owner: &str,
+    name: &str,
+    members: &[String],
+    at: i64,
+) -> StoreResult<()> {
+    decided(conn, |_| {
+        Ok(decide::create_group(id, owner, name, members, at))
+    })
+}
+
+pub(super) fn rename(
+    conn: &Connection,
+    actor: &str,
+    conversation_id: &str,
+    name: &str,
+    at: i64,
+) -> StoreResult<()> {
+    decided(conn, |conn| {
+        let conv = facts(conn, conversation_id)?;
+        let me = decided_member(conn, conversation_id, actor)?;
+        Ok(decide::rename(conv.view(), me.as_ref(), name, at)?)
+    })
+}
+
+pub(super) fn add_member(
+    conn: &Connection,
+    actor: &str,
+    conversation_id: &str,
+    user_id: &str,
+    role: Role,
+    max_members: usize,
+    at: i64,
+) -> StoreResult<()> {
+    decided(conn, |conn| {
+        let conv = facts(conn, conversation_id)?;
+        let me = decided_member(conn, conversation_id, actor)?;
+        let exists = conn
+            .prepare_cached("SELECT 1 FROM users WHERE id = ?")?
+            .query_row([user_id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        let already_member = member(conn, conversation_id, user_id)?.is_some();
+        let joining = decide::Joining {
+            user_id,
+            role,
+            exists,
+            already_member,
+            max_members,
+        };
+        Ok(decide::add_member(conv.view(), me.as_ref(), joining, at)?)
+    })
+}
+
+pub(super) fn remove_member(
+    conn: &Connection,
+    actor: &str,
+    conversation_id: &str,
+    user_id: &str,
+    at: i64,
+) -> StoreResult<Removed> {
+    decided(conn, |conn| {
+        let conv = facts(conn, conversation_id)?;
+        let all = members(conn, conversation_id)?;
+        let find = |id: &str| all.iter().find(|m| m.user_id == id).map(as_member);
+        let remaining: Vec<decide::Member> = all
+            .iter()
+            .filter(|m| m.user_id != user_id)
+            .map(as_member)
+            .collect();
+        Ok(decide::remove_member(
+            conv.view(),
+            find(actor).as_ref(),
+            find(user_id).as_ref(),
+            &remaining,
+            at,
+        )?)
+    })
+}
+
+pub(super) fn set_role(
+    conn: &Connection,
+    actor: &str,
+    conversation_id: &str,
+    user_id: &str,
+    role: Role,
+    at: i64,
+) -> StoreResult<()> {
+    decided(conn, |conn| {
+        let conv = facts(conn, conversation_id)?;
+        let me = decided_member(conn, conversation_id, actor)?;
+        let target = decided_member(conn, conversation_id, user_id)?;
+        Ok(decide::set_role(
+            conv.view(),
+            me.as_ref(),
+            target.as_ref(),
+            role,
+            at,
+        )?)
+    })
+}
+
+// ---- messages and marks ----
+
+/// A send: loads what the decision needs (the conversation, the sender's membership, an
+/// earlier send under the same `client_id`, `reply_to`'s target), decides, and applies.
+pub(super) fn send(conn: &Connection, msg: &NewMessage) -> StoreResult<Sent> {
+    let conv = facts(conn, &msg.conversation_id)?;
+    let me = decided_member(conn, &msg.conversation_id, &msg.sender_id)?;
+    let earlier = match (&msg.client_id, &me) {
+        (Some(cid), Some(_)) => conn
+            .prepare_cached(select_messages!(
+                "WHERE m.conversation_id = ?2 AND m.sender_id = ?1 AND m.client_id = ?3"
+            ))?
+            .query_row([&msg.sender_id, &msg.conversation_id, cid], message_row)
+            .optional()?,
+        _ => None,
+    };
+    let reply_target: Option<(String, i64)> = match &msg.reply_to {
+        Some(id) if earlier.is_none() => conn
+            .prepare_cached("SELECT conversation_id, seq FROM messages WHERE id = ?")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?,
+        _ => None,
+    };
+    let state = decide::SendState {
+        conversation: conv.view(),
+        sender: me.as_ref(),
+        already_sent: earlier.is_some(),
+        reply_target: reply_target.as_ref().map(|(c, seq)| (c.as_str(), *seq)),
+    };
+    let d = decide::send(state, msg)?;
+    let seq = match (&d.outcome, earlier) {
+        (decide::Send::AlreadySent, Some(message)) => {
+            return Ok(Sent {
+                message,
+                created: false,
+            });
+        }
+        (decide::Send::Stored(seq), _) => *seq,
+        (decide::Send::AlreadySent, None) => {
+            return Err(StoreError::Internal(
+                "no earlier send to answer with".into(),
+            ));
+        }
+    };
+    apply(conn, &d).map_err(send_failed)?;
+    Ok(Sent {
+        message: MessageRow {
+            id: msg.id.clone(),
+            conversation_id: msg.conversation_id.clone(),
+            seq,
+            sender_id: msg.sender_id.clone(),
+            client_id: msg.client_id.clone(),
+            kind: msg.kind,
+            text: msg.text.clone(),
+            media_id: msg.media_id.clone(),
+            reply_to: msg.reply_to.clone(),
+            created_at: msg.created_at,
+            edited_at: None,
+            deleted: false,
+            hidden: false,
+        },
+        created: true,
+    })
+}
+
+/// The answer to a send whose writes failed.
+fn send_failed(e: rusqlite::Error) -> StoreError {
+    // The only constraint a checked send can still break: its media was erased (collected as
+    // an orphan, or its message deleted) between the application's check and the write.
+    if let rusqlite::Error::SqliteFailure(f, _) = &e
+        && f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+    {
+        return Rule::not_found("media").into();
+    }
+    e.into()
+}
+
+/// Moves `user_id`'s mark in a conversation up to `seq` (capped at the last seq).
+pub(super) fn mark(
+    conn: &Connection,
+    user_id: &str,
+    conversation_id: &str,
+    kind: MarkKind,
+    seq: i64,
+    at: i64,
+) -> StoreResult<bool> {
+    decided(conn, |conn| {
+        let conv = facts(conn, conversation_id)?;
+        let me = decided_member(conn, conversation_id, user_id)?;
+        Ok(decide::mark(
+            conv.view(),
+            me.as_ref(),
+            kind == MarkKind::Read,
+            seq,
+            at,
+        )?)
+    })
+}
+
+pub(super) fn edit(
+    conn: &Connection,
+    actor: &str,
+    message_id: &str,
+    text: &str,
+    at: i64,
+) -> StoreResult<()> {
+    decided(conn, |conn| {
+        let (msg, me) = message_and_viewer(conn, message_id, actor)?;
+        Ok(decide::edit(decided_message(&msg), me.as_ref(), text, at)?)
+    })
+}
+
+pub(super) fn delete_for_everyone(
+    conn: &Connection,
+    actor: &str,
+    message_id: &str,
+    at: i64,
+) -> StoreResult<Option<String>> {
+    decided(conn, |conn| {
+        let (msg, me) = message_and_viewer(conn, message_id, actor)?;
+        let conv = facts(conn, &msg.conversation_id)?;
+        let d = decide::delete_for_everyone(decided_message(&msg), conv.kind, me.as_ref(), at)?;
+        // The media the message carried, now perhaps referred to by nothing.
+        Ok(d.map(|erased| if erased { msg.media_id.clone() } else { None }))
+    })
+}
+
+pub(super) fn hide(conn: &Connection, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
+    decided(conn, |conn| {
+        let (msg, me) = message_and_viewer(conn, message_id, user_id)?;
+        Ok(decide::hide(
+            decided_message(&msg),
+            me.as_ref(),
+            msg.hidden,
+            at,
+        )?)
+    })
+}
+
+// ---- accounts and sessions ----
+
+pub(super) fn create_user(conn: &Connection, user: &UserRow) -> StoreResult<()> {
+    let res = conn
+        .prepare_cached(
+            "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        )?
+        .execute(params![
+            user.id,
+            user.username,
+            user.display_name,
+            user.password_hash,
+            user.created_at
+        ]);
+    match res {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            Err(Rule::conflict("that username is taken").into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) fn set_last_seen(conn: &Connection, user_id: &str, at: i64) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE users SET last_seen_at = ? WHERE id = ?")?
+        .execute(params![at, user_id])?;
+    Ok(())
+}
+
+pub(super) fn create_session(conn: &Connection, s: &SessionRow) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO sessions (id, user_id, token_hash, device_name, created_at, last_active_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        s.id,
+        s.user_id,
+        s.token_hash,
+        s.device_name,
+        s.created_at,
+        s.last_active_at
+    ])?;
+    Ok(())
+}
+
+pub(super) fn touch_session(conn: &Connection, id: &str, at: i64) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE sessions SET last_active_at = ? WHERE id = ?")?
+        .execute(params![at, id])?;
+    Ok(())
+}
+
+pub(super) fn delete_session(conn: &Connection, user_id: &str, id: &str) -> StoreResult<bool> {
+    let n = conn
+        .prepare_cached("DELETE FROM sessions WHERE id = ? AND user_id = ?")?
+        .execute([id, user_id])?;
+    Ok(n > 0)
+}
+
+pub(super) fn delete_idle_sessions(conn: &Connection, before: i64) -> StoreResult<Vec<String>> {
+    Ok(conn
+        .prepare_cached("DELETE FROM sessions WHERE last_active_at < ? RETURNING id")?
+        .query_map([before], |r| r.get(0))?
+        .collect::<Sql<_>>()?)
+}
+
+// ---- media ----
+
+pub(super) fn insert_media(conn: &Connection, m: &MediaRow) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO media (id, uploader_id, content_type, size, filename, width, height, \
+         has_thumbnail, thumbnail_type, sha256, is_image, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        m.id,
+        m.uploader_id,
+        m.content_type,
+        m.size,
+        m.filename,
+        m.width,
+        m.height,
+        m.has_thumbnail,
+        m.thumbnail_type,
+        m.sha256,
+        m.is_image,
+        m.created_at
+    ])?;
+    Ok(())
+}
+
+pub(super) fn delete_media_if_unused(conn: &Connection, id: &str) -> StoreResult<Option<String>> {
+    let sha: Option<String> = conn
+        .prepare_cached(
+            "DELETE FROM media WHERE id = ?1 \
+             AND NOT EXISTS (SELECT 1 FROM messages WHERE media_id = ?1) RETURNING sha256",
+        )?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    let Some(sha) = sha else { return Ok(None) };
+    let shared: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM media WHERE sha256 = ?)")?
+        .query_row([&sha], |r| r.get(0))?;
+    Ok((!shared).then_some(sha))
+}
+
+// ---- the event log and operations ----
+
+pub(super) fn prune_events(conn: &Connection, before: i64) -> StoreResult<i64> {
+    let highest: Option<i64> = conn
+        .prepare_cached("SELECT MAX(pos) FROM events WHERE created_at < ?")?
+        .query_row([before], |r| r.get(0))?;
+    if let Some(h) = highest {
+        conn.prepare_cached("DELETE FROM events WHERE pos <= ?")?
+            .execute([h])?;
+        conn.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES ('events_pruned_up_to', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = MAX(value, ?1)",
+        )?
+        .execute([h])?;
+    }
+    let pruned: Option<i64> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'events_pruned_up_to'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(pruned.unwrap_or(0))
+}
+
+/// One small write, to prove that a commit can succeed.
+pub(super) fn probe(conn: &Connection, at: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO health_probe (id, at) VALUES (1, ?) \
+         ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+    )?
+    .execute([at])?;
+    Ok(())
+}
+
+/// Checkpoints and truncates the write-ahead log, whose old frames may hold erased content.
+/// Outside any transaction.
+pub(super) fn purge(conn: &Connection) -> StoreResult<()> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
+}
