@@ -36,7 +36,7 @@ use crate::{
     bus::BusMessage,
     error::{AppError, AppResult},
     hub::{Frame, Outbound, close},
-    store::{ConversationRow, EventKind, EventRow, MemberRow, MessageRow, ViewerState},
+    store::{Committed, ConversationRow, EventKind, EventRow, MemberRow, MessageRow, ViewerState},
 };
 
 /// Events read from the log per query.
@@ -60,6 +60,9 @@ impl App {
         let app = self.clone();
         let mut bus = self.bus().subscribe();
         let mut stop = self.inner.stop.subscribe();
+        // What this node's own commits logged, in hand: fanned out without reading it back.
+        // Without it (or when the fan-out fell behind it), the log is read instead.
+        let mut feed = self.store().committed();
         tokio::spawn(async move {
             let mut last = head;
             let mut members: MemberCache = HashMap::new();
@@ -67,7 +70,19 @@ impl App {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
+                    committed = recv_feed(&mut feed) => match committed {
+                        Ok(batch) => {
+                            last = app.fan_out_in_hand(last, &batch, &mut members).await;
+                            continue;
+                        }
+                        // Fell behind the feed: the log has it all.
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => feed = None,
+                    },
                     msg = bus.recv() => match msg {
+                        // This node's own commits arrive on the feed; only another writer's
+                        // (none on one node) need the log read.
+                        Ok(BusMessage::LogAppended) if feed.is_some() => continue,
                         Ok(BusMessage::LogAppended) | Err(RecvError::Lagged(_)) => {}
                         Ok(BusMessage::Ephemeral { users, frame }) => {
                             let out = Outbound::Ephemeral(frame);
@@ -89,6 +104,32 @@ impl App {
                 last = app.tail(last, &mut members).await;
             }
         });
+    }
+
+    /// Fans out a batch this node committed, from the rows in hand. The feed carries every
+    /// commit in position order, but the fan-out may have started, or fallen behind, between
+    /// two of them: if the batch does not follow `last` without a gap, the log is read up to
+    /// its end instead (covering the batch too). Returns the new last position.
+    async fn fan_out_in_hand(&self, last: i64, batch: &Committed, cache: &mut MemberCache) -> i64 {
+        let fresh: Vec<&EventRow> = batch.events.iter().filter(|e| e.pos > last).collect();
+        let Some(first) = fresh.first() else {
+            return last;
+        };
+        if first.pos != last + 1 {
+            return self.tail(last, cache).await;
+        }
+        self.metrics().events_fanned_out.inc_by(fresh.len() as u64);
+        let mut last = last;
+        for e in fresh {
+            let message = e
+                .message_id
+                .as_deref()
+                .filter(|_| e.kind == EventKind::NewMessage)
+                .and_then(|id| batch.messages.iter().find(|m| m.id == id));
+            self.fan_out_or_close(e, message, cache).await;
+            last = e.pos;
+        }
+        last
     }
 
     /// Queues a frame for a user's connections, counting what happened.
@@ -115,7 +156,7 @@ impl App {
             };
             self.metrics().events_fanned_out.inc_by(rows.len() as u64);
             for e in &rows {
-                self.fan_out_or_close(e, cache).await;
+                self.fan_out_or_close(e, None, cache).await;
                 last = e.pos;
             }
             if rows.len() < BATCH as usize {
@@ -127,10 +168,16 @@ impl App {
     /// Fans `e` out, retrying a failure a few times; if it still fails, closes every
     /// connection that might have been owed it, so that no connection takes a later frame and
     /// its cursor never passes `e`: each resumes from before it and reads it from the log.
-    async fn fan_out_or_close(&self, e: &EventRow, cache: &mut MemberCache) {
+    /// `message` is the message of a `new_message` event, when in hand.
+    async fn fan_out_or_close(
+        &self,
+        e: &EventRow,
+        message: Option<&MessageRow>,
+        cache: &mut MemberCache,
+    ) {
         let mut attempt = 1;
         loop {
-            let err = match self.fan_out(e, cache).await {
+            let err = match self.fan_out(e, message, cache).await {
                 Ok(()) => return,
                 Err(err) => err,
             };
@@ -178,7 +225,12 @@ impl App {
         Ok(m)
     }
 
-    async fn fan_out(&self, e: &EventRow, cache: &mut MemberCache) -> AppResult<()> {
+    async fn fan_out(
+        &self,
+        e: &EventRow,
+        message: Option<&MessageRow>,
+        cache: &mut MemberCache,
+    ) -> AppResult<()> {
         if matches!(
             e.kind,
             EventKind::ConversationUpdated | EventKind::ConversationRemoved
@@ -188,8 +240,14 @@ impl App {
         if e.kind == EventKind::ConversationUpdated {
             return self.fan_out_conversation(e, cache).await;
         }
-        let Some(content) = self.load_event(e, NO_VIEWER).await? else {
-            return Ok(());
+        // A message in hand is the message as stored, hidden for no one: what reading it as
+        // `NO_VIEWER` would return.
+        let content = match message {
+            Some(m) => Content::Message(m.clone()),
+            None => match self.load_event(e, NO_VIEWER).await? {
+                Some(c) => c,
+                None => return Ok(()),
+            },
         };
         let subject = content.subject();
         // A removal addressed to its member needs no membership; everything else does.
@@ -358,6 +416,16 @@ impl App {
             shown,
             hidden,
         })
+    }
+}
+
+/// The next batch of the feed; never, without one.
+async fn recv_feed(
+    feed: &mut Option<tokio::sync::broadcast::Receiver<Arc<Committed>>>,
+) -> Result<Arc<Committed>, RecvError> {
+    match feed {
+        Some(f) => f.recv().await,
+        None => std::future::pending().await,
     }
 }
 

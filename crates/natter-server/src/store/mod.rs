@@ -252,6 +252,15 @@ impl Backlog {
     }
 }
 
+/// What one commit appended to the event log, in position order, with the messages it stored,
+/// as the writer had them in hand: the node that committed them fans them out from this,
+/// without reading them back.
+#[derive(Debug, Default)]
+pub struct Committed {
+    pub events: Vec<EventRow>,
+    pub messages: Vec<MessageRow>,
+}
+
 /// The persistence port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -449,6 +458,12 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::events_for`] with the log's head and how far it was pruned, in one read
     /// transaction: what resuming from a cursor needs.
     async fn backlog(&self, user_id: &str, after: i64, limit: u32) -> StoreResult<Backlog>;
+
+    /// What every commit of this process appends from now on, in position order; none if the
+    /// adapter cannot tell (the fan-out then reads the log). A receiver that lags is told so.
+    fn committed(&self) -> Option<tokio::sync::broadcast::Receiver<std::sync::Arc<Committed>>> {
+        None
+    }
 
     // ---- operations ----
 

@@ -1125,6 +1125,10 @@ impl Store for SqliteStore {
         }
     }
 
+    fn committed(&self) -> Option<tokio::sync::broadcast::Receiver<Arc<Committed>>> {
+        Some(self.writer.committed())
+    }
+
     async fn fail_next_commit(&self) -> StoreResult<()> {
         self.writer.fail_next_commit();
         Ok(())

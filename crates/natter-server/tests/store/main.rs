@@ -143,6 +143,7 @@ macro_rules! conformance_suite {
                 a_member_does_not_see_events_from_before_it_joined,
                 a_removed_member_stops_seeing_the_conversation,
                 events_are_ordered_by_position_and_limited,
+                what_commits_is_fed_in_position_order_as_the_log_holds_it,
                 a_reader_following_the_log_never_skips_an_event,
                 events_after_tails_every_event_for_the_fan_out,
                 pruning_drops_old_events_and_remembers_how_far,

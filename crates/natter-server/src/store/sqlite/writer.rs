@@ -12,6 +12,8 @@
 //! hears so (`unavailable`) and may retry (a send with its `client_id`).
 
 use std::{
+    cell::RefCell,
+    ops::Deref,
     path::Path,
     sync::{
         Arc,
@@ -21,9 +23,9 @@ use std::{
 };
 
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Committed, EventRow, MessageRow, StoreError, StoreResult};
 
 /// Writes queued at most before a caller waits for room.
 const QUEUE: usize = 4096;
@@ -31,13 +33,57 @@ const QUEUE: usize = 4096;
 const BATCH_MAX: usize = 256;
 /// Statements kept prepared.
 const STATEMENT_CACHE: usize = 128;
+/// Committed batches the fan-out may fall behind by before it reads the log instead.
+const FEED: usize = 1024;
+
+/// The write connection, with what the batch under way has logged: the events it appended and
+/// the messages it stored, published once the batch commits.
+pub(super) struct Tx {
+    conn: Connection,
+    journal: RefCell<Committed>,
+}
+
+impl Deref for Tx {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Tx {
+    /// An event was appended.
+    pub(super) fn logged(&self, e: EventRow) {
+        self.journal.borrow_mut().events.push(e);
+    }
+
+    /// A message was stored.
+    pub(super) fn stored(&self, m: MessageRow) {
+        self.journal.borrow_mut().messages.push(m);
+    }
+
+    fn mark(&self) -> (usize, usize) {
+        let j = self.journal.borrow();
+        (j.events.len(), j.messages.len())
+    }
+
+    /// Forgets what was logged after `mark` (its savepoint was rolled back).
+    fn forget_since(&self, (events, messages): (usize, usize)) {
+        let mut j = self.journal.borrow_mut();
+        j.events.truncate(events);
+        j.messages.truncate(messages);
+    }
+
+    fn take(&self) -> Committed {
+        std::mem::take(&mut *self.journal.borrow_mut())
+    }
+}
 
 /// One write waiting for the thread.
 trait Job: Send {
     /// Whether it runs outside any transaction (a checkpoint), after the batch commits.
     fn bare(&self) -> bool;
     /// Runs the write. `Err` only when the whole transaction was lost.
-    fn run(&mut self, conn: &Connection) -> Result<(), StoreError>;
+    fn run(&mut self, conn: &Tx) -> Result<(), StoreError>;
     /// Answers the caller once the batch is over: with its own result if the batch committed
     /// (or it ran bare), else with why the batch was lost.
     fn answer(self: Box<Self>, batch: Result<(), &StoreError>);
@@ -53,13 +99,13 @@ struct Write<T, F> {
 impl<T, F> Job for Write<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> StoreResult<T> + Send,
+    F: FnOnce(&Tx) -> StoreResult<T> + Send,
 {
     fn bare(&self) -> bool {
         self.bare
     }
 
-    fn run(&mut self, conn: &Connection) -> Result<(), StoreError> {
+    fn run(&mut self, conn: &Tx) -> Result<(), StoreError> {
         let Some(write) = self.write.take() else {
             return Ok(());
         };
@@ -67,6 +113,7 @@ where
             self.result = Some(write(conn));
             return Ok(());
         }
+        let mark = conn.mark();
         conn.execute_batch("SAVEPOINT unit")?;
         let r = write(conn);
         if r.is_ok() {
@@ -78,6 +125,7 @@ where
                 .unwrap_or_else(|| StoreError::Internal("lost transaction".into())));
         } else {
             conn.execute_batch("ROLLBACK TO unit; RELEASE unit")?;
+            conn.forget_since(mark);
         }
         self.result = Some(r);
         Ok(())
@@ -103,6 +151,8 @@ pub(super) struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
     /// Makes the next batch's commit fail (fault injection for the conformance suite).
     fail_next_commit: Arc<AtomicBool>,
+    /// What each batch logged, once committed.
+    feed: broadcast::Sender<Arc<Committed>>,
 }
 
 impl Writer {
@@ -116,21 +166,33 @@ impl Writer {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let fail_next_commit = Arc::new(AtomicBool::new(false));
         let arm = fail_next_commit.clone();
+        let (feed, _) = broadcast::channel(FEED);
+        let publish = feed.clone();
+        let tx = Tx {
+            conn,
+            journal: RefCell::default(),
+        };
         std::thread::Builder::new()
             .name("natter-sqlite-writer".into())
-            .spawn(move || run(conn, rx, arm, note))
+            .spawn(move || run(tx, rx, arm, publish, note))
             .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Writer {
             jobs,
             fail_next_commit,
+            feed,
         })
+    }
+
+    /// What every batch from now on logs, once committed, in commit (and so position) order.
+    pub(super) fn committed(&self) -> broadcast::Receiver<Arc<Committed>> {
+        self.feed.subscribe()
     }
 
     /// Runs `write` in the next batch's transaction; its result once the batch has committed.
     pub(super) async fn write<T, F>(&self, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Tx) -> StoreResult<T> + Send + 'static,
     {
         self.submit(write, false).await
     }
@@ -139,7 +201,7 @@ impl Writer {
     pub(super) async fn bare<T, F>(&self, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Tx) -> StoreResult<T> + Send + 'static,
     {
         self.submit(write, true).await
     }
@@ -147,7 +209,7 @@ impl Writer {
     async fn submit<T, F>(&self, write: F, bare: bool) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Tx) -> StoreResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Write {
@@ -180,9 +242,10 @@ fn open(path: &Path) -> StoreResult<Connection> {
 }
 
 fn run(
-    conn: Connection,
+    conn: Tx,
     mut rx: mpsc::Receiver<Box<dyn Job>>,
     fail_next_commit: Arc<AtomicBool>,
+    feed: broadcast::Sender<Arc<Committed>>,
     note: impl Fn(&Result<(), StoreError>),
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(BATCH_MAX);
@@ -202,6 +265,11 @@ fn run(
         }
         let result = store_batch(&conn, &mut batch);
         note(&result);
+        let logged = conn.take();
+        if result.is_ok() && !logged.events.is_empty() {
+            // None listening is no loss: the log holds it all.
+            let _ = feed.send(Arc::new(logged));
+        }
         for job in batch.iter_mut().filter(|j| j.bare()) {
             // Outside the batch's transaction; a failure is its own answer.
             let _ = job.run(&conn);
@@ -213,7 +281,7 @@ fn run(
 }
 
 /// Stores the batch's writes in one transaction.
-fn store_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+fn store_batch(conn: &Tx, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
     if batch.iter().all(|j| j.bare()) {
         return Ok(());
     }

@@ -7,11 +7,13 @@ use natter_core::{
     decide::{self, Change, Decision, NewEvent},
     receipts::{Marks, Watermarks},
 };
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::writer::Tx;
 
 use crate::store::{
-    EventKind, MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent, SessionRow,
-    StoreError, StoreResult, UserRow, payload,
+    EventKind, EventRow, MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent,
+    SessionRow, StoreError, StoreResult, UserRow, payload,
 };
 
 type Sql<T> = rusqlite::Result<T>;
@@ -84,7 +86,7 @@ impl Facts {
 }
 
 /// The conversation's facts, or `404` if there is none.
-fn facts(conn: &Connection, id: &str) -> StoreResult<Facts> {
+fn facts(conn: &Tx, id: &str) -> StoreResult<Facts> {
     let row = conn
         .prepare_cached("SELECT kind, last_seq, member_count FROM conversations WHERE id = ?")?
         .query_row([id], |r| {
@@ -100,7 +102,7 @@ fn facts(conn: &Connection, id: &str) -> StoreResult<Facts> {
     row.ok_or_else(|| Rule::not_found("conversation").into())
 }
 
-fn member(conn: &Connection, conversation_id: &str, user_id: &str) -> Sql<Option<MemberRow>> {
+fn member(conn: &Tx, conversation_id: &str, user_id: &str) -> Sql<Option<MemberRow>> {
     conn.prepare_cached(&format!(
         "SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ? AND user_id = ?"
     ))?
@@ -108,7 +110,7 @@ fn member(conn: &Connection, conversation_id: &str, user_id: &str) -> Sql<Option
     .optional()
 }
 
-fn members(conn: &Connection, conversation_id: &str) -> Sql<Vec<MemberRow>> {
+fn members(conn: &Tx, conversation_id: &str) -> Sql<Vec<MemberRow>> {
     conn.prepare_cached(&format!(
         "SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ? ORDER BY join_order"
     ))?
@@ -126,11 +128,7 @@ fn as_member(m: &MemberRow) -> decide::Member {
     }
 }
 
-fn decided_member(
-    conn: &Connection,
-    conversation_id: &str,
-    user_id: &str,
-) -> Sql<Option<decide::Member>> {
+fn decided_member(conn: &Tx, conversation_id: &str, user_id: &str) -> Sql<Option<decide::Member>> {
     Ok(member(conn, conversation_id, user_id)?
         .as_ref()
         .map(as_member))
@@ -149,7 +147,7 @@ fn decided_message(m: &MessageRow) -> decide::Message<'_> {
 /// A message as `viewer` sees it, with the viewer's membership of its conversation; `404` if
 /// there is no such message (whether the viewer may see it is the decision's to say).
 fn message_and_viewer(
-    conn: &Connection,
+    conn: &Tx,
     id: &str,
     viewer: &str,
 ) -> StoreResult<(MessageRow, Option<decide::Member>)> {
@@ -164,7 +162,7 @@ fn message_and_viewer(
 
 /// The conversation's stored watermarks, and those its current members' marks give now. Two
 /// indexed look-ups, whatever the number of members.
-fn watermarks(conn: &Connection, conversation_id: &str) -> Sql<(Watermarks, Watermarks)> {
+fn watermarks(conn: &Tx, conversation_id: &str) -> Sql<(Watermarks, Watermarks)> {
     conn.prepare_cached(
         "SELECT c.all_delivered_seq, c.all_read_seq, \
            COALESCE((SELECT MIN(MAX(joined_seq, delivered_seq)) FROM members WHERE conversation_id = c.id), c.last_seq), \
@@ -189,7 +187,7 @@ fn watermarks(conn: &Connection, conversation_id: &str) -> Sql<(Watermarks, Wate
 
 /// Applies a decision: its changes, then its events, then, if it asks, the conversation's
 /// watermarks as [`decide::watermarks`] decides them.
-fn apply<T>(conn: &Connection, d: &Decision<T>) -> Sql<()> {
+fn apply<T>(conn: &Tx, d: &Decision<T>) -> Sql<()> {
     apply_changes(conn, &d.changes, &d.events)?;
     if let Some((conversation_id, at)) = &d.watermarks_of {
         let (stored, now) = watermarks(conn, conversation_id)?;
@@ -199,7 +197,7 @@ fn apply<T>(conn: &Connection, d: &Decision<T>) -> Sql<()> {
     Ok(())
 }
 
-fn apply_changes(conn: &Connection, changes: &[Change], events: &[NewEvent]) -> Sql<()> {
+fn apply_changes(conn: &Tx, changes: &[Change], events: &[NewEvent]) -> Sql<()> {
     for c in changes {
         apply_change(conn, c)?;
     }
@@ -219,7 +217,7 @@ fn apply_changes(conn: &Connection, changes: &[Change], events: &[NewEvent]) -> 
 }
 
 fn append_event(
-    conn: &Connection,
+    conn: &Tx,
     kind: EventKind,
     conversation_id: &str,
     user_id: Option<&str>,
@@ -239,23 +237,32 @@ fn append_event(
         data,
         at
     ])?;
+    conn.logged(EventRow {
+        pos: conn.last_insert_rowid(),
+        kind,
+        conversation_id: conversation_id.to_owned(),
+        user_id: user_id.map(str::to_owned),
+        message_id: message_id.map(str::to_owned),
+        data,
+        created_at: at,
+    });
     Ok(())
 }
 
-fn head(conn: &Connection) -> Sql<i64> {
+fn head(conn: &Tx) -> Sql<i64> {
     conn.prepare_cached(
         "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
     )?
     .query_row([], |r| r.get(0))
 }
 
-fn count_members(conn: &Connection, conversation_id: &str, by: i64) -> Sql<()> {
+fn count_members(conn: &Tx, conversation_id: &str, by: i64) -> Sql<()> {
     conn.prepare_cached("UPDATE conversations SET member_count = member_count + ? WHERE id = ?")?
         .execute(params![by, conversation_id])?;
     Ok(())
 }
 
-fn apply_change(conn: &Connection, c: &Change) -> Sql<()> {
+fn apply_change(conn: &Tx, c: &Change) -> Sql<()> {
     match c {
         Change::CreateConversation {
             id,
@@ -408,10 +415,7 @@ fn apply_change(conn: &Connection, c: &Change) -> Sql<()> {
 }
 
 /// Loads, decides with `decide`, applies; the decision's outcome.
-fn decided<T>(
-    conn: &Connection,
-    decide: impl FnOnce(&Connection) -> StoreResult<Decision<T>>,
-) -> StoreResult<T> {
+fn decided<T>(conn: &Tx, decide: impl FnOnce(&Tx) -> StoreResult<Decision<T>>) -> StoreResult<T> {
     let d = decide(conn)?;
     if !d.is_empty() {
         apply(conn, &d)?;
@@ -422,7 +426,7 @@ fn decided<T>(
 // ---- conversations and members ----
 
 pub(super) fn create_direct(
-    conn: &Connection,
+    conn: &Tx,
     new_id: &str,
     a: &str,
     b: &str,
@@ -438,7 +442,7 @@ pub(super) fn create_direct(
 }
 
 pub(super) fn create_group(
-    conn: &Connection,
+    conn: &Tx,
     id: &str,
     owner: &str,
     name: &str,
@@ -451,7 +455,7 @@ pub(super) fn create_group(
 }
 
 pub(super) fn rename(
-    conn: &Connection,
+    conn: &Tx,
     actor: &str,
     conversation_id: &str,
     name: &str,
@@ -465,7 +469,7 @@ pub(super) fn rename(
 }
 
 pub(super) fn add_member(
-    conn: &Connection,
+    conn: &Tx,
     actor: &str,
     conversation_id: &str,
     user_id: &str,
@@ -494,7 +498,7 @@ pub(super) fn add_member(
 }
 
 pub(super) fn remove_member(
-    conn: &Connection,
+    conn: &Tx,
     actor: &str,
     conversation_id: &str,
     user_id: &str,
@@ -520,7 +524,7 @@ pub(super) fn remove_member(
 }
 
 pub(super) fn set_role(
-    conn: &Connection,
+    conn: &Tx,
     actor: &str,
     conversation_id: &str,
     user_id: &str,
@@ -545,7 +549,7 @@ pub(super) fn set_role(
 
 /// A send: loads what the decision needs (the conversation, the sender's membership, an
 /// earlier send under the same `client_id`, `reply_to`'s target), decides, and applies.
-pub(super) fn send(conn: &Connection, msg: &NewMessage) -> StoreResult<Sent> {
+pub(super) fn send(conn: &Tx, msg: &NewMessage) -> StoreResult<Sent> {
     let conv = facts(conn, &msg.conversation_id)?;
     let me = decided_member(conn, &msg.conversation_id, &msg.sender_id)?;
     let earlier = match (&msg.client_id, &me) {
@@ -586,22 +590,24 @@ pub(super) fn send(conn: &Connection, msg: &NewMessage) -> StoreResult<Sent> {
         }
     };
     apply(conn, &d).map_err(send_failed)?;
+    let message = MessageRow {
+        id: msg.id.clone(),
+        conversation_id: msg.conversation_id.clone(),
+        seq,
+        sender_id: msg.sender_id.clone(),
+        client_id: msg.client_id.clone(),
+        kind: msg.kind,
+        text: msg.text.clone(),
+        media_id: msg.media_id.clone(),
+        reply_to: msg.reply_to.clone(),
+        created_at: msg.created_at,
+        edited_at: None,
+        deleted: false,
+        hidden: false,
+    };
+    conn.stored(message.clone());
     Ok(Sent {
-        message: MessageRow {
-            id: msg.id.clone(),
-            conversation_id: msg.conversation_id.clone(),
-            seq,
-            sender_id: msg.sender_id.clone(),
-            client_id: msg.client_id.clone(),
-            kind: msg.kind,
-            text: msg.text.clone(),
-            media_id: msg.media_id.clone(),
-            reply_to: msg.reply_to.clone(),
-            created_at: msg.created_at,
-            edited_at: None,
-            deleted: false,
-            hidden: false,
-        },
+        message,
         created: true,
     })
 }
@@ -620,7 +626,7 @@ fn send_failed(e: rusqlite::Error) -> StoreError {
 
 /// Moves `user_id`'s mark in a conversation up to `seq` (capped at the last seq).
 pub(super) fn mark(
-    conn: &Connection,
+    conn: &Tx,
     user_id: &str,
     conversation_id: &str,
     kind: MarkKind,
@@ -641,7 +647,7 @@ pub(super) fn mark(
 }
 
 pub(super) fn edit(
-    conn: &Connection,
+    conn: &Tx,
     actor: &str,
     message_id: &str,
     text: &str,
@@ -654,7 +660,7 @@ pub(super) fn edit(
 }
 
 pub(super) fn delete_for_everyone(
-    conn: &Connection,
+    conn: &Tx,
     actor: &str,
     message_id: &str,
     at: i64,
@@ -668,7 +674,7 @@ pub(super) fn delete_for_everyone(
     })
 }
 
-pub(super) fn hide(conn: &Connection, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
+pub(super) fn hide(conn: &Tx, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
     decided(conn, |conn| {
         let (msg, me) = message_and_viewer(conn, message_id, user_id)?;
         Ok(decide::hide(
@@ -682,7 +688,7 @@ pub(super) fn hide(conn: &Connection, user_id: &str, message_id: &str, at: i64) 
 
 // ---- accounts and sessions ----
 
-pub(super) fn create_user(conn: &Connection, user: &UserRow) -> StoreResult<()> {
+pub(super) fn create_user(conn: &Tx, user: &UserRow) -> StoreResult<()> {
     let res = conn
         .prepare_cached(
             "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -706,13 +712,13 @@ pub(super) fn create_user(conn: &Connection, user: &UserRow) -> StoreResult<()> 
     }
 }
 
-pub(super) fn set_last_seen(conn: &Connection, user_id: &str, at: i64) -> StoreResult<()> {
+pub(super) fn set_last_seen(conn: &Tx, user_id: &str, at: i64) -> StoreResult<()> {
     conn.prepare_cached("UPDATE users SET last_seen_at = ? WHERE id = ?")?
         .execute(params![at, user_id])?;
     Ok(())
 }
 
-pub(super) fn create_session(conn: &Connection, s: &SessionRow) -> StoreResult<()> {
+pub(super) fn create_session(conn: &Tx, s: &SessionRow) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO sessions (id, user_id, token_hash, device_name, created_at, last_active_at) \
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -728,20 +734,20 @@ pub(super) fn create_session(conn: &Connection, s: &SessionRow) -> StoreResult<(
     Ok(())
 }
 
-pub(super) fn touch_session(conn: &Connection, id: &str, at: i64) -> StoreResult<()> {
+pub(super) fn touch_session(conn: &Tx, id: &str, at: i64) -> StoreResult<()> {
     conn.prepare_cached("UPDATE sessions SET last_active_at = ? WHERE id = ?")?
         .execute(params![at, id])?;
     Ok(())
 }
 
-pub(super) fn delete_session(conn: &Connection, user_id: &str, id: &str) -> StoreResult<bool> {
+pub(super) fn delete_session(conn: &Tx, user_id: &str, id: &str) -> StoreResult<bool> {
     let n = conn
         .prepare_cached("DELETE FROM sessions WHERE id = ? AND user_id = ?")?
         .execute([id, user_id])?;
     Ok(n > 0)
 }
 
-pub(super) fn delete_idle_sessions(conn: &Connection, before: i64) -> StoreResult<Vec<String>> {
+pub(super) fn delete_idle_sessions(conn: &Tx, before: i64) -> StoreResult<Vec<String>> {
     Ok(conn
         .prepare_cached("DELETE FROM sessions WHERE last_active_at < ? RETURNING id")?
         .query_map([before], |r| r.get(0))?
@@ -750,7 +756,7 @@ pub(super) fn delete_idle_sessions(conn: &Connection, before: i64) -> StoreResul
 
 // ---- media ----
 
-pub(super) fn insert_media(conn: &Connection, m: &MediaRow) -> StoreResult<()> {
+pub(super) fn insert_media(conn: &Tx, m: &MediaRow) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO media (id, uploader_id, content_type, size, filename, width, height, \
          has_thumbnail, thumbnail_type, sha256, is_image, created_at) \
@@ -773,7 +779,7 @@ pub(super) fn insert_media(conn: &Connection, m: &MediaRow) -> StoreResult<()> {
     Ok(())
 }
 
-pub(super) fn delete_media_if_unused(conn: &Connection, id: &str) -> StoreResult<Option<String>> {
+pub(super) fn delete_media_if_unused(conn: &Tx, id: &str) -> StoreResult<Option<String>> {
     let sha: Option<String> = conn
         .prepare_cached(
             "DELETE FROM media WHERE id = ?1 \
@@ -790,7 +796,7 @@ pub(super) fn delete_media_if_unused(conn: &Connection, id: &str) -> StoreResult
 
 // ---- the event log and operations ----
 
-pub(super) fn prune_events(conn: &Connection, before: i64) -> StoreResult<i64> {
+pub(super) fn prune_events(conn: &Tx, before: i64) -> StoreResult<i64> {
     let highest: Option<i64> = conn
         .prepare_cached("SELECT MAX(pos) FROM events WHERE created_at < ?")?
         .query_row([before], |r| r.get(0))?;
@@ -811,7 +817,7 @@ pub(super) fn prune_events(conn: &Connection, before: i64) -> StoreResult<i64> {
 }
 
 /// One small write, to prove that a commit can succeed.
-pub(super) fn probe(conn: &Connection, at: i64) -> StoreResult<()> {
+pub(super) fn probe(conn: &Tx, at: i64) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO health_probe (id, at) VALUES (1, ?) \
          ON CONFLICT (id) DO UPDATE SET at = excluded.at",
@@ -822,7 +828,7 @@ pub(super) fn probe(conn: &Connection, at: i64) -> StoreResult<()> {
 
 /// Checkpoints and truncates the write-ahead log, whose old frames may hold erased content.
 /// Outside any transaction.
-pub(super) fn purge(conn: &Connection) -> StoreResult<()> {
+pub(super) fn purge(conn: &Tx) -> StoreResult<()> {
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(())
 }

@@ -735,3 +735,53 @@ pub async fn backlog_reads_the_events_with_the_logs_bounds(store: Arc<dyn Store>
     let b = store.backlog(&bob, pruned, 100).await.unwrap();
     assert_eq!(b.events, events_after(&*store, &bob, pruned).await);
 }
+
+/// An adapter that feeds its commits to the fan-out (`Store::committed`) feeds exactly what the
+/// log holds, in position order, with the messages stored: never a write that was rolled back
+/// (a send refused inside its batch, a commit that failed).
+pub async fn what_commits_is_fed_in_position_order_as_the_log_holds_it(store: Arc<dyn Store>) {
+    let Some(mut feed) = store.committed() else {
+        return;
+    };
+    let [alice, bob] = users(&*store, ["alice", "bob"]).await;
+    let dm = direct(&*store, &alice, &bob).await;
+    // Sends at once, sharing batches; one names media that does not exist and is refused.
+    let sends = (0..6).map(|i| {
+        let store = store.clone();
+        let mut msg = text(&dm, &alice, &format!("message {i}"), T0 + 1);
+        if i == 3 {
+            msg.kind = natter_core::MessageKind::File;
+            msg.media_id = Some("no-such-media".into());
+        }
+        tokio::spawn(async move { store.send(&msg).await })
+    });
+    let mut stored = Vec::new();
+    for s in sends {
+        if let Ok(sent) = s.await.unwrap() {
+            stored.push(sent.message.id);
+        }
+    }
+    assert_eq!(stored.len(), 5);
+    store.fail_next_commit().await.unwrap();
+    assert!(store.send(&text(&dm, &bob, "lost", T0 + 2)).await.is_err());
+    send(&*store, &dm, &bob, "kept", T0 + 3).await;
+
+    let logged: Vec<EventRow> = store.events_after(0, 1000).await.unwrap();
+    let head = logged.last().unwrap().pos;
+    let mut fed = Vec::new();
+    let mut messages = Vec::new();
+    while fed.last().is_none_or(|e: &EventRow| e.pos < head) {
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(10), feed.recv())
+            .await
+            .expect("every commit is fed")
+            .unwrap();
+        fed.extend(batch.events.iter().cloned());
+        messages.extend(batch.messages.iter().map(|m| m.text.clone().unwrap()));
+    }
+    assert_eq!(fed, logged, "the feed holds what the log holds, in order");
+    assert_eq!(messages.len(), 6, "five sends, and \"kept\": {messages:?}");
+    assert!(messages.iter().all(|t| t != "lost" && t != "message 3"));
+    for e in fed.iter().filter(|e| e.kind == NewMessage) {
+        assert!(e.message_id.is_some());
+    }
+}
