@@ -9,6 +9,7 @@ mod media;
 mod messages;
 mod presence;
 mod render;
+mod replay;
 mod typing;
 
 pub use messages::Page;
@@ -35,6 +36,7 @@ use crate::{
 };
 
 pub use events::{Cursor, parse_cursor};
+pub use replay::{Replay, ReplayPage, Replayed};
 
 /// Who is calling: a user through one of its device sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
