@@ -1208,7 +1208,7 @@ fn send_failed(e: sqlx::Error) -> StoreError {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Accounts for SqliteStore {
     async fn create_user(&self, user: &UserRow) -> StoreResult<()> {
         self.note(async {
         let res = sqlx::query(
@@ -1397,7 +1397,10 @@ impl Store for SqliteStore {
             .await,
         )
     }
+}
 
+#[async_trait]
+impl Conversations for SqliteStore {
     async fn create_direct(
         &self,
         new_id: &str,
@@ -1626,7 +1629,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Messages for SqliteStore {
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
         let (reply, answer) = oneshot::channel();
         self.sends
@@ -1799,7 +1805,10 @@ impl Store for SqliteStore {
             read_at,
         })
     }
+}
 
+#[async_trait]
+impl MediaRecords for SqliteStore {
     async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>> {
         let row = sqlx::query("SELECT * FROM media WHERE id = ?")
             .bind(id)
@@ -1900,7 +1909,10 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?)
     }
+}
 
+#[async_trait]
+impl EventLog for SqliteStore {
     async fn head(&self) -> StoreResult<i64> {
         let mut conn = self.readers.acquire().await?;
         Ok(head_in(&mut conn).await?)
@@ -1979,7 +1991,10 @@ impl Store for SqliteStore {
             events,
         })
     }
+}
 
+#[async_trait]
+impl Operations for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         if !self.health.failing.load(Ordering::Relaxed) {
