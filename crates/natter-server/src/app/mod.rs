@@ -2,6 +2,7 @@
 //! Handlers translate the wire to these calls and back; storage sits behind the `Store` port.
 
 mod accounts;
+mod compose;
 mod conversations;
 mod events;
 mod fanout;
@@ -9,8 +10,10 @@ mod media;
 mod messages;
 mod presence;
 mod render;
+mod replay;
 mod typing;
 
+pub use compose::{Adapters, adapters, adapters_on};
 pub use messages::Page;
 
 use std::{
@@ -26,15 +29,16 @@ use tokio::sync::watch;
 
 use crate::{
     ServeError,
-    blob::{BlobStore, local::LocalBlobs},
-    bus::{Bus, BusMessage, local::LocalBus},
+    blob::BlobStore,
+    bus::{Bus, BusMessage},
     config::Config,
     cpu::CpuPool,
     hub::Hub,
-    store::{Store, sqlite::SqliteStore},
+    store::Store,
 };
 
 pub use events::{Cursor, parse_cursor};
+pub use replay::{Replay, ReplayPage, Replayed};
 
 /// Who is calling: a user through one of its device sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,42 +79,25 @@ struct Inner {
 }
 
 impl App {
-    /// Opens storage as configured and starts the background tasks.
+    /// Opens the adapters the configuration selects and starts the background tasks.
     pub async fn open(config: Config) -> Result<App, ServeError> {
-        let url = config.database_url();
-        let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
-            if config.database_url.is_none() {
-                std::fs::create_dir_all(&config.data_dir).map_err(|source| {
-                    ServeError::DataDir {
-                        path: config.data_dir.display().to_string(),
-                        source,
-                    }
-                })?;
-            }
-            Arc::new(SqliteStore::open(&url).await?)
-        } else {
-            return Err(ServeError::Config(format!(
-                "database URL {url:?}: only sqlite:// is supported by this build"
-            )));
-        };
-        Self::open_on(config, store).await
+        let adapters = compose::adapters(&config).await?;
+        Self::open_with(config, adapters).await
     }
 
-    /// Starts the background tasks on `store`, already open (tests wrap one to inject faults).
+    /// Starts the background tasks on `store`, already open (tests wrap one to inject faults),
+    /// with the other adapters the configuration selects.
     pub async fn open_on(config: Config, store: Arc<dyn Store>) -> Result<App, ServeError> {
+        let adapters = compose::adapters_on(&config, store)?;
+        Self::open_with(config, adapters).await
+    }
+
+    /// Starts the background tasks on `adapters`, already open.
+    async fn open_with(config: Config, adapters: Adapters) -> Result<App, ServeError> {
+        let Adapters { store, blobs, bus } = adapters;
         // Read before any connection can exist, so the fan-out starts at no position a
         // connection is already past: starting later would skip what was logged meanwhile.
         let head = store.head().await?;
-        if config.bus_url.is_some() {
-            return Err(ServeError::Config(
-                "--bus-url: fan-out between nodes is not supported by this build".into(),
-            ));
-        }
-        let media_dir = config.media_dir();
-        let blobs = LocalBlobs::open(&media_dir).map_err(|source| ServeError::DataDir {
-            path: media_dir.display().to_string(),
-            source,
-        })?;
         let (stop, _) = watch::channel(false);
         let config_queue = config.ws_queue;
         let limiters = config
@@ -125,14 +112,14 @@ impl App {
                 config,
                 erased: AtomicBool::new(false),
                 stop,
-                bus: Arc::new(LocalBus::new()),
+                bus,
                 hub: Hub::new(config_queue),
                 presence: Default::default(),
                 typing: Default::default(),
                 sessions,
                 metrics: Default::default(),
                 limiters,
-                blobs: Arc::new(blobs),
+                blobs,
                 images: CpuPool::new("natter-image", config_images)?,
                 media_lock: Default::default(),
             }),

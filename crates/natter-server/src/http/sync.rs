@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::{error::ApiError, extract::Query};
 use crate::{
-    app::{App, Caller, parse_cursor},
+    app::{App, Caller, Replay, parse_cursor},
     error::AppError,
 };
 
@@ -73,38 +73,30 @@ pub async fn sync(
         // past what was noted.
         let noted = poll.head.as_mut().map(|h| *h.borrow_and_update());
         // Whether the cursor resumes is decided on the snapshot the events are read from.
-        let backlog = app
-            .store()
-            .backlog(&caller.user_id, since, limit)
-            .await
-            .map_err(AppError::from)?;
-        if !backlog.resumes(since) {
-            return Err(ApiError::new(
-                StatusCode::GONE,
-                "resync_required",
-                "the cursor is older than the retained event log: reload with REST",
-            ));
-        }
-        let rows = backlog.events;
+        let page = match app.replay(&caller.user_id, since, limit).await? {
+            Replay::Page(page) => page,
+            Replay::ResyncRequired { .. } => {
+                return Err(ApiError::new(
+                    StatusCode::GONE,
+                    "resync_required",
+                    "the cursor is older than the retained event log: reload with REST",
+                ));
+            }
+        };
         let head = match (poll.head.as_mut(), noted) {
-            (Some(h), Some(noted)) if rows.is_empty() && Instant::now() < deadline => {
+            (Some(h), Some(noted)) if page.events.is_empty() && Instant::now() < deadline => {
                 Some((h, noted.max(since)))
             }
             _ => None,
         };
         let Some((head, read_up_to)) = head else {
-            let has_more = rows.len() == limit as usize;
-            let next_cursor = rows.last().map_or(since, |e| e.pos).to_string();
-            let mut events = Vec::with_capacity(rows.len());
-            for e in &rows {
-                if let Some(ev) = app.render_event(&caller.user_id, e).await? {
-                    events.push(ev);
-                }
+            if let Some(err) = page.failed {
+                return Err(err.into());
             }
             return Ok(JsonOut(wire::SyncResponse {
-                events,
-                next_cursor,
-                has_more,
+                events: page.events.into_iter().filter_map(|r| r.event).collect(),
+                next_cursor: page.next_cursor.to_string(),
+                has_more: page.has_more,
             }));
         };
         let mut stopping = app.stopping();

@@ -25,7 +25,7 @@ use tokio::time::{Instant, timeout};
 
 use super::{error::ApiError, extract::Query};
 use crate::{
-    app::{App, Caller, parse_cursor},
+    app::{App, Caller, Replay, parse_cursor},
     error::AppError,
     hub::{Outbound, Registration, close},
     store::MarkKind,
@@ -237,36 +237,31 @@ async fn serve(
             loop {
                 // Each page is read with the log's bounds from the same snapshot, so a prune
                 // between pages is seen rather than skipped over.
-                let page = match app
-                    .store()
-                    .backlog(&caller.user_id, last_sent, BACKLOG_PAGE)
-                    .await
-                {
-                    Ok(p) => p,
+                let page = match app.replay(&caller.user_id, last_sent, BACKLOG_PAGE).await {
+                    Ok(Replay::Page(p)) => p,
+                    Ok(Replay::ResyncRequired { head }) => {
+                        send!(text(&wire::ControlFrame::ResyncRequired {
+                            cursor: Some(head.to_string())
+                        }));
+                        last_sent = head;
+                        break;
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "cannot read the backlog");
                         return End::Close(close::SERVER_ERROR, "internal error");
                     }
                 };
-                if !page.resumes(last_sent) {
-                    send!(text(&wire::ControlFrame::ResyncRequired {
-                        cursor: Some(page.head.to_string())
-                    }));
-                    last_sent = page.head;
-                    break;
-                }
-                for e in &page.events {
-                    match app.render_event(&caller.user_id, e).await {
-                        Ok(Some(ev)) => send!(text(&ev)),
-                        Ok(None) => {}
-                        Err(err) => {
-                            tracing::error!(error = %err, "cannot render the backlog");
-                            return End::Close(close::SERVER_ERROR, "internal error");
-                        }
+                for r in page.events {
+                    if let Some(ev) = r.event {
+                        send!(text(&ev));
                     }
-                    last_sent = e.pos;
+                    last_sent = r.pos;
                 }
-                if page.events.len() < BACKLOG_PAGE as usize {
+                if let Some(err) = page.failed {
+                    tracing::error!(error = %err, "cannot render the backlog");
+                    return End::Close(close::SERVER_ERROR, "internal error");
+                }
+                if !page.has_more {
                     break;
                 }
             }

@@ -261,11 +261,9 @@ pub struct Committed {
     pub messages: Vec<MessageRow>,
 }
 
-/// The persistence port.
+/// Persistence port: users and their device sessions.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // ---- accounts ----
-
+pub trait Accounts: Send + Sync + 'static {
     /// Stores a new user; a taken username is a `Conflict`.
     async fn create_user(&self, user: &UserRow) -> StoreResult<()>;
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>>;
@@ -289,9 +287,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool>;
     /// Deletes every session last active before `before`; returns their ids.
     async fn delete_idle_sessions(&self, before: i64) -> StoreResult<Vec<String>>;
+}
 
-    // ---- conversations ----
-
+/// Persistence port: conversations and their members.
+#[async_trait]
+pub trait Conversations: Send + Sync + 'static {
     /// The direct conversation of the pair, created (with its event) if it does not exist.
     /// Returns its id and whether it was created.
     async fn create_direct(
@@ -364,9 +364,11 @@ pub trait Store: Send + Sync + 'static {
         role: Role,
         at: i64,
     ) -> StoreResult<()>;
+}
 
-    // ---- messages ----
-
+/// Persistence port: messages, and the members' read and delivery marks.
+#[async_trait]
+pub trait Messages: Send + Sync + 'static {
     /// Stores a message with the next seq, or returns the one the sender already stored under
     /// the same `client_id` in that conversation. The sender must be a member.
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent>;
@@ -422,9 +424,11 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         seq: i64,
     ) -> StoreResult<MarkTimes>;
+}
 
-    // ---- media ----
-
+/// Persistence port: the records of uploaded media (the bytes themselves are the blob store's).
+#[async_trait]
+pub trait MediaRecords: Send + Sync + 'static {
     async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>>;
     async fn insert_media(&self, media: &MediaRow) -> StoreResult<()>;
     /// Whether `user_id` may fetch the media: its uploader, or a member of a conversation in
@@ -437,9 +441,11 @@ pub trait Store: Send + Sync + 'static {
     async fn media_bytes_of(&self, user_id: &str) -> StoreResult<i64>;
     /// Media created before `before` that no message refers to.
     async fn orphan_media(&self, before: i64, limit: u32) -> StoreResult<Vec<String>>;
+}
 
-    // ---- the event log ----
-
+/// Persistence port: the durable event log: what the fan-out tails and what readers resume from.
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
     /// The position of the newest event (0 if none).
     async fn head(&self) -> StoreResult<i64>;
     /// Every event after `after`, oldest first, at most `limit`: what the fan-out tails.
@@ -455,18 +461,19 @@ pub trait Store: Send + Sync + 'static {
     /// reader's cursor moves past them all the same.
     async fn events_for(&self, user_id: &str, after: i64, limit: u32)
     -> StoreResult<Vec<EventRow>>;
-    /// [`Store::events_for`] with the log's head and how far it was pruned, in one read
+    /// [`EventLog::events_for`] with the log's head and how far it was pruned, in one read
     /// transaction: what resuming from a cursor needs.
     async fn backlog(&self, user_id: &str, after: i64, limit: u32) -> StoreResult<Backlog>;
-
     /// What every commit of this process appends from now on, in position order; none if the
     /// adapter cannot tell (the fan-out then reads the log). A receiver that lags is told so.
     fn committed(&self) -> Option<tokio::sync::broadcast::Receiver<std::sync::Arc<Committed>>> {
         None
     }
+}
 
-    // ---- operations ----
-
+/// Persistence port: health, fault injection, erasure and shutdown.
+#[async_trait]
+pub trait Operations: Send + Sync + 'static {
     /// Whether the database answers, and, after writes failed for want of storage, whether
     /// one can commit again (`Unavailable` until it can).
     async fn ping(&self) -> StoreResult<()>;
@@ -480,3 +487,11 @@ pub trait Store: Send + Sync + 'static {
     async fn purge(&self) -> StoreResult<()>;
     async fn close(&self);
 }
+
+/// The persistence port: every aggregate's. Implement the parts; this follows.
+pub trait Store:
+    Accounts + Conversations + Messages + MediaRecords + EventLog + Operations
+{
+}
+
+impl<T: Accounts + Conversations + Messages + MediaRecords + EventLog + Operations> Store for T {}

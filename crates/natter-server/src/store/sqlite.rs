@@ -4,8 +4,9 @@
 //! batched, with no hand-off per statement; `writes` holds their SQL) and a pool of read-only
 //! connections (sqlx). SQLite allows one writer at a time anyway; funnelling every write through
 //! one connection makes the order in which event positions are allocated the order in which
-//! they commit, so a reader of the log can never skip an event that commits late. WAL lets readers run beside the writer. `secure_delete` overwrites erased
-//! content in the database file; [`Store::purge`] then checkpoints and truncates the WAL, whose
+//! they commit, so a reader of the log can never skip an event that commits late. WAL lets
+//! readers run beside the writer. `secure_delete` overwrites erased content in the database
+//! file; [`Operations::purge`] then checkpoints and truncates the WAL, whose
 //! old frames would still hold it.
 
 use std::{
@@ -146,7 +147,7 @@ impl SqliteStore {
         })
     }
 
-    /// Records what a write did for [`Store::ping`], and passes its result on.
+    /// Records what a write did for [`Operations::ping`], and passes its result on.
     fn note<T>(&self, r: StoreResult<T>) -> StoreResult<T> {
         self.health.note(&r);
         r
@@ -506,7 +507,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Accounts for SqliteStore {
     async fn create_user(&self, user: &UserRow) -> StoreResult<()> {
         let user = user.clone();
         self.writer
@@ -636,7 +637,10 @@ impl Store for SqliteStore {
             .write(move |c| writes::delete_idle_sessions(c, before))
             .await
     }
+}
 
+#[async_trait]
+impl Conversations for SqliteStore {
     async fn create_direct(
         &self,
         new_id: &str,
@@ -846,7 +850,10 @@ impl Store for SqliteStore {
             .write(move |c| writes::set_role(c, &actor, &conversation_id, &user_id, role, at))
             .await
     }
+}
 
+#[async_trait]
+impl Messages for SqliteStore {
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
         let msg = msg.clone();
         self.writer.write(move |c| writes::send(c, &msg)).await
@@ -988,7 +995,10 @@ impl Store for SqliteStore {
             read_at,
         })
     }
+}
 
+#[async_trait]
+impl MediaRecords for SqliteStore {
     async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>> {
         let row = sqlx::query("SELECT * FROM media WHERE id = ?")
             .bind(id)
@@ -1045,7 +1055,10 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?)
     }
+}
 
+#[async_trait]
+impl EventLog for SqliteStore {
     async fn head(&self) -> StoreResult<i64> {
         let mut conn = self.readers.acquire().await?;
         Ok(head_in(&mut conn).await?)
@@ -1098,6 +1111,13 @@ impl Store for SqliteStore {
         })
     }
 
+    fn committed(&self) -> Option<tokio::sync::broadcast::Receiver<Arc<Committed>>> {
+        Some(self.writer.committed())
+    }
+}
+
+#[async_trait]
+impl Operations for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.readers).await?;
         if !self.health.failing.load(Ordering::Relaxed) {
@@ -1123,10 +1143,6 @@ impl Store for SqliteStore {
         } else {
             Err(StoreError::Unavailable("writes are failing".into()))
         }
-    }
-
-    fn committed(&self) -> Option<tokio::sync::broadcast::Receiver<Arc<Committed>>> {
-        Some(self.writer.committed())
     }
 
     async fn fail_next_commit(&self) -> StoreResult<()> {

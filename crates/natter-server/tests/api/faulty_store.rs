@@ -9,9 +9,10 @@ use std::{
 use async_trait::async_trait;
 use natter_core::Role;
 use natter_server::store::{
-    Backlog, ConversationRow, ConversationView, ConversationViews, EventRow, MarkKind, MarkTimes,
-    MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent, SessionRow, Store, StoreError,
-    StoreResult, UserRow, sqlite::SqliteStore,
+    Accounts, Backlog, ConversationRow, ConversationView, ConversationViews, Conversations,
+    EventLog, EventRow, MarkKind, MarkTimes, MediaRecords, MediaRow, MemberRow, MessageRow,
+    Messages, NewMessage, Operations, Removed, Sent, SessionRow, StoreError, StoreResult, UserRow,
+    sqlite::SqliteStore,
 };
 
 /// The viewer the fan-out reads messages as: no one in particular, so that one rendering
@@ -87,7 +88,7 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl Store for FaultyStore {
+impl Accounts for FaultyStore {
     async fn create_user(&self, user: &UserRow) -> StoreResult<()> {
         self.inner.create_user(user).await
     }
@@ -141,6 +142,13 @@ impl Store for FaultyStore {
         self.inner.delete_session(user_id, id).await
     }
 
+    async fn delete_idle_sessions(&self, before: i64) -> StoreResult<Vec<String>> {
+        self.inner.delete_idle_sessions(before).await
+    }
+}
+
+#[async_trait]
+impl Conversations for FaultyStore {
     async fn create_direct(
         &self,
         new_id: &str,
@@ -247,7 +255,10 @@ impl Store for FaultyStore {
             .set_role(actor, conversation_id, user_id, role, at)
             .await
     }
+}
 
+#[async_trait]
+impl Messages for FaultyStore {
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent> {
         self.inner.send(msg).await
     }
@@ -324,7 +335,10 @@ impl Store for FaultyStore {
     ) -> StoreResult<MarkTimes> {
         self.inner.mark_times(conversation_id, user_id, seq).await
     }
+}
 
+#[async_trait]
+impl MediaRecords for FaultyStore {
     async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>> {
         self.inner.media(id).await
     }
@@ -348,7 +362,10 @@ impl Store for FaultyStore {
     async fn orphan_media(&self, before: i64, limit: u32) -> StoreResult<Vec<String>> {
         self.inner.orphan_media(before, limit).await
     }
+}
 
+#[async_trait]
+impl EventLog for FaultyStore {
     async fn head(&self) -> StoreResult<i64> {
         self.inner.head().await
     }
@@ -360,10 +377,6 @@ impl Store for FaultyStore {
 
     async fn prune_events(&self, before: i64) -> StoreResult<i64> {
         self.inner.prune_events(before).await
-    }
-
-    async fn delete_idle_sessions(&self, before: i64) -> StoreResult<Vec<String>> {
-        self.inner.delete_idle_sessions(before).await
     }
 
     async fn pruned_up_to(&self) -> StoreResult<i64> {
@@ -382,7 +395,10 @@ impl Store for FaultyStore {
     async fn backlog(&self, user_id: &str, after: i64, limit: u32) -> StoreResult<Backlog> {
         self.inner.backlog(user_id, after, limit).await
     }
+}
 
+#[async_trait]
+impl Operations for FaultyStore {
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }

@@ -1,0 +1,73 @@
+//! The composition root: the one place that decides which adapters a configuration selects
+//! for the ports (storage, media bytes, the fan-out bus).
+
+use std::sync::Arc;
+
+use crate::{
+    ServeError,
+    blob::{BlobStore, local::LocalBlobs},
+    bus::{Bus, local::LocalBus},
+    config::Config,
+    store::{Store, sqlite::SqliteStore},
+};
+
+/// The adapters the application runs on.
+pub struct Adapters {
+    pub store: Arc<dyn Store>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub bus: Arc<dyn Bus>,
+}
+
+/// Opens the adapters `config` selects. Only SQLite storage, local media and the in-process
+/// bus are built in: another database URL, or `--bus-url`, is a configuration error.
+pub async fn adapters(config: &Config) -> Result<Adapters, ServeError> {
+    let store = store(config).await?;
+    adapters_on(config, store)
+}
+
+/// The adapters `config` selects, around `store`, already open (tests wrap one to inject
+/// faults).
+pub fn adapters_on(config: &Config, store: Arc<dyn Store>) -> Result<Adapters, ServeError> {
+    Ok(Adapters {
+        store,
+        bus: bus(config)?,
+        blobs: blobs(config)?,
+    })
+}
+
+/// Opens the storage adapter the database URL names.
+async fn store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
+    let url = config.database_url();
+    if !url.starts_with("sqlite:") {
+        return Err(ServeError::Config(format!(
+            "database URL {url:?}: only sqlite:// is supported by this build"
+        )));
+    }
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(Arc::new(SqliteStore::open(&url).await?))
+}
+
+/// The bus between nodes: in-process only.
+fn bus(config: &Config) -> Result<Arc<dyn Bus>, ServeError> {
+    if config.bus_url.is_some() {
+        return Err(ServeError::Config(
+            "--bus-url: fan-out between nodes is not supported by this build".into(),
+        ));
+    }
+    Ok(Arc::new(LocalBus::new()))
+}
+
+/// Media bytes: files under the media directory.
+fn blobs(config: &Config) -> Result<Arc<dyn BlobStore>, ServeError> {
+    let media_dir = config.media_dir();
+    let blobs = LocalBlobs::open(&media_dir).map_err(|source| ServeError::DataDir {
+        path: media_dir.display().to_string(),
+        source,
+    })?;
+    Ok(Arc::new(blobs))
+}
