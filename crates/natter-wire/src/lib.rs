@@ -857,7 +857,7 @@ impl ServerFrame {
             "typing_start" | "typing_stop" | "presence_update" => {
                 serde_json::from_str(text).map(ServerFrame::Ephemeral)
             }
-            "ready" | "pong" | "error" | "resync_required" => {
+            "ready" | "pong" | "error" | "sent" | "resync_required" => {
                 serde_json::from_str(text).map(ServerFrame::Control)
             }
             _ => serde_json::from_str(text).map(|e| ServerFrame::Event(Box::new(e))),
@@ -946,6 +946,11 @@ mod frame_tests {
             serde_json::to_string(&err).unwrap(),
             r#"{"type":"error","ref":"r1","error":{"code":"not_found","message":"m"}}"#
         );
+        let sent = r#"{"type":"sent","ref":"r1","created":true,"message":{"id":"m","conversation_id":"c","seq":1,"sender_id":"u","client_id":null,"kind":"text","text":"hi","media":null,"reply_to":null,"created_at":"2026-11-27T23:59:59.123Z","edited_at":null,"deleted":false,"status":"sent"}}"#;
+        assert!(matches!(
+            ServerFrame::parse(sent).unwrap(),
+            ServerFrame::Control(ControlFrame::Sent { created: true, .. })
+        ));
         // An error without a ref reads as before.
         let old: ControlFrame =
             serde_json::from_str(r#"{"type":"error","error":{"code":"c","message":"m"}}"#).unwrap();
