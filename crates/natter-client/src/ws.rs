@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use natter_wire::{ClientFrame, ControlFrame, ServerFrame};
+use natter_wire::{ClientFrame, ControlFrame, SendMessageRequest, ServerFrame};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
@@ -264,6 +264,23 @@ impl Socket {
             conversation_id: conversation_id.into(),
             up_to_seq,
         })
+        .await
+    }
+
+    /// Sends a message over the socket (the `send` frame): the server stores it as
+    /// `POST /conversations/{id}/messages` would and answers with a `sent` frame (or an `error`)
+    /// carrying `reference`, read with [`Socket::next`]. Retry with the same `client_id`.
+    pub async fn send_message(
+        &mut self,
+        reference: Option<&str>,
+        conversation_id: &str,
+        req: SendMessageRequest,
+    ) -> Result<()> {
+        self.send(&ClientFrame::send(
+            reference.map(str::to_owned),
+            conversation_id,
+            req,
+        ))
         .await
     }
 

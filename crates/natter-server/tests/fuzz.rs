@@ -100,6 +100,8 @@ const KEYS: &[&str] = &[
     "online",
     "last_seen_at",
     "events",
+    "ref",
+    "created",
 ];
 
 /// Tags and enumerated values of the protocol.
@@ -109,7 +111,9 @@ const TAGS: &[&str] = &[
     "delivered",
     "read",
     "ping",
+    "send",
     "pong",
+    "sent",
     "ready",
     "error",
     "resync_required",
@@ -136,7 +140,7 @@ const TAGS: &[&str] = &[
 ];
 
 /// The tags of client frames.
-const CLIENT_TAGS: &[&str] = &["auth", "typing", "delivered", "read", "ping"];
+const CLIENT_TAGS: &[&str] = &["auth", "typing", "delivered", "read", "ping", "send"];
 
 /// Strings that have broken parsers before.
 const NASTY: &[&str] = &[
@@ -586,8 +590,11 @@ fn valid_client_frame(u: &mut Unstructured<'_>, w: &World) -> Value {
         pick(u, &w.convs).clone()
     };
     let seq = i64::from(int(u, 0, 5));
-    match int(u, 0, 4) {
+    match int(u, 0, 5) {
         0 => json!({"type": "ping"}),
+        5 => {
+            json!({"type": "send", "ref": string(u, w), "conversation_id": conv, "text": string(u, w)})
+        }
         1 => json!({"type": "auth", "token": string(u, w)}),
         2 => json!({"type": "typing", "conversation_id": conv, "typing": chance(u, 2)}),
         3 => json!({"type": "delivered", "conversation_id": conv, "up_to_seq": seq}),
@@ -735,7 +742,13 @@ fn valid_server_frame(u: &mut Unstructured<'_>, w: &World) -> Value {
         "all_delivered_seq": 3, "all_read_seq": 2,
     });
     let data = json!({"conversation_id": "c1", "user_id": "u1"});
-    match int(u, 0, 14) {
+    match int(u, 0, 16) {
+        15 => {
+            json!({"type": "sent", "ref": string(u, w), "created": chance(u, 2), "message": message})
+        }
+        16 => {
+            json!({"type": "error", "ref": "r1", "error": {"code": "not_found", "message": "no"}})
+        }
         0 => json!({"type": "ready", "cursor": "1", "session_id": "s", "user_id": "u1"}),
         1 => json!({"type": "pong"}),
         2 => json!({"type": "error", "error": {"code": "invalid_request", "message": "no"}}),
@@ -836,6 +849,23 @@ fn client_frame() -> impl Strategy<Value = wire::ClientFrame> {
                 up_to_seq,
             }
         }),
+        (
+            any::<Option<String>>(),
+            any::<String>(),
+            any::<Option<String>>(),
+            any::<Option<String>>(),
+        )
+            .prop_map(|(reference, conversation_id, client_id, text)| {
+                wire::ClientFrame::send(
+                    reference,
+                    conversation_id,
+                    wire::SendMessageRequest {
+                        client_id,
+                        text,
+                        ..Default::default()
+                    },
+                )
+            }),
     ]
 }
 
@@ -1724,6 +1754,8 @@ enum Expect {
     Pong,
     /// Nothing.
     Nothing,
+    /// A `sent` frame or an `error` frame, whatever its code (a `send`).
+    Answer,
 }
 
 fn expect_for(text: &str, alice_convs: &[&str]) -> Expect {
@@ -1732,6 +1764,13 @@ fn expect_for(text: &str, alice_convs: &[&str]) -> Expect {
     match serde_json::from_str::<wire::ClientFrame>(text) {
         Err(_) | Ok(wire::ClientFrame::Auth { .. }) => Expect::Error(INVALID),
         Ok(wire::ClientFrame::Ping) => Expect::Pong,
+        Ok(wire::ClientFrame::Send { reference, .. }) => {
+            if reference.is_some_and(|r| r.chars().count() > wire::MAX_REF_CHARS) {
+                Expect::Error(INVALID)
+            } else {
+                Expect::Answer
+            }
+        }
         Ok(wire::ClientFrame::Typing {
             conversation_id, ..
         }) => {
@@ -1846,7 +1885,8 @@ fn websocket_answers_every_frame_and_stays_open() {
         tally.add(format_args!("{} {:?}", case.how, expect));
         match (&expect, got.as_slice()) {
             (Expect::Pong | Expect::Nothing, []) => {}
-            (Expect::Error(codes), [ControlFrame::Error { error }]) => {
+            (Expect::Answer, [ControlFrame::Sent { .. } | ControlFrame::Error { .. }]) => {}
+            (Expect::Error(codes), [ControlFrame::Error { error, .. }]) => {
                 prop_assert!(
                     codes.contains(&error.code.as_str()),
                     "{:?}: error {:?}, expected one of {:?}",

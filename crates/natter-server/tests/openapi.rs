@@ -335,3 +335,15 @@ async fn every_operation_with_a_body_documents_the_stalled_body_408() {
     }
     assert!(with_body > 5, "only {with_body} operations with a body");
 }
+
+#[tokio::test]
+async fn the_websocket_send_and_sent_frames_are_described() {
+    let doc = document().await;
+    let schemas = &doc["components"]["schemas"];
+    let client = schemas["ClientFrame"].to_string();
+    assert!(client.contains("\"send\""), "ClientFrame: {client}");
+    assert!(client.contains("\"ref\""), "ClientFrame: {client}");
+    let control = schemas["ControlFrame"].to_string();
+    assert!(control.contains("\"sent\""), "ControlFrame: {control}");
+    assert!(control.contains("\"created\""), "ControlFrame: {control}");
+}

@@ -734,6 +734,57 @@ pub enum ClientFrame {
     },
     /// Asks for a `pong`.
     Ping,
+    /// Sends a message, exactly like `POST /conversations/{id}/messages` (the same validation,
+    /// limits, rate limit, idempotency by `client_id` and error codes). Answered with `sent`
+    /// once the message is durably stored, or with an `error`; both echo `ref`.
+    Send {
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+        /// The client's own label for this frame (at most 64 characters), echoed in its answer.
+        reference: Option<String>,
+        /// The conversation to send into.
+        conversation_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+        /// An idempotency key (1–64 characters): sending again with it returns the first message.
+        client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::MessageKind>))]
+        /// `text` (default), `image` or `file`.
+        kind: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
+        /// The text (required for `text`; a caption otherwise).
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// The caller's upload to attach (required for `image` and `file`).
+        media_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// The id of a message of the same conversation that this one answers.
+        reply_to: Option<String>,
+    },
+}
+
+/// The longest `ref` a `send` frame may carry.
+pub const MAX_REF_CHARS: usize = 64;
+
+impl ClientFrame {
+    /// A `send` frame for `conversation_id` with the body of a REST send.
+    pub fn send(
+        reference: Option<String>,
+        conversation_id: impl Into<String>,
+        req: SendMessageRequest,
+    ) -> Self {
+        ClientFrame::Send {
+            reference,
+            conversation_id: conversation_id.into(),
+            client_id: req.client_id,
+            kind: req.kind,
+            text: req.text,
+            media_id: req.media_id,
+            reply_to: req.reply_to,
+        }
+    }
 }
 
 /// The control frames from server to client that are neither durable nor ephemeral events.
@@ -752,10 +803,25 @@ pub enum ControlFrame {
     },
     /// The answer to a `ping`.
     Pong,
-    /// The answer to an invalid frame; the connection stays open.
+    /// The answer to an invalid frame, or to a `send` that failed; the connection stays open.
     Error {
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        /// The `ref` of the `send` frame answered, if it had one.
+        reference: Option<String>,
         /// What was wrong with the frame.
         error: ErrorDetail,
+    },
+    /// The answer to a `send` frame: its message is durably stored. It also arrives, as on
+    /// every device of the sender, as a `new_message` event (before or after this frame).
+    Sent {
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        /// The `ref` of the `send` frame answered, if it had one.
+        reference: Option<String>,
+        /// Whether it was stored now (`false`: its `client_id` was sent before, and `message`
+        /// is the one stored then, as REST answers `200`).
+        created: bool,
+        /// The message stored.
+        message: Box<Message>,
     },
     /// The `since` cursor is older than the retained log: reload with REST. `cursor` is where
     /// the live stream that follows starts.
@@ -773,7 +839,7 @@ pub enum ServerFrame {
     Event(Box<Event>),
     /// An ephemeral frame (typing, presence), never replayed.
     Ephemeral(Ephemeral),
-    /// A control frame (`ready`, `pong`, `error`, `resync_required`).
+    /// A control frame (`ready`, `pong`, `error`, `sent`, `resync_required`).
     Control(ControlFrame),
 }
 
@@ -791,7 +857,7 @@ impl ServerFrame {
             "typing_start" | "typing_stop" | "presence_update" => {
                 serde_json::from_str(text).map(ServerFrame::Ephemeral)
             }
-            "ready" | "pong" | "error" | "resync_required" => {
+            "ready" | "pong" | "error" | "sent" | "resync_required" => {
                 serde_json::from_str(text).map(ServerFrame::Control)
             }
             _ => serde_json::from_str(text).map(|e| ServerFrame::Event(Box::new(e))),
@@ -844,5 +910,56 @@ mod frame_tests {
             serde_json::to_string(&ClientFrame::Ping).unwrap(),
             r#"{"type":"ping"}"#
         );
+    }
+
+    #[test]
+    fn send_frames_carry_ref_as_ref() {
+        let f: ClientFrame = serde_json::from_str(
+            r#"{"type":"send","ref":"r1","conversation_id":"c","client_id":"k","text":"hi"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            ClientFrame::send(
+                Some("r1".into()),
+                "c",
+                SendMessageRequest {
+                    client_id: Some("k".into()),
+                    text: Some("hi".into()),
+                    ..Default::default()
+                }
+            )
+        );
+        let minimal = ClientFrame::send(None, "c", SendMessageRequest::default());
+        assert_eq!(
+            serde_json::to_string(&minimal).unwrap(),
+            r#"{"type":"send","conversation_id":"c"}"#
+        );
+        let err = ControlFrame::Error {
+            reference: Some("r1".into()),
+            error: ErrorDetail {
+                code: "not_found".into(),
+                message: "m".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&err).unwrap(),
+            r#"{"type":"error","ref":"r1","error":{"code":"not_found","message":"m"}}"#
+        );
+        let sent = r#"{"type":"sent","ref":"r1","created":true,"message":{"id":"m","conversation_id":"c","seq":1,"sender_id":"u","client_id":null,"kind":"text","text":"hi","media":null,"reply_to":null,"created_at":"2026-11-27T23:59:59.123Z","edited_at":null,"deleted":false,"status":"sent"}}"#;
+        assert!(matches!(
+            ServerFrame::parse(sent).unwrap(),
+            ServerFrame::Control(ControlFrame::Sent { created: true, .. })
+        ));
+        // An error without a ref reads as before.
+        let old: ControlFrame =
+            serde_json::from_str(r#"{"type":"error","error":{"code":"c","message":"m"}}"#).unwrap();
+        assert!(matches!(
+            old,
+            ControlFrame::Error {
+                reference: None,
+                ..
+            }
+        ));
     }
 }

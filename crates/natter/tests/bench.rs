@@ -77,6 +77,29 @@ fn a_pinned_run_with_receipts_reports_cpu_per_message_and_marks() {
 }
 
 #[test]
+fn ws_send_sends_over_the_websocket_and_loses_nothing() {
+    for scenario in [
+        &["dm", "--pairs", "2"][..],
+        &["group", "--members", "6", "--senders", "2"],
+    ] {
+        let mut args = vec!["--duration", "1s", "--ws-send", "--json"];
+        args.extend(scenario);
+        let r = report(&bench(&args));
+        for check in ["lost", "duplicated", "out_of_order", "send_errors"] {
+            assert_eq!(r[check], 0, "{check}: {r:#}");
+        }
+        assert!(r["messages_acked"].as_u64().unwrap() > 0, "{r:#}");
+        assert!(
+            r["parameters"]
+                .as_str()
+                .unwrap()
+                .contains("sent over WebSocket"),
+            "{r:#}"
+        );
+    }
+}
+
+#[test]
 fn overlapping_or_missing_cpus_are_refused() {
     let out = bench(&["--server-cpus", "0", "--client-cpus", "0", "dm"]);
     assert!(!out.status.success());

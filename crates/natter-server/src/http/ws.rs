@@ -50,7 +50,7 @@ pub struct WsQuery {
     operation_id = "websocket",
     tag = "realtime",
     summary = "Upgrade to the WebSocket event stream",
-    description = "Authenticate with the `Authorization` header, or with a first frame `{\"type\": \"auth\", \"token\"}` within 10 s (failures close with 4001). The server sends `ready` (`ControlFrame`), then the durable events after `since` (`Event`), then the live stream, with ephemeral frames (`Ephemeral`) in between. Client frames: `ClientFrame`. Close codes: 1001 shutting down, 1009 a frame over 64 KiB, 1011 the server failed: the backlog could not be read or rendered, or the token could not be checked (reconnect later from the same cursor, with the same token), 1013 too many connections (try later), 4001 authentication failed or session revoked or expired, 4008 too slow, or an event could not be delivered (resume from the last cursor). No event is ever skipped: a connection that could not be sent one is closed before any later one.",
+    description = "Authenticate with the `Authorization` header, or with a first frame `{\"type\": \"auth\", \"token\"}` within 10 s (failures close with 4001). The server sends `ready` (`ControlFrame`), then the durable events after `since` (`Event`), then the live stream, with ephemeral frames (`Ephemeral`) in between. Client frames: `ClientFrame`; a `send` frame is the REST send over the socket (same validation, limits, idempotency and error codes), answered with `sent` (once durably stored) or `error`, each carrying the frame's `ref`. Close codes: 1001 shutting down, 1009 a frame over 64 KiB, 1011 the server failed: the backlog could not be read or rendered, or the token could not be checked (reconnect later from the same cursor, with the same token), 1013 too many connections (try later), 4001 authentication failed or session revoked or expired, 4008 too slow, or an event could not be delivered (resume from the last cursor). No event is ever skipped: a connection that could not be sent one is closed before any later one.",
     params(
         ("since" = Option<String>, Query, description = "Resume after this cursor"),
     ),
@@ -357,16 +357,34 @@ async fn serve(
 }
 
 /// Acts on one client frame; returns the reply, if any.
+///
+/// A `send` is awaited here, in the connection's task: its answer (`sent` or `error`, with its
+/// `ref`) goes out once the message is durably stored, and the connection's queued events wait
+/// only for that store.
 async fn handle_frame(app: &App, caller: &Caller, text: &str) -> Option<Message> {
     let frame = match serde_json::from_str::<wire::ClientFrame>(text) {
         Ok(f) => f,
         Err(e) => {
-            return Some(error_frame(ApiError::invalid(format!(
-                "invalid frame: {e}"
-            ))));
+            return Some(error_frame_for(
+                ref_of_unparsed(text),
+                ApiError::invalid(format!("invalid frame: {e}")),
+            ));
         }
     };
-    // Frames that act count against the write limits, as REST writes do.
+    let reference = match &frame {
+        wire::ClientFrame::Send { reference, .. } => reference.clone(),
+        _ => None,
+    };
+    if let Some(r) = &reference
+        && r.chars().count() > wire::MAX_REF_CHARS
+    {
+        return Some(error_frame(ApiError::invalid(format!(
+            "ref must be at most {} characters",
+            wire::MAX_REF_CHARS
+        ))));
+    }
+    // Frames that act count against the write limits, as REST writes do (a `send` once, as
+    // `POST .../messages` does).
     let acts = !matches!(
         frame,
         wire::ClientFrame::Ping | wire::ClientFrame::Auth { .. }
@@ -375,7 +393,7 @@ async fn handle_frame(app: &App, caller: &Caller, text: &str) -> Option<Message>
         && let Some(limiters) = app.limiters()
         && let Err(e) = limiters.check_write(caller)
     {
-        return Some(error_frame(e.into()));
+        return Some(error_frame_for(reference, e.into()));
     }
     let result: Result<(), AppError> = match frame {
         wire::ClientFrame::Ping => return Some(text_msg(&wire::ControlFrame::Pong)),
@@ -398,12 +416,58 @@ async fn handle_frame(app: &App, caller: &Caller, text: &str) -> Option<Message>
             app.mark_up_to(caller, &conversation_id, MarkKind::Read, up_to_seq)
                 .await
         }
+        wire::ClientFrame::Send {
+            reference,
+            conversation_id,
+            client_id,
+            kind,
+            text,
+            media_id,
+            reply_to,
+        } => {
+            let req = wire::SendMessageRequest {
+                client_id,
+                kind,
+                text,
+                media_id,
+                reply_to,
+            };
+            // The same application call as `POST /conversations/{id}/messages`.
+            return Some(match app.send(caller, &conversation_id, req).await {
+                Ok((message, created)) => text_msg(&wire::ControlFrame::Sent {
+                    reference,
+                    created,
+                    message: Box::new(message),
+                }),
+                Err(e) => error_frame_for(reference, e.into()),
+            });
+        }
     };
     result.err().map(|e| error_frame(e.into()))
 }
 
+/// The `ref` of a frame that did not parse, when it has a usable one, so that a client can
+/// tell which of its `send` frames the error answers.
+fn ref_of_unparsed(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Ref {
+        #[serde(rename = "ref")]
+        reference: Option<String>,
+    }
+    serde_json::from_str::<Ref>(text)
+        .ok()
+        .and_then(|r| r.reference)
+        .filter(|r| r.chars().count() <= wire::MAX_REF_CHARS)
+}
+
 fn error_frame(e: ApiError) -> Message {
+    error_frame_for(None, e)
+}
+
+/// An `error` frame answering the frame with this `ref`.
+fn error_frame_for(reference: Option<String>, e: ApiError) -> Message {
     text_msg(&wire::ControlFrame::Error {
+        reference,
         error: wire::ErrorDetail {
             code: e.code.to_owned(),
             message: e.message,

@@ -434,7 +434,10 @@ async fn websocket_frames_that_act_count_against_the_write_limit() {
     socket.typing(&conv.id, true).await.unwrap();
     let mut refused = false;
     while let Some(f) = socket.next_within(Duration::from_secs(2)).await.unwrap() {
-        if let natter_client::ServerFrame::Control(natter_client::ControlFrame::Error { error }) = f
+        if let natter_client::ServerFrame::Control(natter_client::ControlFrame::Error {
+            error,
+            ..
+        }) = f
         {
             assert_eq!(error.code, "rate_limited");
             refused = true;

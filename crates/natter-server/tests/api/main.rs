@@ -22,3 +22,4 @@ mod sync;
 mod typing_presence;
 mod watermarks;
 mod web;
+mod ws_send;

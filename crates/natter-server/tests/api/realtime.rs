@@ -30,7 +30,7 @@ async fn session_id(client: &natter_client::Client) -> String {
 /// The next frame must be an error frame; returns its code.
 async fn next_error_code(socket: &mut Socket) -> String {
     match next_frame(socket).await {
-        ServerFrame::Control(ControlFrame::Error { error }) => {
+        ServerFrame::Control(ControlFrame::Error { error, .. }) => {
             assert!(!error.message.is_empty(), "an error frame has a message");
             error.code
         }

@@ -1,5 +1,6 @@
 //! The chat scenarios (`dm`, `group`, `reconnect`): users online on WebSockets, senders posting
-//! over REST, every delivery checked.
+//! over REST (or, with `--ws-send`, sending `send` frames over a WebSocket of their own, each
+//! acknowledged by its `sent`), every delivery checked.
 //!
 //! Each message's text carries its send time (microseconds since the run began, one clock for
 //! the whole process), so each receiver measures end-to-end latency itself. Each receiver
@@ -28,7 +29,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use natter_client::{
     Client, ClientFrame, ControlFrame, EventData, Live, SendMessageRequest, ServerFrame,
 };
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use super::{
     Common, Scenario,
@@ -188,6 +189,11 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
         Some(r) => format!("open loop {r}/s"),
         None => format!("closed loop, {} in flight per sender", c.inflight),
     };
+    let load = if c.ws_send {
+        format!("{load}, sent over WebSocket")
+    } else {
+        load
+    };
     let setup = ProgressBar::new_spinner().with_message(format!("setting up {n_users} users"));
     setup.enable_steady_tick(Duration::from_millis(200));
     let users = make_users(&anon, n_users, &tag).await?;
@@ -271,7 +277,13 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let mut tasks = Vec::new();
     for conv in &convs {
         for &s in &conv.senders {
+            let ws = if c.ws_send {
+                Some(WsSend::start(users[s].0.clone(), conv.id.clone()).await?)
+            } else {
+                None
+            };
             let sender = Sender {
+                ws,
                 client: users[s].0.clone(),
                 conv: conv.id.clone(),
                 name: format!("{s}"),
@@ -474,6 +486,8 @@ fn scenario_name(s: &Scenario) -> &'static str {
 #[derive(Clone)]
 struct Sender {
     client: Client,
+    /// With `--ws-send`: the WebSocket the sends go over.
+    ws: Option<WsSend>,
     conv: String,
     name: String,
     start: Instant,
@@ -500,8 +514,17 @@ impl Sender {
         };
         for attempt in 0..5 {
             let began = Instant::now();
-            match self.client.send_message(&self.conv, &req).await {
-                Ok(_) => {
+            let result = match &self.ws {
+                Some(ws) => ws.send(req.clone()).await,
+                None => self
+                    .client
+                    .send_message(&self.conv, &req)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            match result {
+                Ok(()) => {
                     let us = began.elapsed().as_micros() as u64;
                     if let Ok(mut h) = self.ack.lock() {
                         h.record(us.max(1)).ok();
@@ -514,6 +537,93 @@ impl Sender {
                     tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
                 }
             }
+        }
+    }
+}
+
+/// A send waiting for its answer: `Ok` once `sent`, else what went wrong.
+type Answer = oneshot::Sender<std::result::Result<(), String>>;
+
+/// One sender's WebSocket for `--ws-send`: each send goes out as a `send` frame with a `ref` of
+/// its own and is answered when the `sent` (or `error`) with that `ref` comes back, in whatever
+/// order. A connection that fails fails the sends waiting on it (they retry with the same
+/// `client_id`), and the next send reconnects.
+#[derive(Clone)]
+struct WsSend {
+    tx: mpsc::Sender<(SendMessageRequest, Answer)>,
+}
+
+impl WsSend {
+    async fn start(client: Client, conv: String) -> Result<WsSend> {
+        let socket = client.connect(None).await?;
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(ws_send_loop(client, conv, socket, rx));
+        Ok(WsSend { tx })
+    }
+
+    async fn send(&self, req: SendMessageRequest) -> std::result::Result<(), String> {
+        let (answer, answered) = oneshot::channel();
+        self.tx
+            .send((req, answer))
+            .await
+            .map_err(|_| "the sending socket is gone".to_owned())?;
+        answered
+            .await
+            .map_err(|_| "the connection was lost before the answer".to_owned())?
+    }
+}
+
+/// Runs one `--ws-send` socket until every [`WsSend`] handle is dropped.
+async fn ws_send_loop(
+    client: Client,
+    conv: String,
+    socket: natter_client::Socket,
+    mut rx: mpsc::Receiver<(SendMessageRequest, Answer)>,
+) {
+    let mut socket = Some(socket);
+    let mut waiting: HashMap<String, Answer> = HashMap::new();
+    let mut next_ref = 0u64;
+    loop {
+        let Some(s) = socket.as_mut() else {
+            // Whatever waited on the lost connection fails (and is retried); then reconnect.
+            waiting.clear();
+            match client.connect(None).await {
+                Ok(s) => socket = Some(s),
+                Err(_) if rx.is_closed() => return,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+            continue;
+        };
+        tokio::select! {
+            next = rx.recv() => {
+                let Some((req, answer)) = next else { return };
+                next_ref += 1;
+                let r = next_ref.to_string();
+                match s.send_message(Some(&r), &conv, req).await {
+                    Ok(()) => {
+                        waiting.insert(r, answer);
+                    }
+                    Err(e) => {
+                        let _ = answer.send(Err(e.to_string()));
+                        socket = None;
+                    }
+                }
+            }
+            frame = s.next() => match frame {
+                Ok(ServerFrame::Control(ControlFrame::Sent { reference: Some(r), .. })) => {
+                    if let Some(answer) = waiting.remove(&r) {
+                        let _ = answer.send(Ok(()));
+                    }
+                }
+                Ok(ServerFrame::Control(ControlFrame::Error { reference: Some(r), error })) => {
+                    if let Some(answer) = waiting.remove(&r) {
+                        let _ = answer.send(Err(error.code));
+                    }
+                }
+                // Its own messages' events, presence: not this socket's business.
+                Ok(_) => {}
+                Err(_) => socket = None,
+            },
         }
     }
 }

@@ -61,6 +61,11 @@ pub struct Common {
     /// as the web client does (one mark of each kind per conversation per 250 ms at most).
     #[arg(long, global = true)]
     pub receipts: bool,
+    /// Senders send over a WebSocket (the `send` frame, acknowledged by `sent`) instead of
+    /// `POST .../messages`: each sender opens one more connection for its sends (its receiving
+    /// device is left as it is), and every message is checked as with REST.
+    #[arg(long, global = true)]
+    pub ws_send: bool,
 }
 
 /// Checks `--server-cpus` and `--client-cpus` and pins the calling thread, and so every
