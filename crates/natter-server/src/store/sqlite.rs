@@ -37,6 +37,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     /// Every write goes to the writer thread.
     writer: Writer,
+    /// Marks waiting for the writer, coalesced.
+    marks: Arc<marks::Coalescer>,
     readers: SqlitePool,
     /// Whether writes are failing for want of storage, and the health probe's last answer.
     health: Arc<WriteHealth>,
@@ -141,6 +143,7 @@ impl SqliteStore {
             .await?;
         Ok(Self {
             writer,
+            marks: Arc::default(),
             readers,
             health,
             path,
@@ -355,6 +358,7 @@ macro_rules! select_messages {
     };
 }
 
+mod marks;
 mod writer;
 mod writes;
 
@@ -968,10 +972,25 @@ impl Messages for SqliteStore {
         seq: i64,
         at: i64,
     ) -> StoreResult<bool> {
-        let (user_id, conversation_id) = (user_id.to_owned(), conversation_id.to_owned());
-        self.writer
-            .write(move |c| writes::mark(c, &user_id, &conversation_id, kind, seq, at))
-            .await
+        let key: marks::Key = (
+            conversation_id.to_owned(),
+            user_id.to_owned(),
+            kind == MarkKind::Read,
+        );
+        let pending = match self.marks.join(&key, seq, at) {
+            marks::Turn::Follow(done) => return marks::follow(done).await,
+            marks::Turn::Lead(p) => p,
+        };
+        let (marks, k, p) = (self.marks.clone(), key.clone(), pending.clone());
+        let answer = self
+            .writer
+            .write(move |c| {
+                let (seq, at) = marks.start(&k, &p);
+                writes::mark(c, &k.1, &k.0, kind, seq, at)
+            })
+            .await;
+        self.marks.finish(&key, &pending, &answer);
+        answer
     }
 
     async fn mark_times(

@@ -115,6 +115,7 @@ macro_rules! conformance_suite {
                 sending_marks_the_senders_read_seq_up_to_its_message,
                 marking_needs_membership,
                 concurrent_marks_keep_the_highest,
+                a_burst_of_marks_waiting_together_moves_once,
             }
             media {
                 media_records_are_stored_and_fetched,

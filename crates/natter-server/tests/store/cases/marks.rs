@@ -280,3 +280,42 @@ pub async fn concurrent_marks_keep_the_highest(store: Arc<dyn Store>) {
     }
     assert_eq!(marks_of(&*store, &dm, &bob).await, marks(30, 30));
 }
+
+/// Marks of one member, conversation and kind that wait for the writer together coalesce into
+/// one move to the highest seq asked: a burst costs a few events, not one per mark, and every
+/// caller hears that its mark is stored.
+pub async fn a_burst_of_marks_waiting_together_moves_once(store: Arc<dyn Store>) {
+    let [alice, bob] = users(&*store, ["alice", "bob"]).await;
+    let dm = direct(&*store, &alice, &bob).await;
+    send_n(&*store, &dm, &alice, 30).await;
+    let before = store.head().await.unwrap();
+
+    // Polled in order (`join_all` of at most 30 polls them in turn), so that the marks reach
+    // the store in increasing order: were each stored alone, each would move the mark and log
+    // a move.
+    let marks_in_order = (1..=30).map(|seq| {
+        let (store, bob, dm) = (store.clone(), bob.clone(), dm.clone());
+        async move {
+            store
+                .mark(&bob, &dm, MarkKind::Delivered, seq, T0 + 100 + seq)
+                .await
+        }
+    });
+    let mut moved = 0;
+    for answer in futures::future::join_all(marks_in_order).await {
+        moved += usize::from(answer.unwrap());
+    }
+    assert_eq!(marks_of(&*store, &dm, &bob).await, marks(30, 0));
+    let statuses = store
+        .events_after(before, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == natter_server::store::EventKind::MessageStatus)
+        .count();
+    assert!(moved >= 1);
+    assert!(
+        statuses < 10,
+        "30 marks waiting together logged {statuses} moves"
+    );
+}
