@@ -6,7 +6,7 @@
 //! only to look up or change the maps, never across an `.await`.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -14,7 +14,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, watch};
 
 /// Close codes of the API.
 pub mod close {
@@ -70,8 +70,158 @@ impl Frame {
 struct Conn {
     id: u64,
     session_id: String,
-    tx: mpsc::Sender<Outbound>,
-    close: watch::Sender<Option<u16>>,
+    link: Arc<Link>,
+}
+
+/// What the hub and one connection share: its queue of frames and its close code, in one small
+/// allocation. The queue holds memory only while frames wait in it, so an idle connection costs
+/// a few dozen bytes here (a tokio `mpsc` channel pre-allocates a block of 32 slots, and a
+/// `watch` channel eight `Notify`s).
+struct Link {
+    state: Mutex<LinkState>,
+    /// Woken when a frame is queued or the hub lets go.
+    frames: Notify,
+    /// Woken when the close code is set or the hub lets go.
+    closing: Notify,
+}
+
+#[derive(Default)]
+struct LinkState {
+    queue: VecDeque<Outbound>,
+    /// Set when the hub wants the connection closed.
+    close: Option<u16>,
+    /// Bumped each time `close` is set, so that a receiver sees every change.
+    close_version: u64,
+    /// The hub has dropped the connection (unregistered).
+    hub_gone: bool,
+    /// The connection has dropped its queue's end: it takes nothing more.
+    conn_gone: bool,
+}
+
+impl Link {
+    fn state(&self) -> std::sync::MutexGuard<'_, LinkState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the close code; with `only_first`, only if none is set yet. True if it was set.
+    fn set_close(&self, code: u16, only_first: bool) -> bool {
+        let mut st = self.state();
+        let first = st.close.is_none();
+        if only_first && !first {
+            return false;
+        }
+        st.close = Some(code);
+        st.close_version += 1;
+        drop(st);
+        self.closing.notify_one();
+        true
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.link.state().hub_gone = true;
+        self.link.frames.notify_one();
+        self.link.closing.notify_one();
+    }
+}
+
+/// Why a frame could not be taken from a connection's queue.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing is queued now.
+    Empty,
+    /// Nothing is queued and the hub will queue nothing more.
+    Disconnected,
+}
+
+/// A connection's end of its queue.
+pub struct Queue {
+    link: Arc<Link>,
+}
+
+/// Queues that grew past this many slots are given back once drained.
+const KEEP_SLOTS: usize = 16;
+
+impl Queue {
+    /// The next frame; `None` once the queue is empty and the hub let the connection go.
+    /// Cancel-safe: a frame is taken only when it is returned.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        loop {
+            match self.try_recv() {
+                Ok(out) => return Some(out),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => self.link.frames.notified().await,
+            }
+        }
+    }
+
+    pub fn try_recv(&mut self) -> Result<Outbound, TryRecvError> {
+        let mut st = self.link.state();
+        match st.queue.pop_front() {
+            Some(out) => {
+                if st.queue.is_empty() && st.queue.capacity() > KEEP_SLOTS {
+                    st.queue = VecDeque::new();
+                }
+                Ok(out)
+            }
+            None if st.hub_gone => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        let mut st = self.link.state();
+        st.conn_gone = true;
+        st.queue = VecDeque::new();
+    }
+}
+
+/// The hub's end of a connection stopped listening.
+#[derive(Debug)]
+pub struct Closed;
+
+/// A connection's view of the close code the hub sets.
+pub struct CloseCode {
+    link: Arc<Link>,
+    seen: u64,
+}
+
+impl CloseCode {
+    /// The code now: `Some` once the hub wants the connection closed.
+    pub fn borrow(&self) -> Code {
+        Code(self.link.state().close)
+    }
+
+    /// Waits until the code is set (or set again) after the last time this returned;
+    /// `Err` if the hub let the connection go first. Cancel-safe.
+    pub async fn changed(&mut self) -> Result<(), Closed> {
+        loop {
+            {
+                let st = self.link.state();
+                if st.close_version != self.seen {
+                    self.seen = st.close_version;
+                    return Ok(());
+                }
+                if st.hub_gone {
+                    return Err(Closed);
+                }
+            }
+            self.link.closing.notified().await;
+        }
+    }
+}
+
+/// A close code read from [`CloseCode::borrow`].
+pub struct Code(Option<u16>);
+
+impl std::ops::Deref for Code {
+    type Target = Option<u16>;
+    fn deref(&self) -> &Option<u16> {
+        &self.0
+    }
 }
 
 #[derive(Default)]
@@ -92,9 +242,9 @@ pub struct Hub {
 /// A connection's end of the hub.
 pub struct Registration {
     pub id: u64,
-    pub rx: mpsc::Receiver<Outbound>,
+    pub rx: Queue,
     /// Becomes `Some(code)` when the hub wants the connection closed.
-    pub close: watch::Receiver<Option<u16>>,
+    pub close: CloseCode,
     /// This is the user's only connection on this node.
     pub first: bool,
 }
@@ -116,20 +266,22 @@ impl Hub {
 
     pub fn register(&self, user_id: &str, session_id: &str) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(self.queue);
-        let (close_tx, close_rx) = watch::channel(None);
+        let link = Arc::new(Link {
+            state: Mutex::new(LinkState::default()),
+            frames: Notify::new(),
+            closing: Notify::new(),
+        });
         let mut st = self.state();
         let list = st.conns.entry(user_id.to_owned()).or_default();
         list.push(Conn {
             id,
             session_id: session_id.to_owned(),
-            tx,
-            close: close_tx,
+            link: link.clone(),
         });
         Registration {
             id,
-            rx,
-            close: close_rx,
+            rx: Queue { link: link.clone() },
+            close: CloseCode { link, seen: 0 },
             first: list.len() == 1,
         }
     }
@@ -174,18 +326,22 @@ impl Hub {
         for c in list {
             // A connection told to close takes nothing more: had it taken a later frame after
             // missing this one, its cursor would pass the gap and resuming would skip it.
-            if c.close.borrow().is_some() {
+            let mut q = c.link.state();
+            if q.close.is_some() || q.conn_gone {
                 continue;
             }
-            match c.tx.try_send(out.clone()) {
-                Ok(()) => took += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    // Counted once per connection, not once per frame it misses.
-                    if c.close.send_replace(Some(close::TOO_SLOW)).is_none() {
-                        slow += 1;
-                    }
+            if q.queue.len() < self.queue {
+                q.queue.push_back(out.clone());
+                drop(q);
+                c.link.frames.notify_one();
+                took += 1;
+            } else {
+                // Full. Counted once per connection, not once per frame it misses: it takes
+                // nothing more once told to close.
+                drop(q);
+                if c.link.set_close(close::TOO_SLOW, true) {
+                    slow += 1;
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
         (took, slow)
@@ -198,13 +354,7 @@ impl Hub {
         let st = self.state();
         let stop = |user_id: &str| {
             for c in st.conns.get(user_id).into_iter().flatten() {
-                c.close.send_if_modified(|now| {
-                    let first = now.is_none();
-                    if first {
-                        *now = Some(code);
-                    }
-                    first
-                });
+                c.link.set_close(code, true);
             }
             if let Some((head, _)) = st.polls.get(user_id) {
                 advance(head, pos);
@@ -221,7 +371,7 @@ impl Hub {
         let st = self.state();
         for c in st.conns.values().flatten() {
             if c.session_id == session_id {
-                c.close.send_replace(Some(code));
+                c.link.set_close(code, false);
             }
         }
     }
@@ -230,7 +380,7 @@ impl Hub {
     pub fn close_all(&self, code: u16) {
         let st = self.state();
         for c in st.conns.values().flatten() {
-            c.close.send_replace(Some(code));
+            c.link.set_close(code, false);
         }
     }
 
