@@ -194,6 +194,82 @@ fn auth_close(e: &AppError) -> (u16, &'static str) {
     }
 }
 
+/// Sends `ready` and, when resuming, the backlog after `since`; the position the live stream
+/// continues from, or how the connection ends.
+async fn catch_up(
+    app: &App,
+    caller: &Caller,
+    tx: &mut Tx,
+    since: Option<i64>,
+    write_timeout: Duration,
+) -> Result<i64, End> {
+    macro_rules! send {
+        ($msg:expr) => {
+            match timeout(write_timeout, tx.send($msg)).await {
+                Ok(Ok(())) => {}
+                _ => return Err(End::Gone),
+            }
+        };
+    }
+    let ready = |cursor: i64| {
+        text(&wire::ControlFrame::Ready {
+            cursor: cursor.to_string(),
+            session_id: caller.session_id.clone(),
+            user_id: caller.user_id.clone(),
+        })
+    };
+    let last_sent;
+    match since {
+        None => {
+            last_sent = match app.store().head().await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the log head");
+                    return Err(End::Close(close::SERVER_ERROR, "internal error"));
+                }
+            };
+            send!(ready(last_sent));
+        }
+        Some(since) => {
+            send!(ready(since));
+            let mut cursor = since;
+            loop {
+                // Each page is read with the log's bounds from the same snapshot, so a prune
+                // between pages is seen rather than skipped over.
+                let page = match app.replay(&caller.user_id, cursor, BACKLOG_PAGE).await {
+                    Ok(Replay::Page(p)) => p,
+                    Ok(Replay::ResyncRequired { head }) => {
+                        send!(text(&wire::ControlFrame::ResyncRequired {
+                            cursor: Some(head.to_string())
+                        }));
+                        cursor = head;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the backlog");
+                        return Err(End::Close(close::SERVER_ERROR, "internal error"));
+                    }
+                };
+                for r in page.events {
+                    if let Some(ev) = r.event {
+                        send!(text(&ev));
+                    }
+                    cursor = r.pos;
+                }
+                if let Some(err) = page.failed {
+                    tracing::error!(error = %err, "cannot render the backlog");
+                    return Err(End::Close(close::SERVER_ERROR, "internal error"));
+                }
+                if !page.has_more {
+                    break;
+                }
+            }
+            last_sent = cursor;
+        }
+    }
+    Ok(last_sent)
+}
+
 async fn serve(
     app: &App,
     caller: &Caller,
@@ -213,61 +289,12 @@ async fn serve(
             }
         };
     }
-    let ready = |cursor: i64| {
-        text(&wire::ControlFrame::Ready {
-            cursor: cursor.to_string(),
-            session_id: caller.session_id.clone(),
-            user_id: caller.user_id.clone(),
-        })
+    // Boxed: its state is large and needed only until the stream goes live, so it must not
+    // stay in every idle connection's future.
+    let mut last_sent = match Box::pin(catch_up(app, caller, tx, since, write_timeout)).await {
+        Ok(cursor) => cursor,
+        Err(end) => return end,
     };
-    let mut last_sent;
-    match since {
-        None => {
-            last_sent = match app.store().head().await {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the log head");
-                    return End::Close(close::SERVER_ERROR, "internal error");
-                }
-            };
-            send!(ready(last_sent));
-        }
-        Some(since) => {
-            send!(ready(since));
-            last_sent = since;
-            loop {
-                // Each page is read with the log's bounds from the same snapshot, so a prune
-                // between pages is seen rather than skipped over.
-                let page = match app.replay(&caller.user_id, last_sent, BACKLOG_PAGE).await {
-                    Ok(Replay::Page(p)) => p,
-                    Ok(Replay::ResyncRequired { head }) => {
-                        send!(text(&wire::ControlFrame::ResyncRequired {
-                            cursor: Some(head.to_string())
-                        }));
-                        last_sent = head;
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot read the backlog");
-                        return End::Close(close::SERVER_ERROR, "internal error");
-                    }
-                };
-                for r in page.events {
-                    if let Some(ev) = r.event {
-                        send!(text(&ev));
-                    }
-                    last_sent = r.pos;
-                }
-                if let Some(err) = page.failed {
-                    tracing::error!(error = %err, "cannot render the backlog");
-                    return End::Close(close::SERVER_ERROR, "internal error");
-                }
-                if !page.has_more {
-                    break;
-                }
-            }
-        }
-    }
 
     let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
     let mut heard = Instant::now();
