@@ -120,12 +120,15 @@ impl App {
         }
         self.metrics().events_fanned_out.inc_by(fresh.len() as u64);
         let mut last = last;
+        // The writer logs each send's event and its message in the same order, so one pass over
+        // the messages finds each (no search per event: a batch holds up to hundreds).
+        let mut messages = batch.messages.iter();
         for e in fresh {
             let message = e
                 .message_id
                 .as_deref()
                 .filter(|_| e.kind == EventKind::NewMessage)
-                .and_then(|id| batch.messages.iter().find(|m| m.id == id));
+                .and_then(|id| messages.find(|m| m.id == id));
             self.fan_out_or_close(e, message, cache).await;
             last = e.pos;
         }

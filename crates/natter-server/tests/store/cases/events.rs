@@ -775,6 +775,16 @@ pub async fn what_commits_is_fed_in_position_order_as_the_log_holds_it(store: Ar
             .await
             .expect("every commit is fed")
             .unwrap();
+        // Each stored message in the order of its `new_message` event: the fan-out finds them
+        // in one pass.
+        let message_events: Vec<_> = batch
+            .events
+            .iter()
+            .filter(|e| e.kind == NewMessage)
+            .map(|e| e.message_id.clone().unwrap())
+            .collect();
+        let stored: Vec<_> = batch.messages.iter().map(|m| m.id.clone()).collect();
+        assert_eq!(stored, message_events);
         fed.extend(batch.events.iter().cloned());
         messages.extend(batch.messages.iter().map(|m| m.text.clone().unwrap()));
     }
