@@ -410,6 +410,11 @@ impl Hub {
         }
     }
 
+    /// The users with at least one connection on this node.
+    pub fn users(&self) -> Vec<String> {
+        self.state().conns.keys().cloned().collect()
+    }
+
     /// How many connections are open on this node.
     pub fn connections(&self) -> usize {
         self.state().conns.values().map(Vec::len).sum()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::{
     ServeError,
     blob::{BlobStore, local::LocalBlobs},
-    bus::{Bus, local::LocalBus},
+    bus::{Bus, local::LocalBus, nats::NatsBus},
     config::Config,
     store::{Store, sqlite::SqliteStore},
 };
@@ -18,19 +18,19 @@ pub struct Adapters {
     pub bus: Arc<dyn Bus>,
 }
 
-/// Opens the adapters `config` selects. Only SQLite storage, local media and the in-process
-/// bus are built in: another database URL, or `--bus-url`, is a configuration error.
+/// Opens the adapters `config` selects: the storage its database URL names, media under the
+/// media directory, and the in-process bus or, with `--bus-url`, NATS.
 pub async fn adapters(config: &Config) -> Result<Adapters, ServeError> {
     let store = store(config).await?;
-    adapters_on(config, store)
+    adapters_on(config, store).await
 }
 
 /// The adapters `config` selects, around `store`, already open (tests wrap one to inject
 /// faults).
-pub fn adapters_on(config: &Config, store: Arc<dyn Store>) -> Result<Adapters, ServeError> {
+pub async fn adapters_on(config: &Config, store: Arc<dyn Store>) -> Result<Adapters, ServeError> {
     Ok(Adapters {
         store,
-        bus: bus(config)?,
+        bus: bus(config).await?,
         blobs: blobs(config)?,
     })
 }
@@ -52,14 +52,16 @@ async fn store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     Ok(Arc::new(SqliteStore::open(&url).await?))
 }
 
-/// The bus between nodes: in-process only.
-fn bus(config: &Config) -> Result<Arc<dyn Bus>, ServeError> {
-    if config.bus_url.is_some() {
-        return Err(ServeError::Config(
-            "--bus-url: fan-out between nodes is not supported by this build".into(),
-        ));
+/// The bus between nodes: NATS with `--bus-url`, else in-process (one node).
+async fn bus(config: &Config) -> Result<Arc<dyn Bus>, ServeError> {
+    match &config.bus_url {
+        Some(url) => Ok(Arc::new(
+            NatsBus::connect(url, &config.bus_prefix)
+                .await
+                .map_err(ServeError::Config)?,
+        )),
+        None => Ok(Arc::new(LocalBus::new())),
     }
-    Ok(Arc::new(LocalBus::new()))
 }
 
 /// Media bytes: files under the media directory.

@@ -80,10 +80,12 @@ impl App {
                         Err(RecvError::Closed) => feed = None,
                     },
                     msg = bus.recv() => match msg {
-                        // This node's own commits arrive on the feed; only another writer's
-                        // (none on one node) need the log read.
-                        Ok(BusMessage::LogAppended) if feed.is_some() => continue,
-                        Ok(BusMessage::LogAppended) | Err(RecvError::Lagged(_)) => {}
+                        // This node's own commits arrive on the feed; only another node's
+                        // need the log read, and whatever the bus lost during an outage.
+                        Ok(BusMessage::LogAppended { here: true }) if feed.is_some() => continue,
+                        Ok(BusMessage::LogAppended { .. } | BusMessage::Reconnected)
+                        | Err(RecvError::Lagged(_)) => {}
+                        Ok(BusMessage::Presence(_)) => continue,
                         Ok(BusMessage::Ephemeral { users, frame }) => {
                             let out = Outbound::Ephemeral(frame);
                             for u in users.iter() {

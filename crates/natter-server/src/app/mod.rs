@@ -88,7 +88,7 @@ impl App {
     /// Starts the background tasks on `store`, already open (tests wrap one to inject faults),
     /// with the other adapters the configuration selects.
     pub async fn open_on(config: Config, store: Arc<dyn Store>) -> Result<App, ServeError> {
-        let adapters = compose::adapters_on(&config, store)?;
+        let adapters = compose::adapters_on(&config, store).await?;
         Self::open_with(config, adapters).await
     }
 
@@ -126,6 +126,7 @@ impl App {
         };
         app.spawn_eraser();
         app.spawn_fanout(head);
+        app.spawn_cluster_presence();
         app.spawn_typing_expiry();
         app.spawn_pruner();
         app.spawn_session_expiry();
@@ -167,7 +168,7 @@ impl App {
 
     /// Wakes the fan-out: the event log grew.
     fn log_appended(&self) {
-        self.bus().publish(BusMessage::LogAppended);
+        self.bus().publish(BusMessage::LogAppended { here: true });
     }
 
     /// A receiver that sees `true` once the server shuts down.

@@ -32,4 +32,8 @@ impl Bus for LocalBus {
     fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
         self.tx.subscribe()
     }
+
+    fn node(&self) -> &str {
+        "local"
+    }
 }

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod authz_matrix;
+mod bus_nats;
 mod conversations;
 mod errors;
 mod faulty_store;
