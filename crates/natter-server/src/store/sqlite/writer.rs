@@ -153,6 +153,10 @@ pub(super) struct Writer {
     fail_next_commit: Arc<AtomicBool>,
     /// What each batch logged, once committed.
     feed: broadcast::Sender<Arc<Committed>>,
+    /// Makes the next batch end as if both its COMMIT and its ROLLBACK failed, leaving the
+    /// connection inside the transaction (what an I/O error can do).
+    #[cfg(test)]
+    stick_next_batch: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -165,7 +169,14 @@ impl Writer {
         let conn = open(path)?;
         let (jobs, rx) = mpsc::channel(QUEUE);
         let fail_next_commit = Arc::new(AtomicBool::new(false));
-        let arm = fail_next_commit.clone();
+        let faults = Faults {
+            fail_next_commit: fail_next_commit.clone(),
+            #[cfg(test)]
+            stick_next_batch: Arc::new(AtomicBool::new(false)),
+        };
+        #[cfg(test)]
+        let stick_next_batch = faults.stick_next_batch.clone();
+        let path = path.to_path_buf();
         let (feed, _) = broadcast::channel(FEED);
         let publish = feed.clone();
         let tx = Tx {
@@ -174,12 +185,14 @@ impl Writer {
         };
         std::thread::Builder::new()
             .name("natter-sqlite-writer".into())
-            .spawn(move || run(tx, rx, arm, publish, note))
+            .spawn(move || run(tx, &path, rx, faults, publish, note))
             .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(Writer {
             jobs,
             fail_next_commit,
             feed,
+            #[cfg(test)]
+            stick_next_batch,
         })
     }
 
@@ -241,10 +254,18 @@ fn open(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-fn run(
-    conn: Tx,
-    mut rx: mpsc::Receiver<Box<dyn Job>>,
+/// The faults the thread can be made to meet.
+struct Faults {
     fail_next_commit: Arc<AtomicBool>,
+    #[cfg(test)]
+    stick_next_batch: Arc<AtomicBool>,
+}
+
+fn run(
+    mut conn: Tx,
+    path: &Path,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    faults: Faults,
     feed: broadcast::Sender<Arc<Committed>>,
     note: impl Fn(&Result<(), StoreError>),
 ) {
@@ -257,13 +278,28 @@ fn run(
                 Err(_) => break,
             }
         }
-        if fail_next_commit.swap(false, Ordering::SeqCst) {
+        if faults.fail_next_commit.swap(false, Ordering::SeqCst) {
             // A commit hook that answers "no" makes SQLite roll the transaction back and fail
             // the COMMIT: what a full disk does to a commit.
             let mut armed = true;
             let _ = conn.commit_hook(Some(move || std::mem::take(&mut armed)));
         }
-        let result = store_batch(&conn, &mut batch);
+        #[cfg(test)]
+        let stick = faults.stick_next_batch.swap(false, Ordering::SeqCst);
+        #[cfg(not(test))]
+        let stick = false;
+        let result = store_batch(&conn, &mut batch, stick);
+        if !conn.is_autocommit() {
+            // Neither COMMIT nor ROLLBACK ended the transaction: this connection would write
+            // every later batch into a transaction that never commits. A new one replaces it;
+            // closing the old one rolls its transaction back.
+            tracing::error!("the write connection is stuck in a transaction: reopening it");
+            match open(path) {
+                Ok(fresh) => conn.conn = fresh,
+                // Tried again after the next batch; meanwhile writes fail `unavailable`.
+                Err(e) => tracing::error!(error = %e, "cannot reopen the write connection"),
+            }
+        }
         note(&result);
         let logged = conn.take();
         if result.is_ok() && !logged.events.is_empty() {
@@ -281,7 +317,8 @@ fn run(
 }
 
 /// Stores the batch's writes in one transaction.
-fn store_batch(conn: &Tx, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> {
+/// `stick`: the batch ends as if COMMIT and ROLLBACK both failed (fault injection).
+fn store_batch(conn: &Tx, batch: &mut [Box<dyn Job>], stick: bool) -> Result<(), StoreError> {
     if batch.iter().all(|j| j.bare()) {
         return Ok(());
     }
@@ -293,6 +330,11 @@ fn store_batch(conn: &Tx, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> 
             break;
         }
     }
+    if stick {
+        return Err(StoreError::Unavailable(
+            "injected: COMMIT and ROLLBACK failed".into(),
+        ));
+    }
     if result.is_ok() {
         result = conn.execute_batch("COMMIT").map_err(StoreError::from);
     }
@@ -302,4 +344,52 @@ fn store_batch(conn: &Tx, batch: &mut [Box<dyn Job>]) -> Result<(), StoreError> 
         let _ = conn.execute_batch("ROLLBACK");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn count(w: &Writer) -> i64 {
+        w.write(|tx| Ok(tx.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_connection_left_in_a_transaction_is_replaced_and_later_writes_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let w = Writer::start(&path, |_| {}).unwrap();
+        w.bare(|tx| Ok(tx.execute_batch("CREATE TABLE t (x INTEGER)")?))
+            .await
+            .unwrap();
+        w.write(|tx| Ok(tx.execute("INSERT INTO t VALUES (1)", [])?))
+            .await
+            .unwrap();
+
+        w.stick_next_batch.store(true, Ordering::SeqCst);
+        let lost = w
+            .write(|tx| Ok(tx.execute("INSERT INTO t VALUES (2)", [])?))
+            .await;
+        assert!(
+            matches!(lost, Err(StoreError::Unavailable(_))),
+            "the stuck batch is refused: {lost:?}"
+        );
+        // Nothing of the stuck batch was stored, and later writes commit for real: another
+        // connection sees them.
+        assert_eq!(count(&w).await, 1);
+        w.write(|tx| Ok(tx.execute("INSERT INTO t VALUES (3)", [])?))
+            .await
+            .unwrap();
+        let other = Connection::open(&path).unwrap();
+        let xs: Vec<i64> = other
+            .prepare("SELECT x FROM t ORDER BY x")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(xs, [1, 3]);
+    }
 }
