@@ -7,7 +7,7 @@
 use std::{collections::HashMap, sync::Mutex};
 
 use bytes::Bytes;
-use natter_core::time;
+use natter_core::{UserId, time};
 use natter_wire as wire;
 
 use super::App;
@@ -75,7 +75,7 @@ impl App {
                 still
             };
             if gone {
-                if let Err(e) = app.store().set_last_seen(&user, left_at).await {
+                if let Err(e) = app.store().set_last_seen(UserId::new(&user), left_at).await {
                     tracing::warn!(error = %e, "cannot record last_seen_at");
                 }
                 app.announce_presence(&user, false, left_at).await;
@@ -85,7 +85,7 @@ impl App {
 
     /// Tells the users who share a conversation with `user_id`.
     async fn announce_presence(&self, user_id: &str, online: bool, at: i64) {
-        let contacts = match self.store().contacts_of(user_id).await {
+        let contacts = match self.store().contacts_of(UserId::new(user_id)).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot find whom to tell of a presence change");

@@ -7,6 +7,7 @@
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use bytes::Bytes;
+use natter_core::ConversationId;
 use natter_wire as wire;
 use tokio::time::Instant;
 
@@ -33,7 +34,10 @@ impl App {
         conversation_id: &str,
         typing: bool,
     ) -> AppResult<()> {
-        let members = self.store().members(conversation_id).await?;
+        let members = self
+            .store()
+            .members(ConversationId::new(conversation_id))
+            .await?;
         if !members.iter().any(|m| m.user_id == caller.user_id) {
             return Err(crate::error::AppError::not_found("conversation"));
         }
@@ -72,7 +76,11 @@ impl App {
     }
 
     async fn stop_typing_for_all(&self, conversation_id: &str, user_id: &str) {
-        match self.store().members(conversation_id).await {
+        match self
+            .store()
+            .members(ConversationId::new(conversation_id))
+            .await
+        {
             Ok(members) => {
                 let others = members
                     .into_iter()
