@@ -165,21 +165,22 @@ impl App {
         self.conversation(caller, id).await
     }
 
-    /// `DELETE /conversations/{id}/members/{user_id}` (`me` to leave).
-    pub async fn remove_member(&self, caller: &Caller, id: &str, user_id: &str) -> AppResult<()> {
-        let user_id = if user_id == "me" {
-            &caller.user_id
+    /// `DELETE /conversations/{id}/members/{user_id}` (`me` to leave: `user_id` is the path's,
+    /// resolved here).
+    pub async fn remove_member(
+        &self,
+        caller: &Caller,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> AppResult<()> {
+        let user_id = if user_id.as_str() == "me" {
+            caller.user_id()
         } else {
             user_id
         };
         let removed = self
             .store()
-            .remove_member(
-                caller.user_id(),
-                ConversationId::new(id),
-                UserId::new(user_id),
-                time::now(),
-            )
+            .remove_member(caller.user_id(), id, user_id, time::now())
             .await?;
         self.log_appended();
         if removed == Removed::GroupDeleted {
@@ -192,8 +193,8 @@ impl App {
     pub async fn set_role(
         &self,
         caller: &Caller,
-        id: &str,
-        user_id: &str,
+        id: &ConversationId,
+        user_id: &UserId,
         req: wire::SetRoleRequest,
     ) -> AppResult<wire::Conversation> {
         let role = match Role::parse(&req.role) {
@@ -201,15 +202,9 @@ impl App {
             _ => return Err(AppError::invalid("role must be \"admin\" or \"member\"")),
         };
         self.store()
-            .set_role(
-                caller.user_id(),
-                ConversationId::new(id),
-                UserId::new(user_id),
-                role,
-                time::now(),
-            )
+            .set_role(caller.user_id(), id, user_id, role, time::now())
             .await?;
         self.log_appended();
-        self.conversation(caller, id).await
+        self.conversation(caller, id.as_str()).await
     }
 }

@@ -95,7 +95,7 @@ impl App {
         }
         self.metrics().messages_stored.inc();
         self.log_appended();
-        self.typing_ended_by_send(conversation_id, &caller.user_id)
+        self.typing_ended_by_send(ConversationId::new(conversation_id), caller.user_id())
             .await;
         // A message just stored has been delivered to no one: its status is "sent", so the
         // members need not be read.
