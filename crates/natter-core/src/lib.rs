@@ -7,6 +7,7 @@
 pub mod audience;
 pub mod decide;
 pub mod error;
+pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod receipts;
@@ -15,5 +16,6 @@ pub mod time;
 pub mod validate;
 
 pub use error::{Error, Result};
+pub use ids::{ConversationId, MediaId, MessageId, SessionId, UserId};
 pub use limits::Limits;
 pub use model::{ConversationKind, MessageBody, MessageKind, MessageStatus, Role};

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use natter_core::{MessageKind, time};
+use natter_core::{ConversationId, MessageKind, UserId, time};
 use natter_server::{
     hub::{Frame, Hub, Outbound},
     store::{NewMessage, Store, UserRow, sqlite::SqliteStore},
@@ -87,7 +87,14 @@ fn store_concurrent_sends(b: divan::Bencher, n: usize) {
             .await
             .unwrap();
         }
-        s.create_direct("c", "a", "b", 0).await.unwrap();
+        s.create_direct(
+            ConversationId::new("c"),
+            UserId::new("a"),
+            UserId::new("b"),
+            0,
+        )
+        .await
+        .unwrap();
         s
     });
     let mut k = 0u64;

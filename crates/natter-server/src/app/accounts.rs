@@ -17,7 +17,7 @@ use std::{
     },
 };
 
-use natter_core::{time, validate};
+use natter_core::{SessionId, UserId, time, validate};
 use natter_wire as wire;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -425,7 +425,7 @@ impl App {
                 .is_ok()
             && let Err(e) = self
                 .store()
-                .touch_session(&cached.caller.session_id, now)
+                .touch_session(cached.caller.session_id(), now)
                 .await
         {
             // Not stored: the next request reads the session again and retries.
@@ -449,7 +449,7 @@ impl App {
 
     /// `GET /sessions`
     pub async fn sessions(&self, caller: &Caller) -> AppResult<wire::SessionList> {
-        let rows = self.store().sessions_of(&caller.user_id).await?;
+        let rows = self.store().sessions_of(caller.user_id()).await?;
         Ok(wire::SessionList {
             sessions: rows
                 .into_iter()
@@ -471,7 +471,11 @@ impl App {
         } else {
             id
         };
-        if self.store().delete_session(&caller.user_id, id).await? {
+        if self
+            .store()
+            .delete_session(caller.user_id(), SessionId::new(id))
+            .await?
+        {
             self.inner.sessions.evict(id);
             // Its sockets close at once, on whichever node holds them.
             self.bus().publish(crate::bus::BusMessage::SessionRevoked {
@@ -487,7 +491,7 @@ impl App {
     pub async fn user(&self, caller: &Caller, id: &str) -> AppResult<wire::User> {
         let user = self
             .store()
-            .user_by_id(id)
+            .user_by_id(UserId::new(id))
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
         if user.id == caller.user_id {
@@ -495,7 +499,7 @@ impl App {
         }
         let contact = !self
             .store()
-            .contacts_among(&caller.user_id, std::slice::from_ref(&user.id))
+            .contacts_among(caller.user_id(), std::slice::from_ref(&user.id))
             .await?
             .is_empty();
         Ok(self.render_user(&user, contact, None))
@@ -512,7 +516,7 @@ impl App {
         let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
         let contacts: std::collections::HashSet<String> = self
             .store()
-            .contacts_among(&caller.user_id, &ids)
+            .contacts_among(caller.user_id(), &ids)
             .await?
             .into_iter()
             .collect();

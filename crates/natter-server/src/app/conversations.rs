@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use natter_core::{ConversationKind, Role, time, validate};
+use natter_core::{ConversationId, ConversationKind, Role, UserId, time, validate};
 use natter_wire as wire;
 
 use super::{App, Caller, new_id};
@@ -16,7 +16,7 @@ impl App {
     pub async fn conversation(&self, caller: &Caller, id: &str) -> AppResult<wire::Conversation> {
         let view = self
             .store()
-            .conversation_view(id, &caller.user_id)
+            .conversation_view(ConversationId::new(id), caller.user_id())
             .await?
             .ok_or_else(|| AppError::not_found("conversation"))?;
         self.render_conversation(&view).await
@@ -39,12 +39,22 @@ impl App {
                         "a direct conversation needs another user",
                     ));
                 }
-                if self.store().user_by_id(&other).await?.is_none() {
+                if self
+                    .store()
+                    .user_by_id(UserId::new(&other))
+                    .await?
+                    .is_none()
+                {
                     return Err(AppError::invalid("user_id names no user"));
                 }
                 let (id, created) = self
                     .store()
-                    .create_direct(&new_id(), &caller.user_id, &other, now)
+                    .create_direct(
+                        ConversationId::new(&new_id()),
+                        caller.user_id(),
+                        UserId::new(&other),
+                        now,
+                    )
                     .await?;
                 if created {
                     self.log_appended();
@@ -74,7 +84,13 @@ impl App {
                 }
                 let id = new_id();
                 self.store()
-                    .create_group(&id, &caller.user_id, &name, &members, now)
+                    .create_group(
+                        ConversationId::new(&id),
+                        caller.user_id(),
+                        &name,
+                        &members,
+                        now,
+                    )
                     .await?;
                 self.log_appended();
                 Ok((self.conversation(caller, &id).await?, true))
@@ -92,7 +108,7 @@ impl App {
     ) -> AppResult<wire::ConversationList> {
         let views = self
             .store()
-            .conversations_of(&caller.user_id, before, limit)
+            .conversations_of(caller.user_id(), before, limit)
             .await?;
         let mut conversations = Vec::with_capacity(views.len());
         for v in &views {
@@ -110,7 +126,12 @@ impl App {
     ) -> AppResult<wire::Conversation> {
         let name = validate::group_name(&req.name, self.limits())?;
         self.store()
-            .rename(&caller.user_id, id, &name, time::now())
+            .rename(
+                caller.user_id(),
+                ConversationId::new(id),
+                &name,
+                time::now(),
+            )
             .await?;
         self.log_appended();
         self.conversation(caller, id).await
@@ -132,9 +153,9 @@ impl App {
         };
         self.store()
             .add_member(
-                &caller.user_id,
-                id,
-                &req.user_id,
+                caller.user_id(),
+                ConversationId::new(id),
+                UserId::new(&req.user_id),
                 role,
                 self.limits().group_members_max,
                 time::now(),
@@ -144,16 +165,22 @@ impl App {
         self.conversation(caller, id).await
     }
 
-    /// `DELETE /conversations/{id}/members/{user_id}` (`me` to leave).
-    pub async fn remove_member(&self, caller: &Caller, id: &str, user_id: &str) -> AppResult<()> {
-        let user_id = if user_id == "me" {
-            &caller.user_id
+    /// `DELETE /conversations/{id}/members/{user_id}` (`me` to leave: `user_id` is the path's,
+    /// resolved here).
+    pub async fn remove_member(
+        &self,
+        caller: &Caller,
+        id: &ConversationId,
+        user_id: &UserId,
+    ) -> AppResult<()> {
+        let user_id = if user_id.as_str() == "me" {
+            caller.user_id()
         } else {
             user_id
         };
         let removed = self
             .store()
-            .remove_member(&caller.user_id, id, user_id, time::now())
+            .remove_member(caller.user_id(), id, user_id, time::now())
             .await?;
         self.log_appended();
         if removed == Removed::GroupDeleted {
@@ -166,8 +193,8 @@ impl App {
     pub async fn set_role(
         &self,
         caller: &Caller,
-        id: &str,
-        user_id: &str,
+        id: &ConversationId,
+        user_id: &UserId,
         req: wire::SetRoleRequest,
     ) -> AppResult<wire::Conversation> {
         let role = match Role::parse(&req.role) {
@@ -175,9 +202,9 @@ impl App {
             _ => return Err(AppError::invalid("role must be \"admin\" or \"member\"")),
         };
         self.store()
-            .set_role(&caller.user_id, id, user_id, role, time::now())
+            .set_role(caller.user_id(), id, user_id, role, time::now())
             .await?;
         self.log_appended();
-        self.conversation(caller, id).await
+        self.conversation(caller, id.as_str()).await
     }
 }

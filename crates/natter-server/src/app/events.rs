@@ -7,7 +7,10 @@
 //! the fan-out for the live stream, [`App::render_event`] for a resume's backlog and `/sync`.
 //! An event withheld renders as nothing, and a reader's cursor moves past it all the same.
 
-use natter_core::audience::{self, JoinPoint, Subject};
+use natter_core::{
+    ConversationId, MessageId, UserId,
+    audience::{self, JoinPoint, Subject},
+};
 use natter_wire as wire;
 
 use super::App;
@@ -81,7 +84,11 @@ impl App {
                 let Some(id) = &e.message_id else {
                     return Ok(None);
                 };
-                match self.store().message(id, viewer).await? {
+                match self
+                    .store()
+                    .message(MessageId::new(id), UserId::new(viewer))
+                    .await?
+                {
                     Some(m) => Content::Message(m),
                     None => return Ok(None),
                 }
@@ -103,14 +110,18 @@ impl App {
         };
         // A message's status needs every member; the viewer's join point is among them.
         let members = match content {
-            Content::Message(_) => self.store().members(&e.conversation_id).await?,
+            Content::Message(_) => {
+                self.store()
+                    .members(ConversationId::new(&e.conversation_id))
+                    .await?
+            }
             _ => Vec::new(),
         };
         let joined = match content {
             Content::Message(_) => members.iter().find(|m| m.user_id == viewer).map(join_point),
             _ => self
                 .store()
-                .member(&e.conversation_id, viewer)
+                .member(ConversationId::new(&e.conversation_id), UserId::new(viewer))
                 .await?
                 .as_ref()
                 .map(join_point),
@@ -150,7 +161,7 @@ impl App {
             Content::Conversation => {
                 match self
                     .store()
-                    .conversation_view(&e.conversation_id, viewer)
+                    .conversation_view(ConversationId::new(&e.conversation_id), UserId::new(viewer))
                     .await?
                 {
                     Some(v) => {

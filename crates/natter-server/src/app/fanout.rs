@@ -24,7 +24,10 @@ use std::{
 };
 
 use bytes::Bytes;
-use natter_core::audience::{self, Subject};
+use natter_core::{
+    ConversationId, MessageId,
+    audience::{self, Subject},
+};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{
@@ -204,7 +207,11 @@ impl App {
     async fn close_audience(&self, e: &EventRow) {
         let users = match &e.user_id {
             Some(u) => Some(vec![u.clone()]),
-            None => match self.store().members(&e.conversation_id).await {
+            None => match self
+                .store()
+                .members(ConversationId::new(&e.conversation_id))
+                .await
+            {
                 Ok(members) => Some(members.into_iter().map(|m| m.user_id).collect()),
                 Err(err) => {
                     tracing::error!(error = %err, pos = e.pos, "cannot read the audience: closing every connection");
@@ -225,7 +232,11 @@ impl App {
         if let Some(m) = cache.get(conversation_id) {
             return Ok(m.clone());
         }
-        let m = Arc::new(self.store().members(conversation_id).await?);
+        let m = Arc::new(
+            self.store()
+                .members(ConversationId::new(conversation_id))
+                .await?,
+        );
         remember(cache, conversation_id, m.clone());
         Ok(m)
     }
@@ -322,8 +333,16 @@ impl App {
         audience: &[&str],
     ) -> AppResult<()> {
         // Read now, not cached: the status is rendered from the members' current marks.
-        let members = self.store().members(&e.conversation_id).await?;
-        let hidden: HashSet<String> = self.store().hidden_by(&msg.id).await?.into_iter().collect();
+        let members = self
+            .store()
+            .members(ConversationId::new(&e.conversation_id))
+            .await?;
+        let hidden: HashSet<String> = self
+            .store()
+            .hidden_by(MessageId::new(&msg.id))
+            .await?
+            .into_iter()
+            .collect();
         let mut tombstone = msg.clone();
         tombstone.hidden = true;
         let shown = self.frame(e, Content::Message(msg), &members).await?;
@@ -345,7 +364,11 @@ impl App {
     /// `conversation_updated`: every member's frame shares one rendering of the conversation
     /// and adds its own counts; all are read in one query, not one view per member.
     async fn fan_out_conversation(&self, e: &EventRow, cache: &mut MemberCache) -> AppResult<()> {
-        let Some(views) = self.store().conversation_views(&e.conversation_id).await? else {
+        let Some(views) = self
+            .store()
+            .conversation_views(ConversationId::new(&e.conversation_id))
+            .await?
+        else {
             return Ok(());
         };
         let members = Arc::new(views.members);

@@ -9,7 +9,7 @@ use std::{
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, metadata::Orientation};
-use natter_core::{Error as Rule, time};
+use natter_core::{Error as Rule, MediaId, time};
 use natter_wire as wire;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -298,7 +298,7 @@ impl App {
 
     /// The bytes of the caller's uploads still stored.
     async fn media_used(&self, caller: &Caller) -> AppResult<u64> {
-        let used = self.store().media_bytes_of(&caller.user_id).await?;
+        let used = self.store().media_bytes_of(caller.user_id()).await?;
         Ok(u64::try_from(used).unwrap_or(0))
     }
 
@@ -306,10 +306,14 @@ impl App {
     pub async fn media_for(&self, caller: &Caller, id: &str) -> AppResult<MediaRow> {
         let row = self
             .store()
-            .media(id)
+            .media(MediaId::new(id))
             .await?
             .ok_or_else(|| AppError::not_found("media"))?;
-        if !self.store().media_visible_to(id, &caller.user_id).await? {
+        if !self
+            .store()
+            .media_visible_to(MediaId::new(id), caller.user_id())
+            .await?
+        {
             return Err(AppError::not_found("media"));
         }
         Ok(row)
@@ -346,7 +350,11 @@ impl App {
     /// them.
     pub(crate) async fn collect_media(&self, id: &str) -> AppResult<()> {
         let _guard = self.inner.media_lock.lock().await;
-        if let Some(sha) = self.store().delete_media_if_unused(id).await? {
+        if let Some(sha) = self
+            .store()
+            .delete_media_if_unused(MediaId::new(id))
+            .await?
+        {
             let io = |e: std::io::Error| AppError::Internal(format!("erasing media: {e}"));
             self.blobs().delete(&blob_key(&sha)).await.map_err(io)?;
             self.blobs().delete(&thumb_key(&sha)).await.map_err(io)?;

@@ -1,6 +1,9 @@
 //! Messages: send, read, edit, delete; delivered and read marks; receipts.
 
-use natter_core::{Error as Rule, MessageKind, MessageStatus, receipts, time, validate};
+use natter_core::{
+    ConversationId, Error as Rule, MediaId, MessageId, MessageKind, MessageStatus, UserId,
+    receipts, time, validate,
+};
 use natter_wire as wire;
 
 use super::{App, Caller, new_id};
@@ -21,7 +24,7 @@ impl App {
     /// The caller's membership, or `404` for the conversation.
     async fn membership(&self, caller: &Caller, conversation_id: &str) -> AppResult<MemberRow> {
         self.store()
-            .member(conversation_id, &caller.user_id)
+            .member(ConversationId::new(conversation_id), caller.user_id())
             .await?
             .ok_or_else(|| AppError::not_found("conversation"))
     }
@@ -34,10 +37,13 @@ impl App {
     ) -> AppResult<(MessageRow, Vec<MemberRow>)> {
         let msg = self
             .store()
-            .message(id, &caller.user_id)
+            .message(MessageId::new(id), caller.user_id())
             .await?
             .ok_or_else(|| AppError::not_found("message"))?;
-        let members = self.store().members(&msg.conversation_id).await?;
+        let members = self
+            .store()
+            .members(ConversationId::new(&msg.conversation_id))
+            .await?;
         match members.iter().find(|m| m.user_id == caller.user_id) {
             Some(me) if msg.seq > me.joined_seq => Ok((msg, members)),
             _ => Err(AppError::not_found("message")),
@@ -67,7 +73,11 @@ impl App {
                     && self.membership(caller, conversation_id).await.is_ok()
                     && let Some(found) = self
                         .store()
-                        .message_by_client_id(conversation_id, &caller.user_id, cid)
+                        .message_by_client_id(
+                            ConversationId::new(conversation_id),
+                            caller.user_id(),
+                            cid,
+                        )
                         .await?
                 {
                     return Ok((self.render_in(&found).await?, false));
@@ -85,7 +95,7 @@ impl App {
         }
         self.metrics().messages_stored.inc();
         self.log_appended();
-        self.typing_ended_by_send(conversation_id, &caller.user_id)
+        self.typing_ended_by_send(ConversationId::new(conversation_id), caller.user_id())
             .await;
         // A message just stored has been delivered to no one: its status is "sent", so the
         // members need not be read.
@@ -119,7 +129,7 @@ impl App {
         if let Some(media_id) = body.media_id() {
             let media = self
                 .store()
-                .media(media_id)
+                .media(MediaId::new(media_id))
                 .await?
                 .filter(|m| m.uploader_id == caller.user_id)
                 .ok_or_else(|| AppError::not_found("media"))?;
@@ -145,7 +155,10 @@ impl App {
 
     /// Renders a message with its conversation's current members.
     async fn render_in(&self, msg: &MessageRow) -> AppResult<wire::Message> {
-        let members = self.store().members(&msg.conversation_id).await?;
+        let members = self
+            .store()
+            .members(ConversationId::new(&msg.conversation_id))
+            .await?;
         self.render_message(msg, &members).await
     }
 
@@ -160,15 +173,18 @@ impl App {
         let (rows, has_more) = self
             .store()
             .messages(
-                conversation_id,
-                &caller.user_id,
+                ConversationId::new(conversation_id),
+                caller.user_id(),
                 me.joined_seq,
                 page.before,
                 page.after,
                 page.limit,
             )
             .await?;
-        let members = self.store().members(conversation_id).await?;
+        let members = self
+            .store()
+            .members(ConversationId::new(conversation_id))
+            .await?;
         let mut messages = Vec::with_capacity(rows.len());
         for r in &rows {
             messages.push(self.render_message(r, &members).await?);
@@ -191,7 +207,7 @@ impl App {
     ) -> AppResult<wire::Message> {
         let text = validate::message_text(&req.text, self.limits())?;
         self.store()
-            .edit(&caller.user_id, id, &text, time::now())
+            .edit(caller.user_id(), MessageId::new(id), &text, time::now())
             .await?;
         self.log_appended();
         // The old text may linger in the database's files until the next purge.
@@ -203,7 +219,7 @@ impl App {
     pub async fn delete_for_everyone(&self, caller: &Caller, id: &str) -> AppResult<()> {
         let media = self
             .store()
-            .delete_for_everyone(&caller.user_id, id, time::now())
+            .delete_for_everyone(caller.user_id(), MessageId::new(id), time::now())
             .await?;
         self.log_appended();
         self.erased();
@@ -215,7 +231,9 @@ impl App {
 
     /// `DELETE /messages/{id}?for=me`
     pub async fn delete_for_me(&self, caller: &Caller, id: &str) -> AppResult<()> {
-        self.store().hide(&caller.user_id, id, time::now()).await?;
+        self.store()
+            .hide(caller.user_id(), MessageId::new(id), time::now())
+            .await?;
         self.log_appended();
         Ok(())
     }
@@ -240,7 +258,13 @@ impl App {
         }
         let moved = self
             .store()
-            .mark(&caller.user_id, conversation_id, kind, seq, time::now())
+            .mark(
+                caller.user_id(),
+                ConversationId::new(conversation_id),
+                kind,
+                seq,
+                time::now(),
+            )
             .await?;
         if moved {
             self.log_appended();
@@ -262,7 +286,11 @@ impl App {
                 Default::default()
             } else {
                 self.store()
-                    .mark_times(&msg.conversation_id, &m.user_id, msg.seq)
+                    .mark_times(
+                        ConversationId::new(&msg.conversation_id),
+                        UserId::new(&m.user_id),
+                        msg.seq,
+                    )
                     .await?
             };
             marks.push(m.marks);

@@ -24,7 +24,7 @@ use std::{
     time::Duration,
 };
 
-use natter_core::Limits;
+use natter_core::{Limits, SessionId, UserId};
 use tokio::sync::watch;
 
 use crate::{
@@ -45,6 +45,18 @@ pub use replay::{Replay, ReplayPage, Replayed};
 pub struct Caller {
     pub user_id: String,
     pub session_id: String,
+}
+
+impl Caller {
+    /// The caller's user id, as the store takes it.
+    pub fn user_id(&self) -> &UserId {
+        UserId::new(&self.user_id)
+    }
+
+    /// The caller's session id, as the store takes it.
+    pub fn session_id(&self) -> &SessionId {
+        SessionId::new(&self.session_id)
+    }
 }
 
 /// The application: cheap to clone, shared by every request.

@@ -22,7 +22,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use natter_core::time;
+use natter_core::{UserId, time};
 use natter_wire as wire;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
@@ -250,7 +250,7 @@ impl App {
                 still
             };
             if gone {
-                if let Err(e) = app.store().set_last_seen(&user, left_at).await {
+                if let Err(e) = app.store().set_last_seen(UserId::new(&user), left_at).await {
                     tracing::warn!(error = %e, "cannot record last_seen_at");
                 }
                 app.tell_nodes(PresenceNews::Offline {
@@ -354,7 +354,7 @@ impl App {
                         continue;
                     }
                     if !f.online
-                        && let Err(e) = app.store().set_last_seen(&f.user, f.at).await
+                        && let Err(e) = app.store().set_last_seen(UserId::new(&f.user), f.at).await
                     {
                         tracing::warn!(error = %e, "cannot record last_seen_at");
                     }
@@ -366,7 +366,7 @@ impl App {
 
     /// Tells this node's connections of the users who share a conversation with `user_id`.
     async fn announce_presence(&self, user_id: &str, online: bool, at: i64) {
-        let contacts = match self.store().contacts_of(user_id).await {
+        let contacts = match self.store().contacts_of(UserId::new(user_id)).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot find whom to tell of a presence change");

@@ -1,6 +1,6 @@
 //! From storage rows to the wire shapes of API.md.
 
-use natter_core::{receipts, time};
+use natter_core::{MediaId, UserId, receipts, time};
 use natter_wire as wire;
 
 use super::App;
@@ -73,7 +73,7 @@ impl App {
     /// A user as it sees itself: presence and media usage.
     pub(crate) async fn render_own_user(&self, u: &UserRow) -> AppResult<wire::User> {
         let usage = Usage {
-            bytes: self.store().media_bytes_of(&u.id).await?,
+            bytes: self.store().media_bytes_of(UserId::new(&u.id)).await?,
             quota: self
                 .config()
                 .media_quota
@@ -90,7 +90,12 @@ impl App {
     ) -> AppResult<wire::Message> {
         let gone = msg.deleted || msg.hidden;
         let media = match (&msg.media_id, gone) {
-            (Some(id), false) => self.store().media(id).await?.as_ref().map(media),
+            (Some(id), false) => self
+                .store()
+                .media(MediaId::new(id))
+                .await?
+                .as_ref()
+                .map(media),
             _ => None,
         };
         Ok(wire::Message {

@@ -1,6 +1,7 @@
 //! Replaying the event log after a cursor, as a user sees it: what `/sync` answers and what a
 //! resuming WebSocket sends before the live stream.
 
+use natter_core::UserId;
 use natter_wire as wire;
 
 use super::{App, Cursor};
@@ -40,7 +41,10 @@ impl App {
     /// is decided on the snapshot the events are read from. A failed read is an error; a
     /// failed rendering ends the page early (see [`ReplayPage::failed`]).
     pub async fn replay(&self, user_id: &str, after: Cursor, limit: u32) -> AppResult<Replay> {
-        let backlog = self.store().backlog(user_id, after, limit).await?;
+        let backlog = self
+            .store()
+            .backlog(UserId::new(user_id), after, limit)
+            .await?;
         if !backlog.resumes(after) {
             return Ok(Replay::ResyncRequired { head: backlog.head });
         }

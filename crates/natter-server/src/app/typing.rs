@@ -7,6 +7,7 @@
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use bytes::Bytes;
+use natter_core::{ConversationId, UserId};
 use natter_wire as wire;
 use tokio::time::Instant;
 
@@ -33,7 +34,10 @@ impl App {
         conversation_id: &str,
         typing: bool,
     ) -> AppResult<()> {
-        let members = self.store().members(conversation_id).await?;
+        let members = self
+            .store()
+            .members(ConversationId::new(conversation_id))
+            .await?;
         if !members.iter().any(|m| m.user_id == caller.user_id) {
             return Err(crate::error::AppError::not_found("conversation"));
         }
@@ -58,26 +62,38 @@ impl App {
             .map(|m| m.user_id)
             .filter(|u| *u != caller.user_id)
             .collect();
-        self.announce_typing(conversation_id, &caller.user_id, typing, others);
+        self.announce_typing(
+            ConversationId::new(conversation_id),
+            caller.user_id(),
+            typing,
+            others,
+        );
         Ok(())
     }
 
     /// The typer sent a message: its indicator there ends at once.
-    pub(crate) async fn typing_ended_by_send(&self, conversation_id: &str, user_id: &str) {
-        let key = (conversation_id.to_owned(), user_id.to_owned());
+    pub(crate) async fn typing_ended_by_send(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) {
+        let key = (
+            conversation_id.as_str().to_owned(),
+            user_id.as_str().to_owned(),
+        );
         if self.inner.typing.active().remove(&key).is_none() {
             return;
         }
         self.stop_typing_for_all(conversation_id, user_id).await;
     }
 
-    async fn stop_typing_for_all(&self, conversation_id: &str, user_id: &str) {
+    async fn stop_typing_for_all(&self, conversation_id: &ConversationId, user_id: &UserId) {
         match self.store().members(conversation_id).await {
             Ok(members) => {
                 let others = members
                     .into_iter()
                     .map(|m| m.user_id)
-                    .filter(|u| u != user_id)
+                    .filter(|u| u != user_id.as_str())
                     .collect();
                 self.announce_typing(conversation_id, user_id, false, others);
             }
@@ -85,13 +101,19 @@ impl App {
         }
     }
 
-    fn announce_typing(&self, conversation_id: &str, user_id: &str, typing: bool, to: Vec<String>) {
+    fn announce_typing(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+        typing: bool,
+        to: Vec<String>,
+    ) {
         if to.is_empty() {
             return;
         }
         let data = wire::TypingData {
-            conversation_id: conversation_id.to_owned(),
-            user_id: user_id.to_owned(),
+            conversation_id: conversation_id.as_str().to_owned(),
+            user_id: user_id.as_str().to_owned(),
         };
         let frame = if typing {
             wire::Ephemeral::TypingStart(data)
@@ -129,7 +151,11 @@ impl App {
                     keys
                 };
                 for (conversation_id, user_id) in expired {
-                    app.stop_typing_for_all(&conversation_id, &user_id).await;
+                    app.stop_typing_for_all(
+                        ConversationId::new(&conversation_id),
+                        UserId::new(&user_id),
+                    )
+                    .await;
                 }
             }
         });

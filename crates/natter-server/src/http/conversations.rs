@@ -1,7 +1,7 @@
 //! Conversations and members.
 
 use axum::{Json as JsonOut, extract::State, http::StatusCode};
-use natter_core::validate;
+use natter_core::{ConversationId, UserId, validate};
 use natter_wire as wire;
 use serde::Deserialize;
 
@@ -182,7 +182,8 @@ pub async fn remove_member(
     caller: Caller,
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    app.remove_member(&caller, &id, &user_id).await?;
+    app.remove_member(&caller, ConversationId::new(&id), UserId::new(&user_id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -209,7 +210,15 @@ pub async fn set_role(
     Path((id, user_id)): Path<(String, String)>,
     Json(req): Json<wire::SetRoleRequest>,
 ) -> Result<JsonOut<wire::Conversation>> {
-    Ok(JsonOut(app.set_role(&caller, &id, &user_id, req).await?))
+    Ok(JsonOut(
+        app.set_role(
+            &caller,
+            ConversationId::new(&id),
+            UserId::new(&user_id),
+            req,
+        )
+        .await?,
+    ))
 }
 
 /// `POST /api/v1/conversations/{id}/typing` `{"typing": bool}`

@@ -6,14 +6,20 @@
 //! events it returns, so no check can go stale before its write and no rule is decided in an
 //! adapter. Every durable change appends its event to the event log in that same transaction.
 //!
-//! Times are milliseconds since the epoch; ids are strings the application generates.
+//! Times are milliseconds since the epoch; ids are strings the application generates. The rows
+//! own them as `String`s; the methods take them as typed ids (`natter_core::ids`: `&UserId`,
+//! `&ConversationId`, ...), so that passing one kind of id where another is expected does not
+//! compile. Lists of ids stay `&[String]`.
 
 pub mod payload;
 mod sql_errors;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use natter_core::{ConversationKind, MessageKind, Role, receipts::Marks};
+use natter_core::{
+    ConversationId, ConversationKind, MediaId, MessageId, MessageKind, Role, SessionId, UserId,
+    receipts::Marks,
+};
 
 /// What storage can fail with. No engine's types appear here: each adapter classifies its own
 /// errors (see `sql_errors`), so the application never depends on an engine.
@@ -266,25 +272,25 @@ pub struct Committed {
 pub trait Accounts: Send + Sync + 'static {
     /// Stores a new user; a taken username is a `Conflict`.
     async fn create_user(&self, user: &UserRow) -> StoreResult<()>;
-    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>>;
+    async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRow>>;
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>>;
     /// Users whose username starts with `prefix`, in username order.
     async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<UserRow>>;
     /// Records when a user was last seen (its last device went offline).
-    async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()>;
+    async fn set_last_seen(&self, user_id: &UserId, at: i64) -> StoreResult<()>;
     /// The users who share at least one conversation with `user_id`, itself excluded.
-    async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>>;
+    async fn contacts_of(&self, user_id: &UserId) -> StoreResult<Vec<String>>;
     /// Which of `ids` share at least one conversation with `user_id`.
-    async fn contacts_among(&self, user_id: &str, ids: &[String]) -> StoreResult<Vec<String>>;
+    async fn contacts_among(&self, user_id: &UserId, ids: &[String]) -> StoreResult<Vec<String>>;
     /// Which of `ids` exist.
     async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>>;
 
     async fn create_session(&self, session: &SessionRow) -> StoreResult<()>;
     async fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRow>>;
-    async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()>;
-    async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>>;
+    async fn touch_session(&self, id: &SessionId, at: i64) -> StoreResult<()>;
+    async fn sessions_of(&self, user_id: &UserId) -> StoreResult<Vec<SessionRow>>;
     /// Deletes `user_id`'s session `id`; false if it has none such.
-    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    async fn delete_session(&self, user_id: &UserId, id: &SessionId) -> StoreResult<bool>;
     /// Deletes every session last active before `before`; returns their ids.
     async fn delete_idle_sessions(&self, before: i64) -> StoreResult<Vec<String>>;
 }
@@ -296,71 +302,75 @@ pub trait Conversations: Send + Sync + 'static {
     /// Returns its id and whether it was created.
     async fn create_direct(
         &self,
-        new_id: &str,
-        a: &str,
-        b: &str,
+        new_id: &ConversationId,
+        a: &UserId,
+        b: &UserId,
         at: i64,
     ) -> StoreResult<(String, bool)>;
     /// A new group owned by `owner` with `members` (which exclude the owner).
     async fn create_group(
         &self,
-        id: &str,
-        owner: &str,
+        id: &ConversationId,
+        owner: &UserId,
         name: &str,
         members: &[String],
         at: i64,
     ) -> StoreResult<()>;
-    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>>;
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<ConversationRow>>;
     /// `user_id`'s membership of `conversation_id`.
-    async fn member(&self, conversation_id: &str, user_id: &str) -> StoreResult<Option<MemberRow>>;
+    async fn member(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<Option<MemberRow>>;
     /// All members, in join order.
-    async fn members(&self, conversation_id: &str) -> StoreResult<Vec<MemberRow>>;
+    async fn members(&self, conversation_id: &ConversationId) -> StoreResult<Vec<MemberRow>>;
     /// The conversation as `viewer` sees it; none if it is not a member.
     async fn conversation_view(
         &self,
-        conversation_id: &str,
-        viewer: &str,
+        conversation_id: &ConversationId,
+        viewer: &UserId,
     ) -> StoreResult<Option<ConversationView>>;
     /// The conversation as each of its members sees it; none if it does not exist.
     async fn conversation_views(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
     ) -> StoreResult<Option<ConversationViews>>;
     /// `viewer`'s conversations, newest activity first, older than `before` if given.
     async fn conversations_of(
         &self,
-        viewer: &str,
+        viewer: &UserId,
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<ConversationView>>;
     async fn rename(
         &self,
-        actor: &str,
-        conversation_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
         name: &str,
         at: i64,
     ) -> StoreResult<()>;
     async fn add_member(
         &self,
-        actor: &str,
-        conversation_id: &str,
-        user_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         role: Role,
         max_members: usize,
         at: i64,
     ) -> StoreResult<()>;
     async fn remove_member(
         &self,
-        actor: &str,
-        conversation_id: &str,
-        user_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         at: i64,
     ) -> StoreResult<Removed>;
     async fn set_role(
         &self,
-        actor: &str,
-        conversation_id: &str,
-        user_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         role: Role,
         at: i64,
     ) -> StoreResult<()>;
@@ -375,44 +385,50 @@ pub trait Messages: Send + Sync + 'static {
     /// The message `sender` stored under `client_id` in the conversation, if any.
     async fn message_by_client_id(
         &self,
-        conversation_id: &str,
-        sender: &str,
+        conversation_id: &ConversationId,
+        sender: &UserId,
         client_id: &str,
     ) -> StoreResult<Option<MessageRow>>;
     /// A message as `viewer` sees it (hidden for it or not).
-    async fn message(&self, id: &str, viewer: &str) -> StoreResult<Option<MessageRow>>;
+    async fn message(&self, id: &MessageId, viewer: &UserId) -> StoreResult<Option<MessageRow>>;
     /// Messages of a conversation with `after < seq < before` and `seq > min_seq`, as `viewer`
     /// sees them, ascending. With `after` set, the oldest `limit`; else the newest `limit`.
     /// Returns whether more lie beyond the page in the direction read.
     async fn messages(
         &self,
-        conversation_id: &str,
-        viewer: &str,
+        conversation_id: &ConversationId,
+        viewer: &UserId,
         min_seq: i64,
         before: Option<i64>,
         after: Option<i64>,
         limit: u32,
     ) -> StoreResult<(Vec<MessageRow>, bool)>;
     /// The current members of a message's conversation who deleted it for themselves.
-    async fn hidden_by(&self, message_id: &str) -> StoreResult<Vec<String>>;
+    async fn hidden_by(&self, message_id: &MessageId) -> StoreResult<Vec<String>>;
     /// Replaces the text of `actor`'s message.
-    async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()>;
+    async fn edit(
+        &self,
+        actor: &UserId,
+        message_id: &MessageId,
+        text: &str,
+        at: i64,
+    ) -> StoreResult<()>;
     /// Deletes for everyone: erases text and media reference, keeps the tombstone. Returns the
     /// media the message carried, now perhaps referred to by nothing.
     async fn delete_for_everyone(
         &self,
-        actor: &str,
-        message_id: &str,
+        actor: &UserId,
+        message_id: &MessageId,
         at: i64,
     ) -> StoreResult<Option<String>>;
     /// Hides a message for `user_id` only.
-    async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()>;
+    async fn hide(&self, user_id: &UserId, message_id: &MessageId, at: i64) -> StoreResult<()>;
     /// Moves `user_id`'s mark in a conversation up to `seq` (capped at the last seq). Returns
     /// whether anything moved.
     async fn mark(
         &self,
-        user_id: &str,
-        conversation_id: &str,
+        user_id: &UserId,
+        conversation_id: &ConversationId,
         kind: MarkKind,
         seq: i64,
         at: i64,
@@ -420,8 +436,8 @@ pub trait Messages: Send + Sync + 'static {
     /// When `user_id`'s marks first reached `seq`.
     async fn mark_times(
         &self,
-        conversation_id: &str,
-        user_id: &str,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         seq: i64,
     ) -> StoreResult<MarkTimes>;
 }
@@ -429,16 +445,16 @@ pub trait Messages: Send + Sync + 'static {
 /// Persistence port: the records of uploaded media (the bytes themselves are the blob store's).
 #[async_trait]
 pub trait MediaRecords: Send + Sync + 'static {
-    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>>;
+    async fn media(&self, id: &MediaId) -> StoreResult<Option<MediaRow>>;
     async fn insert_media(&self, media: &MediaRow) -> StoreResult<()>;
     /// Whether `user_id` may fetch the media: its uploader, or a member of a conversation in
     /// which a message it can see carries it.
-    async fn media_visible_to(&self, media_id: &str, user_id: &str) -> StoreResult<bool>;
+    async fn media_visible_to(&self, media_id: &MediaId, user_id: &UserId) -> StoreResult<bool>;
     /// Deletes the media record if no message refers to it. Returns its SHA-256 if the bytes
     /// are now unused (no other record shares them), so the caller can delete them.
-    async fn delete_media_if_unused(&self, id: &str) -> StoreResult<Option<String>>;
+    async fn delete_media_if_unused(&self, id: &MediaId) -> StoreResult<Option<String>>;
     /// The bytes of `user_id`'s uploads still stored (each upload counted, shared bytes or not).
-    async fn media_bytes_of(&self, user_id: &str) -> StoreResult<i64>;
+    async fn media_bytes_of(&self, user_id: &UserId) -> StoreResult<i64>;
     /// Media created before `before` that no message refers to.
     async fn orphan_media(&self, before: i64, limit: u32) -> StoreResult<Vec<String>>;
 }
@@ -459,11 +475,15 @@ pub trait EventLog: Send + Sync + 'static {
     /// may see one about a message is decided on top (`natter_core::audience`), since that
     /// needs the message's seq; a page may so hold events the user is then not shown, and a
     /// reader's cursor moves past them all the same.
-    async fn events_for(&self, user_id: &str, after: i64, limit: u32)
-    -> StoreResult<Vec<EventRow>>;
+    async fn events_for(
+        &self,
+        user_id: &UserId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<EventRow>>;
     /// [`EventLog::events_for`] with the log's head and how far it was pruned, in one read
     /// transaction: what resuming from a cursor needs.
-    async fn backlog(&self, user_id: &str, after: i64, limit: u32) -> StoreResult<Backlog>;
+    async fn backlog(&self, user_id: &UserId, after: i64, limit: u32) -> StoreResult<Backlog>;
     /// What every commit of this process appends from now on, in position order; none if the
     /// adapter cannot tell (the fan-out then reads the log). A receiver that lags is told so.
     fn committed(&self) -> Option<tokio::sync::broadcast::Receiver<std::sync::Arc<Committed>>> {

@@ -519,9 +519,9 @@ impl Accounts for SqliteStore {
             .await
     }
 
-    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
+    async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRow>> {
         let row = sqlx::query("SELECT * FROM users WHERE id = ?")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.readers)
             .await?;
         Ok(row.as_ref().map(user_row).transpose()?)
@@ -548,25 +548,25 @@ impl Accounts for SqliteStore {
         Ok(rows.iter().map(user_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()> {
-        let user_id = user_id.to_owned();
+    async fn set_last_seen(&self, user_id: &UserId, at: i64) -> StoreResult<()> {
+        let user_id = user_id.as_str().to_owned();
         self.writer
             .write(move |c| writes::set_last_seen(c, &user_id, at))
             .await
     }
 
-    async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
+    async fn contacts_of(&self, user_id: &UserId) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT other.user_id FROM members mine \
              JOIN members other ON other.conversation_id = mine.conversation_id \
              WHERE mine.user_id = ?1 AND other.user_id <> ?1",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_all(&self.readers)
         .await?)
     }
 
-    async fn contacts_among(&self, user_id: &str, ids: &[String]) -> StoreResult<Vec<String>> {
+    async fn contacts_among(&self, user_id: &UserId, ids: &[String]) -> StoreResult<Vec<String>> {
         let mut found = Vec::new();
         let mut conn = self.readers.acquire().await?;
         for id in ids {
@@ -575,7 +575,7 @@ impl Accounts for SqliteStore {
                  ON other.conversation_id = mine.conversation_id AND other.user_id = ?2 \
                  WHERE mine.user_id = ?1)",
             )
-            .bind(user_id)
+            .bind(user_id.as_str())
             .bind(id)
             .fetch_one(&mut *conn)
             .await?;
@@ -614,23 +614,23 @@ impl Accounts for SqliteStore {
         Ok(row.as_ref().map(session_row).transpose()?)
     }
 
-    async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()> {
-        let id = id.to_owned();
+    async fn touch_session(&self, id: &SessionId, at: i64) -> StoreResult<()> {
+        let id = id.as_str().to_owned();
         self.writer
             .write(move |c| writes::touch_session(c, &id, at))
             .await
     }
 
-    async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>> {
+    async fn sessions_of(&self, user_id: &UserId) -> StoreResult<Vec<SessionRow>> {
         let rows = sqlx::query("SELECT * FROM sessions WHERE user_id = ? ORDER BY created_at, id")
-            .bind(user_id)
+            .bind(user_id.as_str())
             .fetch_all(&self.readers)
             .await?;
         Ok(rows.iter().map(session_row).collect::<sqlx::Result<_>>()?)
     }
 
-    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+    async fn delete_session(&self, user_id: &UserId, id: &SessionId) -> StoreResult<bool> {
+        let (user_id, id) = (user_id.as_str().to_owned(), id.as_str().to_owned());
         self.writer
             .write(move |c| writes::delete_session(c, &user_id, &id))
             .await
@@ -647,12 +647,16 @@ impl Accounts for SqliteStore {
 impl Conversations for SqliteStore {
     async fn create_direct(
         &self,
-        new_id: &str,
-        a: &str,
-        b: &str,
+        new_id: &ConversationId,
+        a: &UserId,
+        b: &UserId,
         at: i64,
     ) -> StoreResult<(String, bool)> {
-        let (new_id, a, b) = (new_id.to_owned(), a.to_owned(), b.to_owned());
+        let (new_id, a, b) = (
+            new_id.as_str().to_owned(),
+            a.as_str().to_owned(),
+            b.as_str().to_owned(),
+        );
         self.writer
             .write(move |c| writes::create_direct(c, &new_id, &a, &b, at))
             .await
@@ -660,15 +664,15 @@ impl Conversations for SqliteStore {
 
     async fn create_group(
         &self,
-        id: &str,
-        owner: &str,
+        id: &ConversationId,
+        owner: &UserId,
         name: &str,
         members: &[String],
         at: i64,
     ) -> StoreResult<()> {
         let (id, owner, name, members) = (
-            id.to_owned(),
-            owner.to_owned(),
+            id.as_str().to_owned(),
+            owner.as_str().to_owned(),
             name.to_owned(),
             members.to_vec(),
         );
@@ -677,44 +681,50 @@ impl Conversations for SqliteStore {
             .await
     }
 
-    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>> {
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<ConversationRow>> {
         let mut conn = self.readers.acquire().await?;
-        match conversation_in(&mut conn, id).await {
+        match conversation_in(&mut conn, id.as_str()).await {
             Ok(c) => Ok(Some(c)),
             Err(StoreError::Rule(Rule::NotFound(_))) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    async fn member(&self, conversation_id: &str, user_id: &str) -> StoreResult<Option<MemberRow>> {
+    async fn member(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<Option<MemberRow>> {
         let mut conn = self.readers.acquire().await?;
-        Ok(member_in(&mut conn, conversation_id, user_id).await?)
+        Ok(member_in(&mut conn, conversation_id.as_str(), user_id.as_str()).await?)
     }
 
-    async fn members(&self, conversation_id: &str) -> StoreResult<Vec<MemberRow>> {
+    async fn members(&self, conversation_id: &ConversationId) -> StoreResult<Vec<MemberRow>> {
         let mut conn = self.readers.acquire().await?;
-        Ok(members_in(&mut conn, conversation_id).await?)
+        Ok(members_in(&mut conn, conversation_id.as_str()).await?)
     }
 
     async fn conversation_view(
         &self,
-        conversation_id: &str,
-        viewer: &str,
+        conversation_id: &ConversationId,
+        viewer: &UserId,
     ) -> StoreResult<Option<ConversationView>> {
         // One read transaction, so that the view is consistent.
         let mut tx = self.readers.begin().await?;
-        let v = self.view_in(&mut tx, conversation_id, viewer).await?;
+        let v = self
+            .view_in(&mut tx, conversation_id.as_str(), viewer.as_str())
+            .await?;
         tx.commit().await?;
         Ok(v)
     }
 
     async fn conversation_views(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
     ) -> StoreResult<Option<ConversationViews>> {
         // One read transaction, so that every member's view is of the same moment.
         let mut tx = self.readers.begin().await?;
-        let conversation = match conversation_in(&mut tx, conversation_id).await {
+        let conversation = match conversation_in(&mut tx, conversation_id.as_str()).await {
             Ok(c) => c,
             Err(StoreError::Rule(Rule::NotFound(_))) => return Ok(None),
             Err(e) => return Err(e),
@@ -724,7 +734,7 @@ impl Conversations for SqliteStore {
             "WHERE m.conversation_id = ?2 AND m.seq = ?3"
         ))
         .bind("")
-        .bind(conversation_id)
+        .bind(conversation_id.as_str())
         .bind(conversation.last_seq)
         .fetch_optional(&mut *tx)
         .await?
@@ -735,7 +745,7 @@ impl Conversations for SqliteStore {
         let rows = sqlx::query(
             "SELECT mb.user_id, mb.role, mb.joined_at, mb.joined_seq, mb.joined_pos,                     mb.delivered_seq, mb.read_seq,                     (SELECT COUNT(*) FROM messages m                      WHERE m.conversation_id = mb.conversation_id                        AND m.seq > MAX(mb.read_seq, mb.joined_seq)                        AND m.sender_id <> mb.user_id AND m.deleted_at IS NULL                        AND NOT EXISTS (SELECT 1 FROM hidden_messages h                                        WHERE h.user_id = mb.user_id AND h.message_id = m.id)                     ) AS unread_count,                     EXISTS (SELECT 1 FROM hidden_messages h                             WHERE h.user_id = mb.user_id AND h.message_id = ?2) AS hid_last              FROM members mb WHERE mb.conversation_id = ?1 ORDER BY mb.join_order",
         )
-        .bind(conversation_id)
+        .bind(conversation_id.as_str())
         .bind(last_message.as_ref().map(|m| m.id.as_str()))
         .fetch_all(&mut *tx)
         .await?;
@@ -759,7 +769,7 @@ impl Conversations for SqliteStore {
 
     async fn conversations_of(
         &self,
-        viewer: &str,
+        viewer: &UserId,
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<ConversationView>> {
@@ -769,14 +779,14 @@ impl Conversations for SqliteStore {
              WHERE m.user_id = ?1 AND (?2 IS NULL OR c.last_message_at < ?2) \
              ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?3",
         )
-        .bind(viewer)
+        .bind(viewer.as_str())
         .bind(before)
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            out.extend(self.view_in(&mut tx, &id, viewer).await?);
+            out.extend(self.view_in(&mut tx, &id, viewer.as_str()).await?);
         }
         tx.commit().await?;
         Ok(out)
@@ -784,14 +794,14 @@ impl Conversations for SqliteStore {
 
     async fn rename(
         &self,
-        actor: &str,
-        conversation_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
         name: &str,
         at: i64,
     ) -> StoreResult<()> {
         let (actor, conversation_id, name) = (
-            actor.to_owned(),
-            conversation_id.to_owned(),
+            actor.as_str().to_owned(),
+            conversation_id.as_str().to_owned(),
             name.to_owned(),
         );
         self.writer
@@ -801,17 +811,17 @@ impl Conversations for SqliteStore {
 
     async fn add_member(
         &self,
-        actor: &str,
-        conversation_id: &str,
-        user_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         role: Role,
         max_members: usize,
         at: i64,
     ) -> StoreResult<()> {
         let (actor, conversation_id, user_id) = (
-            actor.to_owned(),
-            conversation_id.to_owned(),
-            user_id.to_owned(),
+            actor.as_str().to_owned(),
+            conversation_id.as_str().to_owned(),
+            user_id.as_str().to_owned(),
         );
         self.writer
             .write(move |c| {
@@ -822,15 +832,15 @@ impl Conversations for SqliteStore {
 
     async fn remove_member(
         &self,
-        actor: &str,
-        conversation_id: &str,
-        user_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         at: i64,
     ) -> StoreResult<Removed> {
         let (actor, conversation_id, user_id) = (
-            actor.to_owned(),
-            conversation_id.to_owned(),
-            user_id.to_owned(),
+            actor.as_str().to_owned(),
+            conversation_id.as_str().to_owned(),
+            user_id.as_str().to_owned(),
         );
         self.writer
             .write(move |c| writes::remove_member(c, &actor, &conversation_id, &user_id, at))
@@ -839,16 +849,16 @@ impl Conversations for SqliteStore {
 
     async fn set_role(
         &self,
-        actor: &str,
-        conversation_id: &str,
-        user_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         role: Role,
         at: i64,
     ) -> StoreResult<()> {
         let (actor, conversation_id, user_id) = (
-            actor.to_owned(),
-            conversation_id.to_owned(),
-            user_id.to_owned(),
+            actor.as_str().to_owned(),
+            conversation_id.as_str().to_owned(),
+            user_id.as_str().to_owned(),
         );
         self.writer
             .write(move |c| writes::set_role(c, &actor, &conversation_id, &user_id, role, at))
@@ -865,27 +875,27 @@ impl Messages for SqliteStore {
 
     async fn message_by_client_id(
         &self,
-        conversation_id: &str,
-        sender: &str,
+        conversation_id: &ConversationId,
+        sender: &UserId,
         client_id: &str,
     ) -> StoreResult<Option<MessageRow>> {
         let row = sqlx::query(select_messages!(
             "WHERE m.conversation_id = ?2 AND m.sender_id = ?1 AND m.client_id = ?3"
         ))
-        .bind(sender)
-        .bind(conversation_id)
+        .bind(sender.as_str())
+        .bind(conversation_id.as_str())
         .bind(client_id)
         .fetch_optional(&self.readers)
         .await?;
         Ok(row.as_ref().map(message_row).transpose()?)
     }
 
-    async fn message(&self, id: &str, viewer: &str) -> StoreResult<Option<MessageRow>> {
+    async fn message(&self, id: &MessageId, viewer: &UserId) -> StoreResult<Option<MessageRow>> {
         let mut conn = self.readers.acquire().await?;
-        Ok(message_in(&mut conn, id, viewer).await?)
+        Ok(message_in(&mut conn, id.as_str(), viewer.as_str()).await?)
     }
 
-    async fn hidden_by(&self, message_id: &str) -> StoreResult<Vec<String>> {
+    async fn hidden_by(&self, message_id: &MessageId) -> StoreResult<Vec<String>> {
         // Through the members, whose (user_id, message_id) keys are the index of the hidden.
         Ok(sqlx::query_scalar(
             "SELECT mb.user_id FROM messages m \
@@ -893,15 +903,15 @@ impl Messages for SqliteStore {
              WHERE m.id = ?1 AND EXISTS (SELECT 1 FROM hidden_messages h \
                                          WHERE h.user_id = mb.user_id AND h.message_id = ?1)",
         )
-        .bind(message_id)
+        .bind(message_id.as_str())
         .fetch_all(&self.readers)
         .await?)
     }
 
     async fn messages(
         &self,
-        conversation_id: &str,
-        viewer: &str,
+        conversation_id: &ConversationId,
+        viewer: &UserId,
         min_seq: i64,
         before: Option<i64>,
         after: Option<i64>,
@@ -919,8 +929,8 @@ impl Messages for SqliteStore {
                 "WHERE m.conversation_id = ?2 AND m.seq > ?3 AND m.seq < ?4 ORDER BY m.seq DESC LIMIT ?5"
             ))
         }
-        .bind(viewer)
-        .bind(conversation_id)
+        .bind(viewer.as_str())
+        .bind(conversation_id.as_str())
         .bind(lower)
         .bind(upper)
         .bind(fetch)
@@ -938,8 +948,18 @@ impl Messages for SqliteStore {
         Ok((msgs, has_more))
     }
 
-    async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()> {
-        let (actor, message_id, text) = (actor.to_owned(), message_id.to_owned(), text.to_owned());
+    async fn edit(
+        &self,
+        actor: &UserId,
+        message_id: &MessageId,
+        text: &str,
+        at: i64,
+    ) -> StoreResult<()> {
+        let (actor, message_id, text) = (
+            actor.as_str().to_owned(),
+            message_id.as_str().to_owned(),
+            text.to_owned(),
+        );
         self.writer
             .write(move |c| writes::edit(c, &actor, &message_id, &text, at))
             .await
@@ -947,18 +967,18 @@ impl Messages for SqliteStore {
 
     async fn delete_for_everyone(
         &self,
-        actor: &str,
-        message_id: &str,
+        actor: &UserId,
+        message_id: &MessageId,
         at: i64,
     ) -> StoreResult<Option<String>> {
-        let (actor, message_id) = (actor.to_owned(), message_id.to_owned());
+        let (actor, message_id) = (actor.as_str().to_owned(), message_id.as_str().to_owned());
         self.writer
             .write(move |c| writes::delete_for_everyone(c, &actor, &message_id, at))
             .await
     }
 
-    async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
-        let (user_id, message_id) = (user_id.to_owned(), message_id.to_owned());
+    async fn hide(&self, user_id: &UserId, message_id: &MessageId, at: i64) -> StoreResult<()> {
+        let (user_id, message_id) = (user_id.as_str().to_owned(), message_id.as_str().to_owned());
         self.writer
             .write(move |c| writes::hide(c, &user_id, &message_id, at))
             .await
@@ -966,15 +986,15 @@ impl Messages for SqliteStore {
 
     async fn mark(
         &self,
-        user_id: &str,
-        conversation_id: &str,
+        user_id: &UserId,
+        conversation_id: &ConversationId,
         kind: MarkKind,
         seq: i64,
         at: i64,
     ) -> StoreResult<bool> {
         let key: marks::Key = (
-            conversation_id.to_owned(),
-            user_id.to_owned(),
+            conversation_id.as_str().to_owned(),
+            user_id.as_str().to_owned(),
             kind == MarkKind::Read,
         );
         let pending = match self.marks.join(&key, seq, at) {
@@ -995,8 +1015,8 @@ impl Messages for SqliteStore {
 
     async fn mark_times(
         &self,
-        conversation_id: &str,
-        user_id: &str,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         seq: i64,
     ) -> StoreResult<MarkTimes> {
         let (delivered_at, read_at): (Option<i64>, Option<i64>) = sqlx::query_as(
@@ -1004,8 +1024,8 @@ impl Messages for SqliteStore {
                (SELECT MIN(at) FROM mark_moves WHERE conversation_id = ?1 AND user_id = ?2 AND kind = 'delivered' AND up_to_seq >= ?3), \
                (SELECT MIN(at) FROM mark_moves WHERE conversation_id = ?1 AND user_id = ?2 AND kind = 'read' AND up_to_seq >= ?3)",
         )
-        .bind(conversation_id)
-        .bind(user_id)
+        .bind(conversation_id.as_str())
+        .bind(user_id.as_str())
         .bind(seq)
         .fetch_one(&self.readers)
         .await?;
@@ -1018,9 +1038,9 @@ impl Messages for SqliteStore {
 
 #[async_trait]
 impl MediaRecords for SqliteStore {
-    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>> {
+    async fn media(&self, id: &MediaId) -> StoreResult<Option<MediaRow>> {
         let row = sqlx::query("SELECT * FROM media WHERE id = ?")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.readers)
             .await?;
         Ok(row.as_ref().map(media_row).transpose()?)
@@ -1033,31 +1053,31 @@ impl MediaRecords for SqliteStore {
             .await
     }
 
-    async fn media_visible_to(&self, media_id: &str, user_id: &str) -> StoreResult<bool> {
+    async fn media_visible_to(&self, media_id: &MediaId, user_id: &UserId) -> StoreResult<bool> {
         let visible: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM media WHERE id = ?1 AND uploader_id = ?2) \
                  OR EXISTS (SELECT 1 FROM messages m JOIN members mb \
                             ON mb.conversation_id = m.conversation_id AND mb.user_id = ?2 \
                             WHERE m.media_id = ?1 AND m.seq > mb.joined_seq)",
         )
-        .bind(media_id)
-        .bind(user_id)
+        .bind(media_id.as_str())
+        .bind(user_id.as_str())
         .fetch_one(&self.readers)
         .await?;
         Ok(visible)
     }
 
-    async fn delete_media_if_unused(&self, id: &str) -> StoreResult<Option<String>> {
-        let id = id.to_owned();
+    async fn delete_media_if_unused(&self, id: &MediaId) -> StoreResult<Option<String>> {
+        let id = id.as_str().to_owned();
         self.writer
             .write(move |c| writes::delete_media_if_unused(c, &id))
             .await
     }
 
-    async fn media_bytes_of(&self, user_id: &str) -> StoreResult<i64> {
+    async fn media_bytes_of(&self, user_id: &UserId) -> StoreResult<i64> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM media WHERE uploader_id = ?")
-                .bind(user_id)
+                .bind(user_id.as_str())
                 .fetch_one(&self.readers)
                 .await?,
         )
@@ -1108,20 +1128,20 @@ impl EventLog for SqliteStore {
 
     async fn events_for(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<EventRow>> {
         let mut conn = self.readers.acquire().await?;
-        Ok(events_for_in(&mut conn, user_id, after, limit).await?)
+        Ok(events_for_in(&mut conn, user_id.as_str(), after, limit).await?)
     }
 
-    async fn backlog(&self, user_id: &str, after: i64, limit: u32) -> StoreResult<Backlog> {
+    async fn backlog(&self, user_id: &UserId, after: i64, limit: u32) -> StoreResult<Backlog> {
         // In WAL mode a read transaction sees one snapshot from its first read to its end.
         let mut tx = self.readers.begin().await?;
         let head = head_in(&mut tx).await?;
         let pruned_up_to = pruned_in(&mut tx).await?;
-        let events = events_for_in(&mut tx, user_id, after, limit).await?;
+        let events = events_for_in(&mut tx, user_id.as_str(), after, limit).await?;
         tx.rollback().await?;
         Ok(Backlog {
             head,

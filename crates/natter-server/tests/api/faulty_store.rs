@@ -7,7 +7,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use natter_core::Role;
+use natter_core::{ConversationId, MediaId, MessageId, Role, SessionId, UserId};
 use natter_server::store::{
     Accounts, Backlog, ConversationRow, ConversationView, ConversationViews, Conversations,
     EventLog, EventRow, MarkKind, MarkTimes, MediaRecords, MediaRow, MemberRow, MessageRow,
@@ -93,7 +93,7 @@ impl Accounts for FaultyStore {
         self.inner.create_user(user).await
     }
 
-    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
+    async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRow>> {
         self.inner.user_by_id(id).await
     }
 
@@ -105,15 +105,15 @@ impl Accounts for FaultyStore {
         self.inner.search_users(prefix, limit).await
     }
 
-    async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()> {
+    async fn set_last_seen(&self, user_id: &UserId, at: i64) -> StoreResult<()> {
         self.inner.set_last_seen(user_id, at).await
     }
 
-    async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
+    async fn contacts_of(&self, user_id: &UserId) -> StoreResult<Vec<String>> {
         self.inner.contacts_of(user_id).await
     }
 
-    async fn contacts_among(&self, user_id: &str, ids: &[String]) -> StoreResult<Vec<String>> {
+    async fn contacts_among(&self, user_id: &UserId, ids: &[String]) -> StoreResult<Vec<String>> {
         self.inner.contacts_among(user_id, ids).await
     }
 
@@ -130,15 +130,15 @@ impl Accounts for FaultyStore {
         self.inner.session_by_token_hash(hash).await
     }
 
-    async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()> {
+    async fn touch_session(&self, id: &SessionId, at: i64) -> StoreResult<()> {
         self.inner.touch_session(id, at).await
     }
 
-    async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>> {
+    async fn sessions_of(&self, user_id: &UserId) -> StoreResult<Vec<SessionRow>> {
         self.inner.sessions_of(user_id).await
     }
 
-    async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+    async fn delete_session(&self, user_id: &UserId, id: &SessionId) -> StoreResult<bool> {
         self.inner.delete_session(user_id, id).await
     }
 
@@ -151,9 +151,9 @@ impl Accounts for FaultyStore {
 impl Conversations for FaultyStore {
     async fn create_direct(
         &self,
-        new_id: &str,
-        a: &str,
-        b: &str,
+        new_id: &ConversationId,
+        a: &UserId,
+        b: &UserId,
         at: i64,
     ) -> StoreResult<(String, bool)> {
         self.inner.create_direct(new_id, a, b, at).await
@@ -161,8 +161,8 @@ impl Conversations for FaultyStore {
 
     async fn create_group(
         &self,
-        id: &str,
-        owner: &str,
+        id: &ConversationId,
+        owner: &UserId,
         name: &str,
         members: &[String],
         at: i64,
@@ -170,37 +170,41 @@ impl Conversations for FaultyStore {
         self.inner.create_group(id, owner, name, members, at).await
     }
 
-    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationRow>> {
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<ConversationRow>> {
         self.inner.conversation(id).await
     }
 
-    async fn member(&self, conversation_id: &str, user_id: &str) -> StoreResult<Option<MemberRow>> {
+    async fn member(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) -> StoreResult<Option<MemberRow>> {
         self.inner.member(conversation_id, user_id).await
     }
 
-    async fn members(&self, conversation_id: &str) -> StoreResult<Vec<MemberRow>> {
+    async fn members(&self, conversation_id: &ConversationId) -> StoreResult<Vec<MemberRow>> {
         self.fault(|f| Some(&mut f.member_reads))?;
         self.inner.members(conversation_id).await
     }
 
     async fn conversation_view(
         &self,
-        conversation_id: &str,
-        viewer: &str,
+        conversation_id: &ConversationId,
+        viewer: &UserId,
     ) -> StoreResult<Option<ConversationView>> {
         self.inner.conversation_view(conversation_id, viewer).await
     }
 
     async fn conversation_views(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
     ) -> StoreResult<Option<ConversationViews>> {
         self.inner.conversation_views(conversation_id).await
     }
 
     async fn conversations_of(
         &self,
-        viewer: &str,
+        viewer: &UserId,
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<ConversationView>> {
@@ -209,8 +213,8 @@ impl Conversations for FaultyStore {
 
     async fn rename(
         &self,
-        actor: &str,
-        conversation_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
         name: &str,
         at: i64,
     ) -> StoreResult<()> {
@@ -219,9 +223,9 @@ impl Conversations for FaultyStore {
 
     async fn add_member(
         &self,
-        actor: &str,
-        conversation_id: &str,
-        user_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         role: Role,
         max_members: usize,
         at: i64,
@@ -233,9 +237,9 @@ impl Conversations for FaultyStore {
 
     async fn remove_member(
         &self,
-        actor: &str,
-        conversation_id: &str,
-        user_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         at: i64,
     ) -> StoreResult<Removed> {
         self.inner
@@ -245,9 +249,9 @@ impl Conversations for FaultyStore {
 
     async fn set_role(
         &self,
-        actor: &str,
-        conversation_id: &str,
-        user_id: &str,
+        actor: &UserId,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         role: Role,
         at: i64,
     ) -> StoreResult<()> {
@@ -265,8 +269,8 @@ impl Messages for FaultyStore {
 
     async fn message_by_client_id(
         &self,
-        conversation_id: &str,
-        sender: &str,
+        conversation_id: &ConversationId,
+        sender: &UserId,
         client_id: &str,
     ) -> StoreResult<Option<MessageRow>> {
         self.inner
@@ -274,15 +278,15 @@ impl Messages for FaultyStore {
             .await
     }
 
-    async fn message(&self, id: &str, viewer: &str) -> StoreResult<Option<MessageRow>> {
-        self.fault(|f| f.message_reads.get_mut(viewer))?;
+    async fn message(&self, id: &MessageId, viewer: &UserId) -> StoreResult<Option<MessageRow>> {
+        self.fault(|f| f.message_reads.get_mut(viewer.as_str()))?;
         self.inner.message(id, viewer).await
     }
 
     async fn messages(
         &self,
-        conversation_id: &str,
-        viewer: &str,
+        conversation_id: &ConversationId,
+        viewer: &UserId,
         min_seq: i64,
         before: Option<i64>,
         after: Option<i64>,
@@ -293,31 +297,37 @@ impl Messages for FaultyStore {
             .await
     }
 
-    async fn hidden_by(&self, message_id: &str) -> StoreResult<Vec<String>> {
+    async fn hidden_by(&self, message_id: &MessageId) -> StoreResult<Vec<String>> {
         self.inner.hidden_by(message_id).await
     }
 
-    async fn edit(&self, actor: &str, message_id: &str, text: &str, at: i64) -> StoreResult<()> {
+    async fn edit(
+        &self,
+        actor: &UserId,
+        message_id: &MessageId,
+        text: &str,
+        at: i64,
+    ) -> StoreResult<()> {
         self.inner.edit(actor, message_id, text, at).await
     }
 
     async fn delete_for_everyone(
         &self,
-        actor: &str,
-        message_id: &str,
+        actor: &UserId,
+        message_id: &MessageId,
         at: i64,
     ) -> StoreResult<Option<String>> {
         self.inner.delete_for_everyone(actor, message_id, at).await
     }
 
-    async fn hide(&self, user_id: &str, message_id: &str, at: i64) -> StoreResult<()> {
+    async fn hide(&self, user_id: &UserId, message_id: &MessageId, at: i64) -> StoreResult<()> {
         self.inner.hide(user_id, message_id, at).await
     }
 
     async fn mark(
         &self,
-        user_id: &str,
-        conversation_id: &str,
+        user_id: &UserId,
+        conversation_id: &ConversationId,
         kind: MarkKind,
         seq: i64,
         at: i64,
@@ -329,8 +339,8 @@ impl Messages for FaultyStore {
 
     async fn mark_times(
         &self,
-        conversation_id: &str,
-        user_id: &str,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
         seq: i64,
     ) -> StoreResult<MarkTimes> {
         self.inner.mark_times(conversation_id, user_id, seq).await
@@ -339,7 +349,7 @@ impl Messages for FaultyStore {
 
 #[async_trait]
 impl MediaRecords for FaultyStore {
-    async fn media(&self, id: &str) -> StoreResult<Option<MediaRow>> {
+    async fn media(&self, id: &MediaId) -> StoreResult<Option<MediaRow>> {
         self.inner.media(id).await
     }
 
@@ -347,15 +357,15 @@ impl MediaRecords for FaultyStore {
         self.inner.insert_media(media).await
     }
 
-    async fn media_visible_to(&self, media_id: &str, user_id: &str) -> StoreResult<bool> {
+    async fn media_visible_to(&self, media_id: &MediaId, user_id: &UserId) -> StoreResult<bool> {
         self.inner.media_visible_to(media_id, user_id).await
     }
 
-    async fn delete_media_if_unused(&self, id: &str) -> StoreResult<Option<String>> {
+    async fn delete_media_if_unused(&self, id: &MediaId) -> StoreResult<Option<String>> {
         self.inner.delete_media_if_unused(id).await
     }
 
-    async fn media_bytes_of(&self, user_id: &str) -> StoreResult<i64> {
+    async fn media_bytes_of(&self, user_id: &UserId) -> StoreResult<i64> {
         self.inner.media_bytes_of(user_id).await
     }
 
@@ -385,14 +395,14 @@ impl EventLog for FaultyStore {
 
     async fn events_for(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<EventRow>> {
         self.inner.events_for(user_id, after, limit).await
     }
 
-    async fn backlog(&self, user_id: &str, after: i64, limit: u32) -> StoreResult<Backlog> {
+    async fn backlog(&self, user_id: &UserId, after: i64, limit: u32) -> StoreResult<Backlog> {
         self.inner.backlog(user_id, after, limit).await
     }
 }

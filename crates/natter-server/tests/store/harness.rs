@@ -9,7 +9,7 @@ use std::{
     },
 };
 
-use natter_core::MessageKind;
+use natter_core::{ConversationId, MessageKind, UserId};
 use natter_server::store::{EventKind, EventRow, MessageRow, NewMessage, Store, UserRow};
 
 /// A store under test and whatever keeps it alive (a temporary directory, a scratch schema),
@@ -76,7 +76,12 @@ pub async fn users<const N: usize>(store: &dyn Store, usernames: [&str; N]) -> [
 /// The direct conversation of `a` and `b`, newly created.
 pub async fn direct(store: &dyn Store, a: &str, b: &str) -> String {
     let (id, created) = store
-        .create_direct(&fresh_id("direct"), a, b, T0)
+        .create_direct(
+            ConversationId::new(&fresh_id("direct")),
+            UserId::new(a),
+            UserId::new(b),
+            T0,
+        )
         .await
         .expect("create a direct conversation");
     assert!(created, "the pair already had a direct conversation");
@@ -92,7 +97,13 @@ pub async fn group_at(store: &dyn Store, owner: &str, members: &[&str], at: i64)
     let id = fresh_id("group");
     let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
     store
-        .create_group(&id, owner, "group", &members, at)
+        .create_group(
+            ConversationId::new(&id),
+            UserId::new(owner),
+            "group",
+            &members,
+            at,
+        )
         .await
         .expect("create a group");
     id
@@ -155,7 +166,7 @@ pub async fn send_n(
 /// Every event `user_id` sees after `after`.
 pub async fn events_after(store: &dyn Store, user_id: &str, after: i64) -> Vec<EventRow> {
     store
-        .events_for(user_id, after, 10_000)
+        .events_for(UserId::new(user_id), after, 10_000)
         .await
         .expect("read the event log")
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use natter_core::{MessageId, UserId};
 use natter_server::store::{Store, sqlite::SqliteStore};
 
 use crate::harness::{T0, direct, send, users};
@@ -32,7 +33,12 @@ async fn purge_leaves_no_erased_text_in_the_database_files() {
     send(&*store, &dm, &bob, "an ordinary message that stays", T0 + 1).await;
     let msg = send(&*store, &dm, &alice, "first-secret-7f3a9c", T0 + 2).await;
     store
-        .edit(&alice, &msg.id, "second-secret-b81d2e", T0 + 3)
+        .edit(
+            UserId::new(&alice),
+            MessageId::new(&msg.id),
+            "second-secret-b81d2e",
+            T0 + 3,
+        )
         .await
         .unwrap();
     send(&*store, &dm, &bob, "another message that stays", T0 + 4).await;
@@ -40,7 +46,7 @@ async fn purge_leaves_no_erased_text_in_the_database_files() {
     assert!(!any_file_contains(dir.path(), "second-secret-b81d2e").is_empty());
 
     store
-        .delete_for_everyone(&alice, &msg.id, T0 + 5)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg.id), T0 + 5)
         .await
         .unwrap();
     store.purge().await.unwrap();

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use natter_core::Role;
+use natter_core::{ConversationId, MessageId, Role, UserId};
 use natter_server::store::{MessageRow, Store};
 
 use crate::harness::{T0, direct, group, send, users};
@@ -11,7 +11,7 @@ use crate::harness::{T0, direct, group, send, users};
 /// The message as `viewer` sees it; it must exist.
 async fn seen(store: &dyn Store, id: &str, viewer: &str) -> MessageRow {
     store
-        .message(id, viewer)
+        .message(MessageId::new(id), UserId::new(viewer))
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("message {id} is gone for {viewer}"))
@@ -24,12 +24,22 @@ pub async fn only_the_sender_edits(store: Arc<dyn Store>) {
 
     // Not even the owner edits another's message.
     assert_rule!(
-        store.edit(&alice, &msg.id, "typo?", T0 + 2).await,
+        store
+            .edit(
+                UserId::new(&alice),
+                MessageId::new(&msg.id),
+                "typo?",
+                T0 + 2
+            )
+            .await,
         Forbidden
     );
     assert_eq!(seen(&*store, &msg.id, &alice).await, msg);
 
-    store.edit(&bob, &msg.id, "typo", T0 + 3).await.unwrap();
+    store
+        .edit(UserId::new(&bob), MessageId::new(&msg.id), "typo", T0 + 3)
+        .await
+        .unwrap();
     let edited = seen(&*store, &msg.id, &alice).await;
     assert_eq!(
         edited,
@@ -40,7 +50,12 @@ pub async fn only_the_sender_edits(store: Arc<dyn Store>) {
         }
     );
 
-    assert_rule!(store.edit(&bob, "msg-nope", "x", T0 + 4).await, NotFound);
+    assert_rule!(
+        store
+            .edit(UserId::new(&bob), MessageId::new("msg-nope"), "x", T0 + 4)
+            .await,
+        NotFound
+    );
 }
 
 pub async fn a_deleted_message_cannot_be_edited(store: Arc<dyn Store>) {
@@ -48,12 +63,19 @@ pub async fn a_deleted_message_cannot_be_edited(store: Arc<dyn Store>) {
     let dm = direct(&*store, &alice, &bob).await;
     let msg = send(&*store, &dm, &alice, "oops", T0 + 1).await;
     store
-        .delete_for_everyone(&alice, &msg.id, T0 + 2)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg.id), T0 + 2)
         .await
         .unwrap();
 
     assert_rule!(
-        store.edit(&alice, &msg.id, "revived", T0 + 3).await,
+        store
+            .edit(
+                UserId::new(&alice),
+                MessageId::new(&msg.id),
+                "revived",
+                T0 + 3
+            )
+            .await,
         Conflict
     );
     let after = seen(&*store, &msg.id, &alice).await;
@@ -68,7 +90,7 @@ pub async fn delete_for_everyone_leaves_a_tombstone_with_its_seq(store: Arc<dyn 
     send(&*store, &dm, &bob, "after", T0 + 3).await;
 
     store
-        .delete_for_everyone(&alice, &msg.id, T0 + 4)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg.id), T0 + 4)
         .await
         .unwrap();
 
@@ -82,19 +104,43 @@ pub async fn delete_for_everyone_leaves_a_tombstone_with_its_seq(store: Arc<dyn 
     assert_eq!(seen(&*store, &msg.id, &bob).await, tombstone);
     assert_eq!(tombstone.seq, 2);
 
-    let (page, _) = store.messages(&dm, &bob, 0, None, None, 50).await.unwrap();
+    let (page, _) = store
+        .messages(
+            ConversationId::new(&dm),
+            UserId::new(&bob),
+            0,
+            None,
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert_eq!(page.len(), 3);
     assert_eq!(page[1], tombstone);
     assert_eq!(page[0].text.as_deref(), Some("before"));
     assert_eq!(page[2].text.as_deref(), Some("after"));
-    assert_eq!(store.conversation(&dm).await.unwrap().unwrap().last_seq, 3);
+    assert_eq!(
+        store
+            .conversation(ConversationId::new(&dm))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seq,
+        3
+    );
 }
 
 pub async fn in_a_group_the_sender_or_a_manager_deletes_for_everyone(store: Arc<dyn Store>) {
     let [owner, admin, plain, other] = users(&*store, ["owner", "admin", "plain", "other"]).await;
     let g = group(&*store, &owner, &[&admin, &plain, &other]).await;
     store
-        .set_role(&owner, &g, &admin, Role::Admin, T0)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&admin),
+            Role::Admin,
+            T0,
+        )
         .await
         .unwrap();
     let by_other = send(&*store, &g, &other, "one", T0 + 1).await;
@@ -103,22 +149,22 @@ pub async fn in_a_group_the_sender_or_a_manager_deletes_for_everyone(store: Arc<
 
     assert_rule!(
         store
-            .delete_for_everyone(&plain, &by_other.id, T0 + 4)
+            .delete_for_everyone(UserId::new(&plain), MessageId::new(&by_other.id), T0 + 4)
             .await,
         Forbidden
     );
     assert_eq!(seen(&*store, &by_other.id, &plain).await, by_other);
 
     store
-        .delete_for_everyone(&admin, &by_other.id, T0 + 5)
+        .delete_for_everyone(UserId::new(&admin), MessageId::new(&by_other.id), T0 + 5)
         .await
         .unwrap();
     store
-        .delete_for_everyone(&admin, &by_owner.id, T0 + 6)
+        .delete_for_everyone(UserId::new(&admin), MessageId::new(&by_owner.id), T0 + 6)
         .await
         .unwrap();
     store
-        .delete_for_everyone(&plain, &by_plain.id, T0 + 7)
+        .delete_for_everyone(UserId::new(&plain), MessageId::new(&by_plain.id), T0 + 7)
         .await
         .unwrap();
     for m in [&by_other, &by_owner, &by_plain] {
@@ -128,7 +174,7 @@ pub async fn in_a_group_the_sender_or_a_manager_deletes_for_everyone(store: Arc<
 
     let by_admin = send(&*store, &g, &admin, "four", T0 + 8).await;
     store
-        .delete_for_everyone(&owner, &by_admin.id, T0 + 9)
+        .delete_for_everyone(UserId::new(&owner), MessageId::new(&by_admin.id), T0 + 9)
         .await
         .unwrap();
     assert!(seen(&*store, &by_admin.id, &admin).await.deleted);
@@ -140,12 +186,14 @@ pub async fn in_a_direct_conversation_only_the_sender_deletes_for_everyone(store
     let msg = send(&*store, &dm, &alice, "mine", T0 + 1).await;
 
     assert_rule!(
-        store.delete_for_everyone(&bob, &msg.id, T0 + 2).await,
+        store
+            .delete_for_everyone(UserId::new(&bob), MessageId::new(&msg.id), T0 + 2)
+            .await,
         Forbidden
     );
     assert_eq!(seen(&*store, &msg.id, &bob).await, msg);
     store
-        .delete_for_everyone(&alice, &msg.id, T0 + 3)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg.id), T0 + 3)
         .await
         .unwrap();
     assert!(seen(&*store, &msg.id, &bob).await.deleted);
@@ -157,12 +205,12 @@ pub async fn deleting_twice_succeeds(store: Arc<dyn Store>) {
     let msg = send(&*store, &dm, &alice, "twice", T0 + 1).await;
 
     store
-        .delete_for_everyone(&alice, &msg.id, T0 + 2)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg.id), T0 + 2)
         .await
         .unwrap();
     let first = seen(&*store, &msg.id, &alice).await;
     store
-        .delete_for_everyone(&alice, &msg.id, T0 + 3)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg.id), T0 + 3)
         .await
         .unwrap();
     assert_eq!(seen(&*store, &msg.id, &alice).await, first);
@@ -174,7 +222,10 @@ pub async fn hiding_affects_only_the_hiding_viewer(store: Arc<dyn Store>) {
     let g = group(&*store, &alice, &[&bob, &carol]).await;
     let msg = send(&*store, &g, &alice, "visible to most", T0 + 1).await;
 
-    store.hide(&bob, &msg.id, T0 + 2).await.unwrap();
+    store
+        .hide(UserId::new(&bob), MessageId::new(&msg.id), T0 + 2)
+        .await
+        .unwrap();
 
     let for_bob = seen(&*store, &msg.id, &bob).await;
     assert!(for_bob.hidden);
@@ -184,13 +235,36 @@ pub async fn hiding_affects_only_the_hiding_viewer(store: Arc<dyn Store>) {
         assert!(!m.hidden);
         assert_eq!(m.text.as_deref(), Some("visible to most"));
     }
-    let (bobs_page, _) = store.messages(&g, &bob, 0, None, None, 50).await.unwrap();
+    let (bobs_page, _) = store
+        .messages(
+            ConversationId::new(&g),
+            UserId::new(&bob),
+            0,
+            None,
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert!(bobs_page[0].hidden);
-    let (carols_page, _) = store.messages(&g, &carol, 0, None, None, 50).await.unwrap();
+    let (carols_page, _) = store
+        .messages(
+            ConversationId::new(&g),
+            UserId::new(&carol),
+            0,
+            None,
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert!(!carols_page[0].hidden);
 
     // Hiding again changes nothing.
-    store.hide(&bob, &msg.id, T0 + 3).await.unwrap();
+    store
+        .hide(UserId::new(&bob), MessageId::new(&msg.id), T0 + 3)
+        .await
+        .unwrap();
     assert!(seen(&*store, &msg.id, &bob).await.hidden);
     assert!(!seen(&*store, &msg.id, &carol).await.hidden);
 }
@@ -200,23 +274,54 @@ pub async fn non_members_cannot_edit_delete_or_hide(store: Arc<dyn Store>) {
     let g = group(&*store, &alice, &[&bob]).await;
     let msg = send(&*store, &g, &alice, "members only", T0 + 1).await;
     store
-        .add_member(&alice, &g, &late, Role::Admin, 1024, T0 + 2)
+        .add_member(
+            UserId::new(&alice),
+            ConversationId::new(&g),
+            UserId::new(&late),
+            Role::Admin,
+            1024,
+            T0 + 2,
+        )
         .await
         .unwrap();
 
-    assert_rule!(store.edit(&eve, &msg.id, "x", T0 + 3).await, NotFound);
     assert_rule!(
-        store.delete_for_everyone(&eve, &msg.id, T0 + 3).await,
+        store
+            .edit(UserId::new(&eve), MessageId::new(&msg.id), "x", T0 + 3)
+            .await,
         NotFound
     );
-    assert_rule!(store.hide(&eve, &msg.id, T0 + 3).await, NotFound);
+    assert_rule!(
+        store
+            .delete_for_everyone(UserId::new(&eve), MessageId::new(&msg.id), T0 + 3)
+            .await,
+        NotFound
+    );
+    assert_rule!(
+        store
+            .hide(UserId::new(&eve), MessageId::new(&msg.id), T0 + 3)
+            .await,
+        NotFound
+    );
     // A member that joined after the message cannot see it, so cannot act on it either.
     assert_rule!(
-        store.delete_for_everyone(&late, &msg.id, T0 + 3).await,
+        store
+            .delete_for_everyone(UserId::new(&late), MessageId::new(&msg.id), T0 + 3)
+            .await,
         NotFound
     );
-    assert_rule!(store.hide(&late, &msg.id, T0 + 3).await, NotFound);
-    assert_rule!(store.hide(&bob, "msg-nope", T0 + 3).await, NotFound);
+    assert_rule!(
+        store
+            .hide(UserId::new(&late), MessageId::new(&msg.id), T0 + 3)
+            .await,
+        NotFound
+    );
+    assert_rule!(
+        store
+            .hide(UserId::new(&bob), MessageId::new("msg-nope"), T0 + 3)
+            .await,
+        NotFound
+    );
 
     assert_eq!(seen(&*store, &msg.id, &bob).await, msg);
 }
@@ -228,13 +333,15 @@ pub async fn a_plain_member_cannot_delete_anothers_message_even_once_deleted(
     let g = group(&*store, &owner, &[&plain, &sender]).await;
     let msg = send(&*store, &g, &sender, "gone soon", T0 + 1).await;
     store
-        .delete_for_everyone(&sender, &msg.id, T0 + 2)
+        .delete_for_everyone(UserId::new(&sender), MessageId::new(&msg.id), T0 + 2)
         .await
         .unwrap();
 
     // The permission does not depend on the message's state (API.md: 403 for others).
     assert_rule!(
-        store.delete_for_everyone(&plain, &msg.id, T0 + 3).await,
+        store
+            .delete_for_everyone(UserId::new(&plain), MessageId::new(&msg.id), T0 + 3)
+            .await,
         Forbidden
     );
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use natter_core::{ConversationKind, Role, receipts::Marks};
+use natter_core::{ConversationId, ConversationKind, Role, UserId, receipts::Marks};
 use natter_server::store::{ConversationRow, MemberRow, Store, UserRow};
 
 use crate::harness::{T0, users};
@@ -14,26 +14,56 @@ pub async fn create_direct_returns_the_same_conversation_for_the_pair_in_either_
     let head = store.head().await.unwrap();
 
     let first = store
-        .create_direct("dm-1", &alice, &bob, T0 + 10)
+        .create_direct(
+            ConversationId::new("dm-1"),
+            UserId::new(&alice),
+            UserId::new(&bob),
+            T0 + 10,
+        )
         .await
         .unwrap();
     assert_eq!(first, ("dm-1".to_owned(), true));
 
     let again = store
-        .create_direct("dm-2", &bob, &alice, T0 + 20)
+        .create_direct(
+            ConversationId::new("dm-2"),
+            UserId::new(&bob),
+            UserId::new(&alice),
+            T0 + 20,
+        )
         .await
         .unwrap();
     assert_eq!(again, ("dm-1".to_owned(), false));
     let same_order = store
-        .create_direct("dm-3", &alice, &bob, T0 + 30)
+        .create_direct(
+            ConversationId::new("dm-3"),
+            UserId::new(&alice),
+            UserId::new(&bob),
+            T0 + 30,
+        )
         .await
         .unwrap();
     assert_eq!(same_order, ("dm-1".to_owned(), false));
-    assert_eq!(store.conversation("dm-2").await.unwrap(), None);
-    assert_eq!(store.conversation("dm-3").await.unwrap(), None);
+    assert_eq!(
+        store
+            .conversation(ConversationId::new("dm-2"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .conversation(ConversationId::new("dm-3"))
+            .await
+            .unwrap(),
+        None
+    );
 
     assert_eq!(
-        store.conversation("dm-1").await.unwrap(),
+        store
+            .conversation(ConversationId::new("dm-1"))
+            .await
+            .unwrap(),
         Some(ConversationRow {
             id: "dm-1".into(),
             kind: ConversationKind::Direct,
@@ -54,18 +84,32 @@ pub async fn create_direct_returns_the_same_conversation_for_the_pair_in_either_
         marks: Marks::default(),
     };
     assert_eq!(
-        store.members("dm-1").await.unwrap(),
+        store.members(ConversationId::new("dm-1")).await.unwrap(),
         [member(&alice), member(&bob)]
     );
     assert_eq!(
-        store.member("dm-1", &bob).await.unwrap(),
+        store
+            .member(ConversationId::new("dm-1"), UserId::new(&bob))
+            .await
+            .unwrap(),
         Some(member(&bob))
     );
-    assert_eq!(store.member("dm-1", &carol).await.unwrap(), None);
+    assert_eq!(
+        store
+            .member(ConversationId::new("dm-1"), UserId::new(&carol))
+            .await
+            .unwrap(),
+        None
+    );
 
     // Another pair gets its own conversation.
     let other = store
-        .create_direct("dm-4", &carol, &alice, T0 + 40)
+        .create_direct(
+            ConversationId::new("dm-4"),
+            UserId::new(&carol),
+            UserId::new(&alice),
+            T0 + 40,
+        )
         .await
         .unwrap();
     assert_eq!(other, ("dm-4".to_owned(), true));
@@ -73,26 +117,74 @@ pub async fn create_direct_returns_the_same_conversation_for_the_pair_in_either_
 
 pub async fn a_direct_conversation_has_no_name_and_no_roles_to_change(store: Arc<dyn Store>) {
     let [alice, bob, carol] = users(&*store, ["alice", "bob", "carol"]).await;
-    let (dm, _) = store.create_direct("dm", &alice, &bob, T0).await.unwrap();
+    let (dm, _) = store
+        .create_direct(
+            ConversationId::new("dm"),
+            UserId::new(&alice),
+            UserId::new(&bob),
+            T0,
+        )
+        .await
+        .unwrap();
 
-    assert_rule!(store.rename(&alice, &dm, "ours", T0 + 1).await, Invalid);
     assert_rule!(
         store
-            .add_member(&alice, &dm, &carol, Role::Member, 1024, T0 + 1)
+            .rename(
+                UserId::new(&alice),
+                ConversationId::new(&dm),
+                "ours",
+                T0 + 1
+            )
             .await,
         Invalid
     );
     assert_rule!(
-        store.remove_member(&alice, &dm, &bob, T0 + 1).await,
+        store
+            .add_member(
+                UserId::new(&alice),
+                ConversationId::new(&dm),
+                UserId::new(&carol),
+                Role::Member,
+                1024,
+                T0 + 1
+            )
+            .await,
         Invalid
     );
     assert_rule!(
-        store.set_role(&alice, &dm, &bob, Role::Admin, T0 + 1).await,
+        store
+            .remove_member(
+                UserId::new(&alice),
+                ConversationId::new(&dm),
+                UserId::new(&bob),
+                T0 + 1
+            )
+            .await,
+        Invalid
+    );
+    assert_rule!(
+        store
+            .set_role(
+                UserId::new(&alice),
+                ConversationId::new(&dm),
+                UserId::new(&bob),
+                Role::Admin,
+                T0 + 1
+            )
+            .await,
         Invalid
     );
 
-    assert_eq!(store.conversation(&dm).await.unwrap().unwrap().name, None);
-    let members = store.members(&dm).await.unwrap();
+    assert_eq!(
+        store
+            .conversation(ConversationId::new(&dm))
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        None
+    );
+    let members = store.members(ConversationId::new(&dm)).await.unwrap();
     assert_eq!(members.len(), 2);
     assert!(members.iter().all(|m| m.role == Role::Member));
 }
@@ -110,14 +202,39 @@ pub async fn create_direct_tells_pairs_apart_whatever_their_ids(store: Arc<dyn S
             .unwrap();
     }
 
-    let first = store.create_direct("dm-1", "p:q", "r", T0).await.unwrap();
+    let first = store
+        .create_direct(
+            ConversationId::new("dm-1"),
+            UserId::new("p:q"),
+            UserId::new("r"),
+            T0,
+        )
+        .await
+        .unwrap();
     assert_eq!(first, ("dm-1".to_owned(), true));
-    let second = store.create_direct("dm-2", "p", "q:r", T0).await.unwrap();
+    let second = store
+        .create_direct(
+            ConversationId::new("dm-2"),
+            UserId::new("p"),
+            UserId::new("q:r"),
+            T0,
+        )
+        .await
+        .unwrap();
     assert_eq!(second, ("dm-2".to_owned(), true));
 
     let ids = |members: Vec<MemberRow>| members.into_iter().map(|m| m.user_id).collect::<Vec<_>>();
-    assert_eq!(ids(store.members("dm-2").await.unwrap()), ["p", "q:r"]);
-    assert_eq!(store.member("dm-1", "p").await.unwrap(), None);
+    assert_eq!(
+        ids(store.members(ConversationId::new("dm-2")).await.unwrap()),
+        ["p", "q:r"]
+    );
+    assert_eq!(
+        store
+            .member(ConversationId::new("dm-1"), UserId::new("p"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn concurrent_create_direct_makes_one_conversation(store: Arc<dyn Store>) {
@@ -132,7 +249,16 @@ pub async fn concurrent_create_direct_makes_one_conversation(store: Arc<dyn Stor
             } else {
                 (bob.clone(), alice.clone())
             };
-            tokio::spawn(async move { store.create_direct(&format!("dm-{i}"), &a, &b, T0).await })
+            tokio::spawn(async move {
+                store
+                    .create_direct(
+                        ConversationId::new(&format!("dm-{i}")),
+                        UserId::new(&a),
+                        UserId::new(&b),
+                        T0,
+                    )
+                    .await
+            })
         })
         .collect();
     let mut created = 0;
@@ -145,10 +271,13 @@ pub async fn concurrent_create_direct_makes_one_conversation(store: Arc<dyn Stor
     assert_eq!(created, 1);
     assert_eq!(ids.len(), 1);
     let id = ids.into_iter().next().unwrap();
-    assert_eq!(store.members(&id).await.unwrap().len(), 2);
+    assert_eq!(
+        store.members(ConversationId::new(&id)).await.unwrap().len(),
+        2
+    );
     assert_eq!(
         store
-            .conversations_of(&alice, None, 50)
+            .conversations_of(UserId::new(&alice), None, 50)
             .await
             .unwrap()
             .len(),

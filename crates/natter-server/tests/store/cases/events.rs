@@ -6,7 +6,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use natter_core::Role;
+use natter_core::{ConversationId, MessageId, Role, UserId};
 use natter_server::store::{Backlog, EventKind, EventRow, MarkKind, NewMessage, Store};
 
 use crate::harness::{
@@ -67,36 +67,87 @@ pub async fn head_grows_with_every_durable_change(store: Arc<dyn Store>) {
     msg.client_id = Some("c-1".into());
     let sent = store.send(&msg).await.unwrap().message;
     grew(head().await, "send");
-    store.edit(&mia, &sent.id, "hello!", T0 + 2).await.unwrap();
+    store
+        .edit(
+            UserId::new(&mia),
+            MessageId::new(&sent.id),
+            "hello!",
+            T0 + 2,
+        )
+        .await
+        .unwrap();
     grew(head().await, "edit");
     store
-        .mark(&owner, &g, MarkKind::Read, 1, T0 + 3)
+        .mark(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            1,
+            T0 + 3,
+        )
         .await
         .unwrap();
     grew(head().await, "mark");
-    store.hide(&owner, &sent.id, T0 + 4).await.unwrap();
+    store
+        .hide(UserId::new(&owner), MessageId::new(&sent.id), T0 + 4)
+        .await
+        .unwrap();
     grew(head().await, "hide");
     store
-        .delete_for_everyone(&mia, &sent.id, T0 + 5)
+        .delete_for_everyone(UserId::new(&mia), MessageId::new(&sent.id), T0 + 5)
         .await
         .unwrap();
     grew(head().await, "delete_for_everyone");
-    store.rename(&owner, &g, "renamed", T0 + 6).await.unwrap();
+    store
+        .rename(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            "renamed",
+            T0 + 6,
+        )
+        .await
+        .unwrap();
     grew(head().await, "rename");
     store
-        .add_member(&owner, &g, &x, Role::Member, 1024, T0 + 7)
+        .add_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&x),
+            Role::Member,
+            1024,
+            T0 + 7,
+        )
         .await
         .unwrap();
     grew(head().await, "add_member");
     store
-        .set_role(&owner, &g, &x, Role::Admin, T0 + 8)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&x),
+            Role::Admin,
+            T0 + 8,
+        )
         .await
         .unwrap();
     grew(head().await, "set_role");
-    store.remove_member(&owner, &g, &x, T0 + 9).await.unwrap();
+    store
+        .remove_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&x),
+            T0 + 9,
+        )
+        .await
+        .unwrap();
     grew(head().await, "remove_member");
     store
-        .create_direct("dm", &owner, &mia, T0 + 10)
+        .create_direct(
+            ConversationId::new("dm"),
+            UserId::new(&owner),
+            UserId::new(&mia),
+            T0 + 10,
+        )
         .await
         .unwrap();
     grew(head().await, "create_direct");
@@ -106,25 +157,56 @@ pub async fn head_grows_with_every_durable_change(store: Arc<dyn Store>) {
     assert!(!store.send(&msg).await.unwrap().created);
     assert!(
         !store
-            .mark(&owner, &g, MarkKind::Read, 1, T0 + 11)
+            .mark(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                MarkKind::Read,
+                1,
+                T0 + 11
+            )
             .await
             .unwrap()
     );
-    store.hide(&owner, &sent.id, T0 + 12).await.unwrap();
     store
-        .delete_for_everyone(&mia, &sent.id, T0 + 13)
+        .hide(UserId::new(&owner), MessageId::new(&sent.id), T0 + 12)
+        .await
+        .unwrap();
+    store
+        .delete_for_everyone(UserId::new(&mia), MessageId::new(&sent.id), T0 + 13)
         .await
         .unwrap();
     assert!(
         !store
-            .create_direct("dm-2", &mia, &owner, T0 + 14)
+            .create_direct(
+                ConversationId::new("dm-2"),
+                UserId::new(&mia),
+                UserId::new(&owner),
+                T0 + 14
+            )
             .await
             .unwrap()
             .1
     );
-    assert_rule!(store.rename(&mia, &g, "refused", T0 + 15).await, Forbidden);
     assert_rule!(
-        store.edit(&owner, &sent.id, "refused", T0 + 16).await,
+        store
+            .rename(
+                UserId::new(&mia),
+                ConversationId::new(&g),
+                "refused",
+                T0 + 15
+            )
+            .await,
+        Forbidden
+    );
+    assert_rule!(
+        store
+            .edit(
+                UserId::new(&owner),
+                MessageId::new(&sent.id),
+                "refused",
+                T0 + 16
+            )
+            .await,
         Forbidden
     );
     assert_rule!(
@@ -153,7 +235,15 @@ pub async fn group_changes_append_conversation_updated(store: Arc<dyn Store>) {
     assert_eq!(mias.new_events().await, created);
     assert!(xs.new_events().await.is_empty());
 
-    store.rename(&owner, &g, "renamed", T0 + 2).await.unwrap();
+    store
+        .rename(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            "renamed",
+            T0 + 2,
+        )
+        .await
+        .unwrap();
     let renamed = owners.new_events().await;
     assert_eq!(kinds(&renamed), [ConversationUpdated]);
     assert_broadcast(&renamed[0], ConversationUpdated, &g);
@@ -161,7 +251,14 @@ pub async fn group_changes_append_conversation_updated(store: Arc<dyn Store>) {
     assert_eq!(mias.new_events().await, renamed);
 
     store
-        .add_member(&owner, &g, &x, Role::Member, 1024, T0 + 3)
+        .add_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&x),
+            Role::Member,
+            1024,
+            T0 + 3,
+        )
         .await
         .unwrap();
     let added = owners.new_events().await;
@@ -172,7 +269,13 @@ pub async fn group_changes_append_conversation_updated(store: Arc<dyn Store>) {
     assert_eq!(mias.new_events().await, added);
 
     store
-        .set_role(&owner, &g, &x, Role::Admin, T0 + 4)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&x),
+            Role::Admin,
+            T0 + 4,
+        )
         .await
         .unwrap();
     let promoted = owners.new_events().await;
@@ -180,7 +283,15 @@ pub async fn group_changes_append_conversation_updated(store: Arc<dyn Store>) {
     assert_eq!(xs.new_events().await, promoted);
     assert_eq!(mias.new_events().await, promoted);
 
-    let (dm, _) = store.create_direct("dm", &mia, &x, T0 + 5).await.unwrap();
+    let (dm, _) = store
+        .create_direct(
+            ConversationId::new("dm"),
+            UserId::new(&mia),
+            UserId::new(&x),
+            T0 + 5,
+        )
+        .await
+        .unwrap();
     let opened = mias.new_events().await;
     assert_eq!(kinds(&opened), [ConversationUpdated]);
     assert_broadcast(&opened[0], ConversationUpdated, &dm);
@@ -245,7 +356,12 @@ pub async fn an_edit_appends_message_updated(store: Arc<dyn Store>) {
     let mut bobs = Follower::at_head(&store, &bob).await;
 
     store
-        .edit(&alice, &msg.id, "second draft", T0 + 2)
+        .edit(
+            UserId::new(&alice),
+            MessageId::new(&msg.id),
+            "second draft",
+            T0 + 2,
+        )
         .await
         .unwrap();
     let events = bobs.new_events().await;
@@ -262,13 +378,18 @@ pub async fn delete_for_everyone_appends_message_deleted_without_text(store: Arc
     send(&*store, &dm, &bob, "before", T0 + 1).await;
     let msg = send(&*store, &dm, &alice, "secret plans", T0 + 2).await;
     store
-        .edit(&alice, &msg.id, "edited secret plans", T0 + 3)
+        .edit(
+            UserId::new(&alice),
+            MessageId::new(&msg.id),
+            "edited secret plans",
+            T0 + 3,
+        )
         .await
         .unwrap();
     let mut bobs = Follower::at_head(&store, &bob).await;
 
     store
-        .delete_for_everyone(&alice, &msg.id, T0 + 4)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg.id), T0 + 4)
         .await
         .unwrap();
     let events = bobs.new_events().await;
@@ -299,7 +420,10 @@ pub async fn hiding_appends_message_deleted_for_the_hider_only(store: Arc<dyn St
     let mut bobs = Follower::at_head(&store, &bob).await;
     let mut carols = Follower::at_head(&store, &carol).await;
 
-    store.hide(&bob, &msg.id, T0 + 4).await.unwrap();
+    store
+        .hide(UserId::new(&bob), MessageId::new(&msg.id), T0 + 4)
+        .await
+        .unwrap();
     let events = bobs.new_events().await;
     assert_eq!(kinds(&events), [MessageDeleted]);
     assert_eq!(events[0].user_id.as_deref(), Some(bob.as_str()));
@@ -314,7 +438,10 @@ pub async fn hiding_appends_message_deleted_for_the_hider_only(store: Arc<dyn St
     assert!(alices.new_events().await.is_empty());
     assert!(carols.new_events().await.is_empty());
 
-    store.hide(&bob, &msg.id, T0 + 5).await.unwrap();
+    store
+        .hide(UserId::new(&bob), MessageId::new(&msg.id), T0 + 5)
+        .await
+        .unwrap();
     assert!(bobs.new_events().await.is_empty());
 }
 
@@ -326,7 +453,13 @@ pub async fn marking_appends_message_status(store: Arc<dyn Store>) {
     let mut carols = Follower::at_head(&store, &carol).await;
 
     store
-        .mark(&bob, &g, MarkKind::Delivered, 2, T0 + 10)
+        .mark(
+            UserId::new(&bob),
+            ConversationId::new(&g),
+            MarkKind::Delivered,
+            2,
+            T0 + 10,
+        )
         .await
         .unwrap();
     let events = alices.new_events().await;
@@ -345,7 +478,13 @@ pub async fn marking_appends_message_status(store: Arc<dyn Store>) {
 
     // Reading moves both marks: one event, saying read.
     store
-        .mark(&bob, &g, MarkKind::Read, 3, T0 + 11)
+        .mark(
+            UserId::new(&bob),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            3,
+            T0 + 11,
+        )
         .await
         .unwrap();
     let events = alices.new_events().await;
@@ -356,7 +495,13 @@ pub async fn marking_appends_message_status(store: Arc<dyn Store>) {
 
     // A mark that does not move is not announced.
     store
-        .mark(&bob, &g, MarkKind::Read, 2, T0 + 12)
+        .mark(
+            UserId::new(&bob),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            2,
+            T0 + 12,
+        )
         .await
         .unwrap();
     assert!(alices.new_events().await.is_empty());
@@ -365,7 +510,13 @@ pub async fn marking_appends_message_status(store: Arc<dyn Store>) {
     send(&*store, &g, &alice, "4", T0 + 13).await;
     alices.new_events().await;
     store
-        .mark(&bob, &g, MarkKind::Read, 99, T0 + 14)
+        .mark(
+            UserId::new(&bob),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            99,
+            T0 + 14,
+        )
         .await
         .unwrap();
     let events = alices.new_events().await;
@@ -380,7 +531,15 @@ pub async fn removing_a_member_tells_it_and_updates_the_rest(store: Arc<dyn Stor
     let mut mias = Follower::at_head(&store, &mia).await;
     let mut xs = Follower::at_head(&store, &x).await;
 
-    store.remove_member(&owner, &g, &x, T0 + 1).await.unwrap();
+    store
+        .remove_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&x),
+            T0 + 1,
+        )
+        .await
+        .unwrap();
     let told = xs.new_events().await;
     assert_eq!(kinds(&told), [ConversationRemoved]);
     assert_eq!(told[0].user_id.as_deref(), Some(x.as_str()));
@@ -393,7 +552,15 @@ pub async fn removing_a_member_tells_it_and_updates_the_rest(store: Arc<dyn Stor
     assert_eq!(mias.new_events().await, rest);
 
     // Leaving is removing oneself.
-    store.remove_member(&mia, &g, &mia, T0 + 2).await.unwrap();
+    store
+        .remove_member(
+            UserId::new(&mia),
+            ConversationId::new(&g),
+            UserId::new(&mia),
+            T0 + 2,
+        )
+        .await
+        .unwrap();
     let told = mias.new_events().await;
     assert_eq!(kinds(&told), [ConversationRemoved]);
     assert_eq!(told[0].user_id.as_deref(), Some(mia.as_str()));
@@ -403,7 +570,12 @@ pub async fn removing_a_member_tells_it_and_updates_the_rest(store: Arc<dyn Stor
     // The last one out is told too, though no one remains to update.
     assert_eq!(
         store
-            .remove_member(&owner, &g, &owner, T0 + 3)
+            .remove_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&owner),
+                T0 + 3
+            )
             .await
             .unwrap(),
         natter_server::store::Removed::GroupDeleted
@@ -420,17 +592,35 @@ pub async fn a_member_does_not_see_events_from_before_it_joined(store: Arc<dyn S
     let g = group(&*store, &owner, &[&mia]).await;
     send_n(&*store, &g, &owner, 2).await;
     store
-        .mark(&mia, &g, MarkKind::Read, 2, T0 + 10)
+        .mark(
+            UserId::new(&mia),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            2,
+            T0 + 10,
+        )
         .await
         .unwrap();
     store
-        .rename(&owner, &g, "before late", T0 + 11)
+        .rename(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            "before late",
+            T0 + 11,
+        )
         .await
         .unwrap();
     let before_joining = store.head().await.unwrap();
 
     store
-        .add_member(&owner, &g, &late, Role::Member, 1024, T0 + 20)
+        .add_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&late),
+            Role::Member,
+            1024,
+            T0 + 20,
+        )
         .await
         .unwrap();
     let welcome = send(&*store, &g, &mia, "welcome", T0 + 21).await;
@@ -462,11 +652,33 @@ pub async fn a_removed_member_stops_seeing_the_conversation(store: Arc<dyn Store
     send(&*store, &g, &owner, "while x is in", T0 + 1).await;
     let before_removal = store.head().await.unwrap();
 
-    store.remove_member(&owner, &g, &x, T0 + 2).await.unwrap();
-    send(&*store, &g, &owner, "after x left", T0 + 3).await;
-    store.rename(&owner, &g, "without x", T0 + 4).await.unwrap();
     store
-        .mark(&owner, &g, MarkKind::Read, 2, T0 + 5)
+        .remove_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&x),
+            T0 + 2,
+        )
+        .await
+        .unwrap();
+    send(&*store, &g, &owner, "after x left", T0 + 3).await;
+    store
+        .rename(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            "without x",
+            T0 + 4,
+        )
+        .await
+        .unwrap();
+    store
+        .mark(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            2,
+            T0 + 5,
+        )
         .await
         .unwrap();
     let still_shared = send(&*store, &other, &owner, "elsewhere", T0 + 6).await;
@@ -483,7 +695,14 @@ pub async fn a_removed_member_stops_seeing_the_conversation(store: Arc<dyn Store
 
     // Added back, it sees what happens from then on, not what it missed.
     store
-        .add_member(&owner, &g, &x, Role::Member, 1024, T0 + 7)
+        .add_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&x),
+            Role::Member,
+            1024,
+            T0 + 7,
+        )
         .await
         .unwrap();
     let back = send(&*store, &g, &owner, "welcome back", T0 + 8).await;
@@ -510,20 +729,32 @@ pub async fn events_are_ordered_by_position_and_limited(store: Arc<dyn Store>) {
     assert_eq!(in_ab, 5);
 
     // Pages: `after` is exclusive, `limit` caps the page, together they walk the log.
-    assert_eq!(store.events_for(&alice, 0, 3).await.unwrap(), all[..3]);
     assert_eq!(
-        store.events_for(&alice, all[2].pos, 3).await.unwrap(),
+        store.events_for(UserId::new(&alice), 0, 3).await.unwrap(),
+        all[..3]
+    );
+    assert_eq!(
+        store
+            .events_for(UserId::new(&alice), all[2].pos, 3)
+            .await
+            .unwrap(),
         all[3..6]
     );
     assert_eq!(
-        store.events_for(&alice, all[5].pos, 100).await.unwrap(),
+        store
+            .events_for(UserId::new(&alice), all[5].pos, 100)
+            .await
+            .unwrap(),
         all[6..]
     );
-    assert_eq!(store.events_for(&alice, 0, 1).await.unwrap(), all[..1]);
+    assert_eq!(
+        store.events_for(UserId::new(&alice), 0, 1).await.unwrap(),
+        all[..1]
+    );
     let last = all.last().unwrap().pos;
     assert!(
         store
-            .events_for(&alice, last, 100)
+            .events_for(UserId::new(&alice), last, 100)
             .await
             .unwrap()
             .is_empty()
@@ -558,7 +789,10 @@ pub async fn a_reader_following_the_log_never_skips_an_event(store: Arc<dyn Stor
             let mut seen = Vec::new();
             loop {
                 let finished = done.load(Ordering::SeqCst);
-                let page = store.events_for(&alice, cursor, 7).await.unwrap();
+                let page = store
+                    .events_for(UserId::new(&alice), cursor, 7)
+                    .await
+                    .unwrap();
                 if let Some(last) = page.last() {
                     cursor = last.pos;
                 }
@@ -609,10 +843,18 @@ pub async fn events_after_tails_every_event_for_the_fan_out(store: Arc<dyn Store
     let g = group(&*store, &alice, &[&bob, &carol]).await;
     let dm = direct(&*store, &bob, &carol).await;
     let msg = send(&*store, &g, &alice, "1", T0 + 1).await;
-    store.hide(&bob, &msg.id, T0 + 2).await.unwrap();
+    store
+        .hide(UserId::new(&bob), MessageId::new(&msg.id), T0 + 2)
+        .await
+        .unwrap();
     send(&*store, &dm, &carol, "2", T0 + 3).await;
     store
-        .remove_member(&alice, &g, &carol, T0 + 4)
+        .remove_member(
+            UserId::new(&alice),
+            ConversationId::new(&g),
+            UserId::new(&carol),
+            T0 + 4,
+        )
         .await
         .unwrap();
 
@@ -683,11 +925,22 @@ pub async fn pruning_drops_old_events_and_remembers_how_far(store: Arc<dyn Store
     let fresh = store.events_after(0, 100).await.unwrap();
     assert!(!fresh.is_empty() && fresh[0].pos > head, "{fresh:?}");
     // The stored messages stay: only the log is pruned.
-    assert_eq!(store.conversation(&g).await.unwrap().unwrap().last_seq, 4);
+    assert_eq!(
+        store
+            .conversation(ConversationId::new(&g))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seq,
+        4
+    );
 }
 
 pub async fn backlog_reads_the_events_with_the_logs_bounds(store: Arc<dyn Store>) {
-    let empty = store.backlog("user-nobody", 0, 10).await.unwrap();
+    let empty = store
+        .backlog(UserId::new("user-nobody"), 0, 10)
+        .await
+        .unwrap();
     assert_eq!(
         empty,
         Backlog {
@@ -708,16 +961,19 @@ pub async fn backlog_reads_the_events_with_the_logs_bounds(store: Arc<dyn Store>
     let head = store.head().await.unwrap();
 
     // The same events as `events_for`, limited, with the head and no pruning yet.
-    let b = store.backlog(&bob, 0, 100).await.unwrap();
+    let b = store.backlog(UserId::new(&bob), 0, 100).await.unwrap();
     assert_eq!((b.head, b.pruned_up_to), (head, 0));
     assert_eq!(b.events, bobs);
-    let b = store.backlog(&bob, bobs[0].pos, 2).await.unwrap();
+    let b = store
+        .backlog(UserId::new(&bob), bobs[0].pos, 2)
+        .await
+        .unwrap();
     assert_eq!(b.events, bobs[1..3]);
     assert!(b.resumes(bobs[0].pos) && b.resumes(head) && !b.resumes(head + 1));
     // Another user sees only its own events.
     assert!(
         store
-            .backlog(&carol, 0, 100)
+            .backlog(UserId::new(&carol), 0, 100)
             .await
             .unwrap()
             .events
@@ -728,11 +984,11 @@ pub async fn backlog_reads_the_events_with_the_logs_bounds(store: Arc<dyn Store>
     let all = store.events_after(0, 100).await.unwrap();
     let pruned = store.prune_events(T0 + 3).await.unwrap();
     assert_eq!(pruned, all[1].pos);
-    let b = store.backlog(&bob, 0, 100).await.unwrap();
+    let b = store.backlog(UserId::new(&bob), 0, 100).await.unwrap();
     assert_eq!((b.head, b.pruned_up_to), (head, pruned));
     assert!(!b.resumes(0) && !b.resumes(pruned - 1));
     assert!(b.resumes(pruned));
-    let b = store.backlog(&bob, pruned, 100).await.unwrap();
+    let b = store.backlog(UserId::new(&bob), pruned, 100).await.unwrap();
     assert_eq!(b.events, events_after(&*store, &bob, pruned).await);
 }
 

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use natter_core::MessageKind;
+use natter_core::{ConversationId, MessageId, MessageKind, UserId};
 use natter_server::store::{Store, StoreError};
 
 use crate::harness::{T0, direct, group, send, seqs, text, users};
@@ -50,13 +50,27 @@ pub async fn a_failed_commit_acknowledges_no_send_and_later_sends_are_stored(
     let again = store.send(&lost).await.unwrap();
     assert!(!again.created, "a second retry finds the first");
 
-    let (history, _) = store.messages(&dm, &bob, 0, None, None, 50).await.unwrap();
+    let (history, _) = store
+        .messages(
+            ConversationId::new(&dm),
+            UserId::new(&bob),
+            0,
+            None,
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert_eq!(seqs(&history), [1, 2, 3]);
     assert_eq!(
         history[2].text.as_deref(),
         Some("lost to the failed commit")
     );
-    let conv = store.conversation(&dm).await.unwrap().unwrap();
+    let conv = store
+        .conversation(ConversationId::new(&dm))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(conv.last_seq, 3);
 }
 
@@ -68,28 +82,64 @@ pub async fn a_failed_commit_of_a_single_write_leaves_later_writes_stored(store:
     store.fail_next_commit().await.unwrap();
     assert!(
         store
-            .edit(&alice, &msg.id, "lost edit", T0 + 2)
+            .edit(
+                UserId::new(&alice),
+                MessageId::new(&msg.id),
+                "lost edit",
+                T0 + 2
+            )
             .await
             .is_err()
     );
-    let seen = store.message(&msg.id, &bob).await.unwrap().unwrap();
+    let seen = store
+        .message(MessageId::new(&msg.id), UserId::new(&bob))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(seen.text.as_deref(), Some("first"));
 
     // A write refused by a rule inside its transaction.
-    assert_rule!(store.rename(&bob, &g, "not yours", T0 + 3).await, Forbidden);
+    assert_rule!(
+        store
+            .rename(
+                UserId::new(&bob),
+                ConversationId::new(&g),
+                "not yours",
+                T0 + 3
+            )
+            .await,
+        Forbidden
+    );
 
     store
-        .edit(&alice, &msg.id, "kept edit", T0 + 4)
+        .edit(
+            UserId::new(&alice),
+            MessageId::new(&msg.id),
+            "kept edit",
+            T0 + 4,
+        )
         .await
         .unwrap();
-    store.rename(&alice, &g, "renamed", T0 + 5).await.unwrap();
+    store
+        .rename(
+            UserId::new(&alice),
+            ConversationId::new(&g),
+            "renamed",
+            T0 + 5,
+        )
+        .await
+        .unwrap();
     send(&*store, &g, &carol, "second", T0 + 6).await;
 
-    let seen = store.message(&msg.id, &bob).await.unwrap().unwrap();
+    let seen = store
+        .message(MessageId::new(&msg.id), UserId::new(&bob))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(seen.text.as_deref(), Some("kept edit"));
     assert_eq!(
         store
-            .conversation(&g)
+            .conversation(ConversationId::new(&g))
             .await
             .unwrap()
             .unwrap()
@@ -97,7 +147,17 @@ pub async fn a_failed_commit_of_a_single_write_leaves_later_writes_stored(store:
             .as_deref(),
         Some("renamed")
     );
-    let (history, _) = store.messages(&g, &bob, 0, None, None, 50).await.unwrap();
+    let (history, _) = store
+        .messages(
+            ConversationId::new(&g),
+            UserId::new(&bob),
+            0,
+            None,
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert_eq!(seqs(&history), [1, 2]);
 }
 
@@ -129,6 +189,16 @@ pub async fn one_failing_send_in_a_batch_fails_only_itself(store: Arc<dyn Store>
         }
     }
     assert_eq!(stored, 23);
-    let (history, _) = store.messages(&dm, &bob, 0, None, None, 50).await.unwrap();
+    let (history, _) = store
+        .messages(
+            ConversationId::new(&dm),
+            UserId::new(&bob),
+            0,
+            None,
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert_eq!(seqs(&history), (1..=23).collect::<Vec<i64>>());
 }

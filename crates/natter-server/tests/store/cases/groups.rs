@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use natter_core::{ConversationKind, Role, receipts::Marks};
+use natter_core::{ConversationId, ConversationKind, MessageId, Role, UserId, receipts::Marks};
 use natter_server::store::{MemberRow, Removed, Store};
 
 use crate::harness::{T0, group, send_n, users};
@@ -11,7 +11,7 @@ use crate::harness::{T0, group, send_n, users};
 /// `(user_id, role)` of every member, in join order.
 async fn roster(store: &dyn Store, conversation_id: &str) -> Vec<(String, Role)> {
     store
-        .members(conversation_id)
+        .members(ConversationId::new(conversation_id))
         .await
         .unwrap()
         .into_iter()
@@ -28,11 +28,21 @@ pub async fn create_group_makes_the_creator_owner_and_keeps_join_order(store: Ar
     let members = vec![mia.clone(), abe.clone()];
     let head = store.head().await.unwrap();
     store
-        .create_group("g-1", &olga, "Book club", &members, T0 + 7)
+        .create_group(
+            ConversationId::new("g-1"),
+            UserId::new(&olga),
+            "Book club",
+            &members,
+            T0 + 7,
+        )
         .await
         .unwrap();
 
-    let conv = store.conversation("g-1").await.unwrap().unwrap();
+    let conv = store
+        .conversation(ConversationId::new("g-1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(conv.kind, ConversationKind::Group);
     assert_eq!(conv.name.as_deref(), Some("Book club"));
     assert_eq!(
@@ -50,7 +60,7 @@ pub async fn create_group_makes_the_creator_owner_and_keeps_join_order(store: Ar
         marks: Marks::default(),
     };
     assert_eq!(
-        store.members("g-1").await.unwrap(),
+        store.members(ConversationId::new("g-1")).await.unwrap(),
         [
             member(&olga, Role::Owner),
             member(&mia, Role::Member),
@@ -60,7 +70,13 @@ pub async fn create_group_makes_the_creator_owner_and_keeps_join_order(store: Ar
 
     // A group of one is a group too.
     store
-        .create_group("g-2", &abe, "Alone", &[], T0 + 8)
+        .create_group(
+            ConversationId::new("g-2"),
+            UserId::new(&abe),
+            "Alone",
+            &[],
+            T0 + 8,
+        )
         .await
         .unwrap();
     assert_eq!(roster(&*store, "g-2").await, [entry(&abe, Role::Owner)]);
@@ -71,25 +87,52 @@ pub async fn renaming_needs_an_owner_or_admin(store: Arc<dyn Store>) {
         users(&*store, ["owner", "admin", "plain", "outsider"]).await;
     let g = group(&*store, &owner, &[&admin, &plain]).await;
     store
-        .set_role(&owner, &g, &admin, Role::Admin, T0 + 1)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&admin),
+            Role::Admin,
+            T0 + 1,
+        )
         .await
         .unwrap();
 
     assert_rule!(
-        store.rename(&plain, &g, "By plain", T0 + 2).await,
+        store
+            .rename(
+                UserId::new(&plain),
+                ConversationId::new(&g),
+                "By plain",
+                T0 + 2
+            )
+            .await,
         Forbidden
     );
     assert_rule!(
-        store.rename(&outsider, &g, "By outsider", T0 + 2).await,
+        store
+            .rename(
+                UserId::new(&outsider),
+                ConversationId::new(&g),
+                "By outsider",
+                T0 + 2
+            )
+            .await,
         NotFound
     );
     assert_rule!(
-        store.rename(&owner, "g-nope", "Ghost", T0 + 2).await,
+        store
+            .rename(
+                UserId::new(&owner),
+                ConversationId::new("g-nope"),
+                "Ghost",
+                T0 + 2
+            )
+            .await,
         NotFound
     );
     assert_eq!(
         store
-            .conversation(&g)
+            .conversation(ConversationId::new(&g))
             .await
             .unwrap()
             .unwrap()
@@ -98,10 +141,18 @@ pub async fn renaming_needs_an_owner_or_admin(store: Arc<dyn Store>) {
         Some("group")
     );
 
-    store.rename(&admin, &g, "By admin", T0 + 3).await.unwrap();
+    store
+        .rename(
+            UserId::new(&admin),
+            ConversationId::new(&g),
+            "By admin",
+            T0 + 3,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         store
-            .conversation(&g)
+            .conversation(ConversationId::new(&g))
             .await
             .unwrap()
             .unwrap()
@@ -109,10 +160,18 @@ pub async fn renaming_needs_an_owner_or_admin(store: Arc<dyn Store>) {
             .as_deref(),
         Some("By admin")
     );
-    store.rename(&owner, &g, "By owner", T0 + 4).await.unwrap();
+    store
+        .rename(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            "By owner",
+            T0 + 4,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         store
-            .conversation(&g)
+            .conversation(ConversationId::new(&g))
             .await
             .unwrap()
             .unwrap()
@@ -129,11 +188,21 @@ pub async fn adding_a_member_records_its_join_point(store: Arc<dyn Store>) {
     let head = store.head().await.unwrap();
 
     store
-        .add_member(&owner, &g, &newcomer, Role::Member, 1024, T0 + 100)
+        .add_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&newcomer),
+            Role::Member,
+            1024,
+            T0 + 100,
+        )
         .await
         .unwrap();
     assert_eq!(
-        store.member(&g, &newcomer).await.unwrap(),
+        store
+            .member(ConversationId::new(&g), UserId::new(&newcomer))
+            .await
+            .unwrap(),
         Some(MemberRow {
             user_id: newcomer.clone(),
             role: Role::Member,
@@ -146,7 +215,14 @@ pub async fn adding_a_member_records_its_join_point(store: Arc<dyn Store>) {
 
     // Added as admin, last in join order.
     store
-        .add_member(&owner, &g, &helper, Role::Admin, 1024, T0 + 101)
+        .add_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&helper),
+            Role::Admin,
+            1024,
+            T0 + 101,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -162,11 +238,24 @@ pub async fn adding_a_member_records_its_join_point(store: Arc<dyn Store>) {
     let [late] = users(&*store, ["late"]).await;
     assert_rule!(
         store
-            .add_member(&owner, &g, &late, Role::Owner, 1024, T0 + 102)
+            .add_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&late),
+                Role::Owner,
+                1024,
+                T0 + 102
+            )
             .await,
         Invalid
     );
-    assert_eq!(store.member(&g, &late).await.unwrap(), None);
+    assert_eq!(
+        store
+            .member(ConversationId::new(&g), UserId::new(&late))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn adding_needs_an_owner_or_admin(store: Arc<dyn Store>) {
@@ -174,33 +263,76 @@ pub async fn adding_needs_an_owner_or_admin(store: Arc<dyn Store>) {
         users(&*store, ["owner", "admin", "plain", "x", "y", "outsider"]).await;
     let g = group(&*store, &owner, &[&admin, &plain]).await;
     store
-        .set_role(&owner, &g, &admin, Role::Admin, T0 + 1)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&admin),
+            Role::Admin,
+            T0 + 1,
+        )
         .await
         .unwrap();
 
     assert_rule!(
         store
-            .add_member(&plain, &g, &x, Role::Member, 1024, T0 + 2)
+            .add_member(
+                UserId::new(&plain),
+                ConversationId::new(&g),
+                UserId::new(&x),
+                Role::Member,
+                1024,
+                T0 + 2
+            )
             .await,
         Forbidden
     );
     assert_rule!(
         store
-            .add_member(&outsider, &g, &x, Role::Member, 1024, T0 + 2)
+            .add_member(
+                UserId::new(&outsider),
+                ConversationId::new(&g),
+                UserId::new(&x),
+                Role::Member,
+                1024,
+                T0 + 2
+            )
             .await,
         NotFound
     );
-    assert_eq!(store.member(&g, &x).await.unwrap(), None);
+    assert_eq!(
+        store
+            .member(ConversationId::new(&g), UserId::new(&x))
+            .await
+            .unwrap(),
+        None
+    );
 
     store
-        .add_member(&admin, &g, &x, Role::Member, 1024, T0 + 3)
+        .add_member(
+            UserId::new(&admin),
+            ConversationId::new(&g),
+            UserId::new(&x),
+            Role::Member,
+            1024,
+            T0 + 3,
+        )
         .await
         .unwrap();
     store
-        .add_member(&owner, &g, &y, Role::Member, 1024, T0 + 4)
+        .add_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&y),
+            Role::Member,
+            1024,
+            T0 + 4,
+        )
         .await
         .unwrap();
-    assert_eq!(store.members(&g).await.unwrap().len(), 5);
+    assert_eq!(
+        store.members(ConversationId::new(&g)).await.unwrap().len(),
+        5
+    );
 }
 
 pub async fn adding_an_existing_member_is_a_conflict(store: Arc<dyn Store>) {
@@ -209,13 +341,27 @@ pub async fn adding_an_existing_member_is_a_conflict(store: Arc<dyn Store>) {
 
     assert_rule!(
         store
-            .add_member(&owner, &g, &mia, Role::Admin, 1024, T0 + 1)
+            .add_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&mia),
+                Role::Admin,
+                1024,
+                T0 + 1
+            )
             .await,
         Conflict
     );
     assert_rule!(
         store
-            .add_member(&owner, &g, &owner, Role::Member, 1024, T0 + 1)
+            .add_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&owner),
+                Role::Member,
+                1024,
+                T0 + 1
+            )
             .await,
         Conflict
     );
@@ -231,17 +377,40 @@ pub async fn adding_past_the_member_limit_is_invalid(store: Arc<dyn Store>) {
 
     // Two members, a limit of three: one more fits, then none.
     store
-        .add_member(&owner, &g, &b, Role::Member, 3, T0 + 1)
+        .add_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&b),
+            Role::Member,
+            3,
+            T0 + 1,
+        )
         .await
         .unwrap();
     assert_rule!(
         store
-            .add_member(&owner, &g, &c, Role::Member, 3, T0 + 2)
+            .add_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&c),
+                Role::Member,
+                3,
+                T0 + 2
+            )
             .await,
         Invalid
     );
-    assert_eq!(store.member(&g, &c).await.unwrap(), None);
-    assert_eq!(store.members(&g).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .member(ConversationId::new(&g), UserId::new(&c))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.members(ConversationId::new(&g)).await.unwrap().len(),
+        3
+    );
 }
 
 pub async fn adding_an_unknown_user_is_invalid(store: Arc<dyn Store>) {
@@ -250,7 +419,14 @@ pub async fn adding_an_unknown_user_is_invalid(store: Arc<dyn Store>) {
 
     assert_rule!(
         store
-            .add_member(&owner, &g, "user-ghost", Role::Member, 1024, T0 + 1)
+            .add_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new("user-ghost"),
+                Role::Member,
+                1024,
+                T0 + 1
+            )
             .await,
         Invalid
     );
@@ -263,38 +439,70 @@ pub async fn an_admin_cannot_remove_the_owner(store: Arc<dyn Store>) {
     let g = group(&*store, &owner, &[&admin, &other_admin, &plain]).await;
     for a in [&admin, &other_admin] {
         store
-            .set_role(&owner, &g, a, Role::Admin, T0 + 1)
+            .set_role(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(a),
+                Role::Admin,
+                T0 + 1,
+            )
             .await
             .unwrap();
     }
 
     assert_rule!(
-        store.remove_member(&admin, &g, &owner, T0 + 2).await,
+        store
+            .remove_member(
+                UserId::new(&admin),
+                ConversationId::new(&g),
+                UserId::new(&owner),
+                T0 + 2
+            )
+            .await,
         Forbidden
     );
     assert_eq!(
-        store.member(&g, &owner).await.unwrap().map(|m| m.role),
+        store
+            .member(ConversationId::new(&g), UserId::new(&owner))
+            .await
+            .unwrap()
+            .map(|m| m.role),
         Some(Role::Owner)
     );
 
     // An admin removes members and other admins; the owner removes admins.
     assert_eq!(
         store
-            .remove_member(&admin, &g, &plain, T0 + 3)
+            .remove_member(
+                UserId::new(&admin),
+                ConversationId::new(&g),
+                UserId::new(&plain),
+                T0 + 3
+            )
             .await
             .unwrap(),
         Removed::Member
     );
     assert_eq!(
         store
-            .remove_member(&admin, &g, &other_admin, T0 + 4)
+            .remove_member(
+                UserId::new(&admin),
+                ConversationId::new(&g),
+                UserId::new(&other_admin),
+                T0 + 4
+            )
             .await
             .unwrap(),
         Removed::Member
     );
     assert_eq!(
         store
-            .remove_member(&owner, &g, &admin, T0 + 5)
+            .remove_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&admin),
+                T0 + 5
+            )
             .await
             .unwrap(),
         Removed::Member
@@ -306,24 +514,68 @@ pub async fn a_plain_member_removes_only_itself(store: Arc<dyn Store>) {
     let [owner, mia, max] = users(&*store, ["owner", "mia", "max"]).await;
     let g = group(&*store, &owner, &[&mia, &max]).await;
 
-    assert_rule!(store.remove_member(&mia, &g, &max, T0 + 1).await, Forbidden);
     assert_rule!(
-        store.remove_member(&mia, &g, "user-ghost", T0 + 1).await,
+        store
+            .remove_member(
+                UserId::new(&mia),
+                ConversationId::new(&g),
+                UserId::new(&max),
+                T0 + 1
+            )
+            .await,
+        Forbidden
+    );
+    assert_rule!(
+        store
+            .remove_member(
+                UserId::new(&mia),
+                ConversationId::new(&g),
+                UserId::new("user-ghost"),
+                T0 + 1
+            )
+            .await,
         NotFound
     );
-    assert_eq!(store.members(&g).await.unwrap().len(), 3);
+    assert_eq!(
+        store.members(ConversationId::new(&g)).await.unwrap().len(),
+        3
+    );
 
     assert_eq!(
-        store.remove_member(&mia, &g, &mia, T0 + 2).await.unwrap(),
+        store
+            .remove_member(
+                UserId::new(&mia),
+                ConversationId::new(&g),
+                UserId::new(&mia),
+                T0 + 2
+            )
+            .await
+            .unwrap(),
         Removed::Member
     );
-    assert_eq!(store.member(&g, &mia).await.unwrap(), None);
+    assert_eq!(
+        store
+            .member(ConversationId::new(&g), UserId::new(&mia))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(
         roster(&*store, &g).await,
         [entry(&owner, Role::Owner), entry(&max, Role::Member)]
     );
     // Once out, it can remove nobody, itself included.
-    assert_rule!(store.remove_member(&mia, &g, &mia, T0 + 3).await, NotFound);
+    assert_rule!(
+        store
+            .remove_member(
+                UserId::new(&mia),
+                ConversationId::new(&g),
+                UserId::new(&mia),
+                T0 + 3
+            )
+            .await,
+        NotFound
+    );
 }
 
 pub async fn when_the_owner_leaves_the_longest_standing_admin_becomes_owner(store: Arc<dyn Store>) {
@@ -332,17 +584,34 @@ pub async fn when_the_owner_leaves_the_longest_standing_admin_becomes_owner(stor
     let g = group(&*store, &owner, &[&first_member, &early_admin, &late_admin]).await;
     // Promoted in the other order: standing counts from joining, not from promotion.
     store
-        .set_role(&owner, &g, &late_admin, Role::Admin, T0 + 1)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&late_admin),
+            Role::Admin,
+            T0 + 1,
+        )
         .await
         .unwrap();
     store
-        .set_role(&owner, &g, &early_admin, Role::Admin, T0 + 2)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&early_admin),
+            Role::Admin,
+            T0 + 2,
+        )
         .await
         .unwrap();
 
     assert_eq!(
         store
-            .remove_member(&owner, &g, &owner, T0 + 3)
+            .remove_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&owner),
+                T0 + 3
+            )
             .await
             .unwrap(),
         Removed::Member
@@ -364,13 +633,25 @@ pub async fn when_the_owner_leaves_without_admins_the_longest_standing_member_be
     // m2 and m1 join at creation in this order; m3 later.
     let g = group(&*store, &owner, &[&m2, &m1]).await;
     store
-        .add_member(&owner, &g, &m3, Role::Member, 1024, T0 + 1)
+        .add_member(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&m3),
+            Role::Member,
+            1024,
+            T0 + 1,
+        )
         .await
         .unwrap();
 
     assert_eq!(
         store
-            .remove_member(&owner, &g, &owner, T0 + 2)
+            .remove_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&owner),
+                T0 + 2
+            )
             .await
             .unwrap(),
         Removed::Member
@@ -392,28 +673,68 @@ pub async fn when_the_last_member_leaves_the_group_is_deleted(store: Arc<dyn Sto
 
     assert_eq!(
         store
-            .remove_member(&owner, &g, &owner, T0 + 10)
+            .remove_member(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&owner),
+                T0 + 10
+            )
             .await
             .unwrap(),
         Removed::Member
     );
-    assert!(store.conversation(&g).await.unwrap().is_some());
+    assert!(
+        store
+            .conversation(ConversationId::new(&g))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
-        store.remove_member(&mia, &g, &mia, T0 + 11).await.unwrap(),
+        store
+            .remove_member(
+                UserId::new(&mia),
+                ConversationId::new(&g),
+                UserId::new(&mia),
+                T0 + 11
+            )
+            .await
+            .unwrap(),
         Removed::GroupDeleted
     );
 
-    assert_eq!(store.conversation(&g).await.unwrap(), None);
-    assert!(store.members(&g).await.unwrap().is_empty());
-    assert!(store.conversation_view(&g, &mia).await.unwrap().is_none());
+    assert_eq!(
+        store.conversation(ConversationId::new(&g)).await.unwrap(),
+        None
+    );
     assert!(
         store
-            .conversations_of(&mia, None, 50)
+            .members(ConversationId::new(&g))
             .await
             .unwrap()
             .is_empty()
     );
-    assert_eq!(store.message(&sent[0].id, &mia).await.unwrap(), None);
+    assert!(
+        store
+            .conversation_view(ConversationId::new(&g), UserId::new(&mia))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .conversations_of(UserId::new(&mia), None, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .message(MessageId::new(&sent[0].id), UserId::new(&mia))
+            .await
+            .unwrap(),
+        None
+    );
     assert_rule!(
         store
             .send(&crate::harness::text(&g, &mia, "anyone?", T0 + 12))
@@ -426,37 +747,73 @@ pub async fn only_the_owner_changes_roles(store: Arc<dyn Store>) {
     let [owner, admin, plain] = users(&*store, ["owner", "admin", "plain"]).await;
     let g = group(&*store, &owner, &[&admin, &plain]).await;
     store
-        .set_role(&owner, &g, &admin, Role::Admin, T0 + 1)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&admin),
+            Role::Admin,
+            T0 + 1,
+        )
         .await
         .unwrap();
 
     assert_rule!(
         store
-            .set_role(&admin, &g, &plain, Role::Admin, T0 + 2)
+            .set_role(
+                UserId::new(&admin),
+                ConversationId::new(&g),
+                UserId::new(&plain),
+                Role::Admin,
+                T0 + 2
+            )
             .await,
         Forbidden
     );
     assert_rule!(
         store
-            .set_role(&plain, &g, &plain, Role::Admin, T0 + 2)
+            .set_role(
+                UserId::new(&plain),
+                ConversationId::new(&g),
+                UserId::new(&plain),
+                Role::Admin,
+                T0 + 2
+            )
             .await,
         Forbidden
     );
     assert_rule!(
         store
-            .set_role(&owner, &g, &plain, Role::Owner, T0 + 2)
+            .set_role(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&plain),
+                Role::Owner,
+                T0 + 2
+            )
             .await,
         Invalid
     );
     assert_rule!(
         store
-            .set_role(&owner, &g, &owner, Role::Member, T0 + 2)
+            .set_role(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new(&owner),
+                Role::Member,
+                T0 + 2
+            )
             .await,
         Invalid
     );
     assert_rule!(
         store
-            .set_role(&owner, &g, "user-ghost", Role::Admin, T0 + 2)
+            .set_role(
+                UserId::new(&owner),
+                ConversationId::new(&g),
+                UserId::new("user-ghost"),
+                Role::Admin,
+                T0 + 2
+            )
             .await,
         NotFound
     );
@@ -470,11 +827,23 @@ pub async fn only_the_owner_changes_roles(store: Arc<dyn Store>) {
     );
 
     store
-        .set_role(&owner, &g, &admin, Role::Member, T0 + 3)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&admin),
+            Role::Member,
+            T0 + 3,
+        )
         .await
         .unwrap();
     store
-        .set_role(&owner, &g, &plain, Role::Admin, T0 + 4)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&plain),
+            Role::Admin,
+            T0 + 4,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -491,7 +860,13 @@ pub async fn concurrent_adds_respect_the_member_limit(store: Arc<dyn Store>) {
     let [owner, a, b, c, d, e, f] = users(&*store, ["owner", "a", "b", "c", "d", "e", "f"]).await;
     let g = group(&*store, &owner, &[&a]).await;
     store
-        .set_role(&owner, &g, &a, Role::Admin, T0 + 1)
+        .set_role(
+            UserId::new(&owner),
+            ConversationId::new(&g),
+            UserId::new(&a),
+            Role::Admin,
+            T0 + 1,
+        )
         .await
         .unwrap();
 
@@ -507,7 +882,14 @@ pub async fn concurrent_adds_respect_the_member_limit(store: Arc<dyn Store>) {
             let (g, user) = (g.clone(), user.to_string());
             tokio::spawn(async move {
                 store
-                    .add_member(&actor, &g, &user, Role::Member, 4, T0 + 2)
+                    .add_member(
+                        UserId::new(&actor),
+                        ConversationId::new(&g),
+                        UserId::new(&user),
+                        Role::Member,
+                        4,
+                        T0 + 2,
+                    )
                     .await
             })
         })
@@ -523,7 +905,7 @@ pub async fn concurrent_adds_respect_the_member_limit(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(added, 2);
-    let members = store.members(&g).await.unwrap();
+    let members = store.members(ConversationId::new(&g)).await.unwrap();
     assert_eq!(members.len(), 4);
     let mut ids: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
     ids.sort();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use natter_core::Role;
+use natter_core::{ConversationId, Role, UserId};
 use natter_server::store::Store;
 
 use crate::harness::{T0, group, send_n, seqs, users};
@@ -18,7 +18,14 @@ async fn page(
     limit: u32,
 ) -> (Vec<i64>, bool) {
     let (msgs, more) = store
-        .messages(conversation_id, viewer, min_seq, before, after, limit)
+        .messages(
+            ConversationId::new(conversation_id),
+            UserId::new(viewer),
+            min_seq,
+            before,
+            after,
+            limit,
+        )
         .await
         .unwrap();
     (seqs(&msgs), more)
@@ -63,7 +70,17 @@ pub async fn messages_pages_backwards_from_the_newest_in_ascending_order(store: 
     assert!(page(s, &g, &bob, 0, None, None, 9).await.1);
 
     // The rows are the stored messages.
-    let (msgs, _) = store.messages(&g, &bob, 0, Some(3), None, 1).await.unwrap();
+    let (msgs, _) = store
+        .messages(
+            ConversationId::new(&g),
+            UserId::new(&bob),
+            0,
+            Some(3),
+            None,
+            1,
+        )
+        .await
+        .unwrap();
     assert_eq!(msgs, [sent[1].clone()]);
 
     // An empty conversation has no page.
@@ -117,10 +134,22 @@ pub async fn a_later_member_sees_only_messages_sent_after_it_joined(store: Arc<d
     send_n(&*store, &g, &alice, 3).await;
 
     store
-        .add_member(&alice, &g, &carol, Role::Member, 1024, T0 + 50)
+        .add_member(
+            UserId::new(&alice),
+            ConversationId::new(&g),
+            UserId::new(&carol),
+            Role::Member,
+            1024,
+            T0 + 50,
+        )
         .await
         .unwrap();
-    let joined_seq = store.member(&g, &carol).await.unwrap().unwrap().joined_seq;
+    let joined_seq = store
+        .member(ConversationId::new(&g), UserId::new(&carol))
+        .await
+        .unwrap()
+        .unwrap()
+        .joined_seq;
     assert_eq!(joined_seq, 3);
     crate::harness::send(&*store, &g, &bob, "after carol joined", T0 + 60).await;
     crate::harness::send(&*store, &g, &alice, "welcome", T0 + 61).await;
@@ -157,7 +186,11 @@ pub async fn a_later_member_sees_only_messages_sent_after_it_joined(store: Arc<d
         (vec![1, 2, 3, 4, 5], false)
     );
 
-    let view = store.conversation_view(&g, &carol).await.unwrap().unwrap();
+    let view = store
+        .conversation_view(ConversationId::new(&g), UserId::new(&carol))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.unread_count, 2);
     assert_eq!(view.last_message.map(|m| m.seq), Some(5));
 }

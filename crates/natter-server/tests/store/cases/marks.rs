@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use natter_core::receipts::Marks;
+use natter_core::{ConversationId, UserId, receipts::Marks};
 use natter_server::store::{MarkKind, MarkTimes, Store};
 
 use crate::harness::{T0, direct, group, send, send_n, users};
 
 async fn marks_of(store: &dyn Store, conversation_id: &str, user_id: &str) -> Marks {
     store
-        .member(conversation_id, user_id)
+        .member(ConversationId::new(conversation_id), UserId::new(user_id))
         .await
         .unwrap()
         .expect("a member")
@@ -32,7 +32,13 @@ pub async fn marking_read_also_marks_delivered(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .mark(&bob, &dm, MarkKind::Read, 2, T0 + 10)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Read,
+                2,
+                T0 + 10
+            )
             .await
             .unwrap()
     );
@@ -40,7 +46,13 @@ pub async fn marking_read_also_marks_delivered(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .mark(&bob, &dm, MarkKind::Delivered, 3, T0 + 11)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Delivered,
+                3,
+                T0 + 11
+            )
             .await
             .unwrap()
     );
@@ -56,13 +68,25 @@ pub async fn marks_never_move_backwards(store: Arc<dyn Store>) {
 
     assert!(
         store
-            .mark(&bob, &dm, MarkKind::Delivered, 4, T0 + 10)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Delivered,
+                4,
+                T0 + 10
+            )
             .await
             .unwrap()
     );
     assert!(
         store
-            .mark(&bob, &dm, MarkKind::Read, 3, T0 + 11)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Read,
+                3,
+                T0 + 11
+            )
             .await
             .unwrap()
     );
@@ -76,7 +100,16 @@ pub async fn marks_never_move_backwards(store: Arc<dyn Store>) {
         (MarkKind::Read, 0),
     ] {
         assert!(
-            !store.mark(&bob, &dm, kind, seq, T0 + 12).await.unwrap(),
+            !store
+                .mark(
+                    UserId::new(&bob),
+                    ConversationId::new(&dm),
+                    kind,
+                    seq,
+                    T0 + 12
+                )
+                .await
+                .unwrap(),
             "{kind:?} {seq} moved a mark"
         );
         assert_eq!(marks_of(&*store, &dm, &bob).await, marks(4, 3));
@@ -85,7 +118,13 @@ pub async fn marks_never_move_backwards(store: Arc<dyn Store>) {
     // Read below the delivered mark moves only the read mark.
     assert!(
         store
-            .mark(&bob, &dm, MarkKind::Read, 4, T0 + 13)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Read,
+                4,
+                T0 + 13
+            )
             .await
             .unwrap()
     );
@@ -99,7 +138,13 @@ pub async fn marks_are_capped_at_the_last_seq(store: Arc<dyn Store>) {
     // Nothing sent yet: nothing to mark.
     assert!(
         !store
-            .mark(&bob, &dm, MarkKind::Read, 5, T0 + 1)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Read,
+                5,
+                T0 + 1
+            )
             .await
             .unwrap()
     );
@@ -108,21 +153,39 @@ pub async fn marks_are_capped_at_the_last_seq(store: Arc<dyn Store>) {
     send_n(&*store, &dm, &alice, 3).await;
     assert!(
         store
-            .mark(&bob, &dm, MarkKind::Delivered, 99, T0 + 10)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Delivered,
+                99,
+                T0 + 10
+            )
             .await
             .unwrap()
     );
     assert_eq!(marks_of(&*store, &dm, &bob).await, marks(3, 0));
     assert!(
         store
-            .mark(&bob, &dm, MarkKind::Read, i64::MAX, T0 + 11)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Read,
+                i64::MAX,
+                T0 + 11
+            )
             .await
             .unwrap()
     );
     assert_eq!(marks_of(&*store, &dm, &bob).await, marks(3, 3));
     assert!(
         !store
-            .mark(&bob, &dm, MarkKind::Read, 100, T0 + 12)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Read,
+                100,
+                T0 + 12
+            )
             .await
             .unwrap()
     );
@@ -131,7 +194,13 @@ pub async fn marks_are_capped_at_the_last_seq(store: Arc<dyn Store>) {
     send(&*store, &dm, &alice, "four", T0 + 20).await;
     assert!(
         store
-            .mark(&bob, &dm, MarkKind::Read, 100, T0 + 21)
+            .mark(
+                UserId::new(&bob),
+                ConversationId::new(&dm),
+                MarkKind::Read,
+                100,
+                T0 + 21
+            )
             .await
             .unwrap()
     );
@@ -145,7 +214,12 @@ pub async fn mark_times_tell_when_a_mark_first_reached_a_seq(store: Arc<dyn Stor
     let times = |user: String, seq: i64| {
         let store = store.clone();
         let g = g.clone();
-        async move { store.mark_times(&g, &user, seq).await.unwrap() }
+        async move {
+            store
+                .mark_times(ConversationId::new(&g), UserId::new(&user), seq)
+                .await
+                .unwrap()
+        }
     };
     let at = |delivered_at: Option<i64>, read_at: Option<i64>| MarkTimes {
         delivered_at,
@@ -164,7 +238,10 @@ pub async fn mark_times_tell_when_a_mark_first_reached_a_seq(store: Arc<dyn Stor
         (MarkKind::Delivered, 2, T0 + 600),
     ];
     for (kind, seq, when) in moves {
-        store.mark(&bob, &g, kind, seq, when).await.unwrap();
+        store
+            .mark(UserId::new(&bob), ConversationId::new(&g), kind, seq, when)
+            .await
+            .unwrap();
     }
 
     assert_eq!(
@@ -184,7 +261,13 @@ pub async fn mark_times_tell_when_a_mark_first_reached_a_seq(store: Arc<dyn Stor
 
     // Reading first delivers at the same moment.
     store
-        .mark(&carol, &g, MarkKind::Read, 4, T0 + 700)
+        .mark(
+            UserId::new(&carol),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            4,
+            T0 + 700,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -197,7 +280,13 @@ pub async fn mark_times_tell_when_a_mark_first_reached_a_seq(store: Arc<dyn Stor
     );
     // A mark capped at the last seq reaches only that far.
     store
-        .mark(&bob, &g, MarkKind::Delivered, 50, T0 + 800)
+        .mark(
+            UserId::new(&bob),
+            ConversationId::new(&g),
+            MarkKind::Delivered,
+            50,
+            T0 + 800,
+        )
         .await
         .unwrap();
     assert_eq!(times(bob.clone(), 4).await, at(Some(T0 + 800), None));
@@ -221,14 +310,21 @@ pub async fn sending_marks_the_senders_read_seq_up_to_its_message(store: Arc<dyn
     send(&*store, &g, &alice, "4", T0 + 4).await;
     assert_eq!(marks_of(&*store, &g, &alice).await, marks(4, 4));
     assert_eq!(
-        store.mark_times(&g, &alice, 3).await.unwrap(),
+        store
+            .mark_times(ConversationId::new(&g), UserId::new(&alice), 3)
+            .await
+            .unwrap(),
         MarkTimes {
             delivered_at: Some(T0 + 4),
             read_at: Some(T0 + 4),
         }
     );
     assert_eq!(
-        store.mark_times(&g, &alice, 2).await.unwrap().read_at,
+        store
+            .mark_times(ConversationId::new(&g), UserId::new(&alice), 2)
+            .await
+            .unwrap()
+            .read_at,
         Some(T0 + 4)
     );
 }
@@ -239,14 +335,22 @@ pub async fn marking_needs_membership(store: Arc<dyn Store>) {
     send_n(&*store, &dm, &alice, 2).await;
 
     assert_rule!(
-        store.mark(&eve, &dm, MarkKind::Read, 2, T0 + 10).await,
+        store
+            .mark(
+                UserId::new(&eve),
+                ConversationId::new(&dm),
+                MarkKind::Read,
+                2,
+                T0 + 10
+            )
+            .await,
         NotFound
     );
     assert_rule!(
         store
             .mark(
-                &bob,
-                "no-such-conversation",
+                UserId::new(&bob),
+                ConversationId::new("no-such-conversation"),
                 MarkKind::Delivered,
                 1,
                 T0 + 10
@@ -272,7 +376,17 @@ pub async fn concurrent_marks_keep_the_highest(store: Arc<dyn Store>) {
             } else {
                 MarkKind::Delivered
             };
-            tokio::spawn(async move { store.mark(&bob, &dm, kind, seq, T0 + 100 + seq).await })
+            tokio::spawn(async move {
+                store
+                    .mark(
+                        UserId::new(&bob),
+                        ConversationId::new(&dm),
+                        kind,
+                        seq,
+                        T0 + 100 + seq,
+                    )
+                    .await
+            })
         })
         .collect();
     for task in tasks {
@@ -297,7 +411,13 @@ pub async fn a_burst_of_marks_waiting_together_moves_once(store: Arc<dyn Store>)
         let (store, bob, dm) = (store.clone(), bob.clone(), dm.clone());
         async move {
             store
-                .mark(&bob, &dm, MarkKind::Delivered, seq, T0 + 100 + seq)
+                .mark(
+                    UserId::new(&bob),
+                    ConversationId::new(&dm),
+                    MarkKind::Delivered,
+                    seq,
+                    T0 + 100 + seq,
+                )
                 .await
         }
     });

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use natter_core::{MessageKind, Role};
+use natter_core::{ConversationId, MediaId, MessageId, MessageKind, Role, UserId};
 use natter_server::store::{MediaRow, Store};
 
 use crate::harness::{T0, direct, group, text, users};
@@ -60,9 +60,15 @@ pub async fn media_records_are_stored_and_fetched(store: Arc<dyn Store>) {
     store.insert_media(&picture).await.unwrap();
     store.insert_media(&file).await.unwrap();
 
-    assert_eq!(store.media("media-1").await.unwrap(), Some(picture));
-    assert_eq!(store.media("media-2").await.unwrap(), Some(file));
-    assert_eq!(store.media("media-nope").await.unwrap(), None);
+    assert_eq!(
+        store.media(MediaId::new("media-1")).await.unwrap(),
+        Some(picture)
+    );
+    assert_eq!(
+        store.media(MediaId::new("media-2")).await.unwrap(),
+        Some(file)
+    );
+    assert_eq!(store.media(MediaId::new("media-nope")).await.unwrap(), None);
 }
 
 pub async fn media_is_visible_to_its_uploader_and_to_members_who_see_it(store: Arc<dyn Store>) {
@@ -74,7 +80,12 @@ pub async fn media_is_visible_to_its_uploader_and_to_members_who_see_it(store: A
         .unwrap();
     let visible = |user: String| {
         let store = store.clone();
-        async move { store.media_visible_to("m", &user).await.unwrap() }
+        async move {
+            store
+                .media_visible_to(MediaId::new("m"), UserId::new(&user))
+                .await
+                .unwrap()
+        }
     };
 
     // Uploaded, not yet sent: only the uploader.
@@ -86,14 +97,34 @@ pub async fn media_is_visible_to_its_uploader_and_to_members_who_see_it(store: A
     assert!(!visible(eve.clone()).await);
     // A member who joined after the message does not see it, nor its media.
     store
-        .add_member(&alice, &g, &late, Role::Member, 1024, T0 + 20)
+        .add_member(
+            UserId::new(&alice),
+            ConversationId::new(&g),
+            UserId::new(&late),
+            Role::Member,
+            1024,
+            T0 + 20,
+        )
         .await
         .unwrap();
     assert!(!visible(late.clone()).await);
     // A member who left loses it.
-    store.remove_member(&bob, &g, &bob, T0 + 21).await.unwrap();
+    store
+        .remove_member(
+            UserId::new(&bob),
+            ConversationId::new(&g),
+            UserId::new(&bob),
+            T0 + 21,
+        )
+        .await
+        .unwrap();
     assert!(!visible(bob).await);
-    assert!(!store.media_visible_to("media-nope", &alice).await.unwrap());
+    assert!(
+        !store
+            .media_visible_to(MediaId::new("media-nope"), UserId::new(&alice))
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn delete_for_everyone_erases_the_media_reference(store: Arc<dyn Store>) {
@@ -106,22 +137,36 @@ pub async fn delete_for_everyone_erases_the_media_reference(store: Arc<dyn Store
     let msg = send_image(&*store, &dm, &alice, "m").await;
 
     let carried = store
-        .delete_for_everyone(&alice, &msg, T0 + 30)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg), T0 + 30)
         .await
         .unwrap();
     assert_eq!(carried.as_deref(), Some("m"));
 
-    let tombstone = store.message(&msg, &bob).await.unwrap().unwrap();
+    let tombstone = store
+        .message(MessageId::new(&msg), UserId::new(&bob))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(tombstone.deleted);
     assert_eq!((tombstone.text, tombstone.media_id), (None, None));
     assert_eq!(tombstone.seq, 1);
     // The recipient loses the media with the message; the uploader keeps its own upload.
-    assert!(!store.media_visible_to("m", &bob).await.unwrap());
-    assert!(store.media_visible_to("m", &alice).await.unwrap());
+    assert!(
+        !store
+            .media_visible_to(MediaId::new("m"), UserId::new(&bob))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .media_visible_to(MediaId::new("m"), UserId::new(&alice))
+            .await
+            .unwrap()
+    );
     // Deleting again carries nothing more.
     assert_eq!(
         store
-            .delete_for_everyone(&alice, &msg, T0 + 31)
+            .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg), T0 + 31)
             .await
             .unwrap(),
         None
@@ -147,27 +192,53 @@ pub async fn media_is_deleted_only_once_unused_and_its_bytes_once_unshared(store
     let msg = send_image(&*store, &dm, &alice, "m1").await;
 
     // Still carried by a message: kept.
-    assert_eq!(store.delete_media_if_unused("m1").await.unwrap(), None);
-    assert!(store.media("m1").await.unwrap().is_some());
+    assert_eq!(
+        store
+            .delete_media_if_unused(MediaId::new("m1"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store.media(MediaId::new("m1")).await.unwrap().is_some());
 
     store
-        .delete_for_everyone(&alice, &msg, T0 + 1)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg), T0 + 1)
         .await
         .unwrap();
     // Unused now, but its bytes are shared with m2: the record goes, the bytes stay.
-    assert_eq!(store.delete_media_if_unused("m1").await.unwrap(), None);
-    assert_eq!(store.media("m1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .delete_media_if_unused(MediaId::new("m1"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.media(MediaId::new("m1")).await.unwrap(), None);
     // The last record of those bytes: the caller may delete them.
     assert_eq!(
-        store.delete_media_if_unused("m2").await.unwrap().as_deref(),
+        store
+            .delete_media_if_unused(MediaId::new("m2"))
+            .await
+            .unwrap()
+            .as_deref(),
         Some("same")
     );
-    assert_eq!(store.media("m2").await.unwrap(), None);
+    assert_eq!(store.media(MediaId::new("m2")).await.unwrap(), None);
     assert_eq!(
-        store.delete_media_if_unused("m3").await.unwrap().as_deref(),
+        store
+            .delete_media_if_unused(MediaId::new("m3"))
+            .await
+            .unwrap()
+            .as_deref(),
         Some("other")
     );
-    assert_eq!(store.delete_media_if_unused("m3").await.unwrap(), None);
+    assert_eq!(
+        store
+            .delete_media_if_unused(MediaId::new("m3"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn orphan_media_lists_old_unreferenced_uploads_oldest_first(store: Arc<dyn Store>) {
@@ -202,7 +273,7 @@ pub async fn orphan_media_lists_old_unreferenced_uploads_oldest_first(store: Arc
 
 pub async fn media_bytes_of_sums_the_uploads_of_one_user(store: Arc<dyn Store>) {
     let [alice, bob] = users(&*store, ["alice", "bob"]).await;
-    assert_eq!(store.media_bytes_of(&alice).await.unwrap(), 0);
+    assert_eq!(store.media_bytes_of(UserId::new(&alice)).await.unwrap(), 0);
     store
         .insert_media(&image("m1", &alice, "aa11", T0))
         .await
@@ -219,9 +290,18 @@ pub async fn media_bytes_of_sums_the_uploads_of_one_user(store: Arc<dyn Store>) 
         })
         .await
         .unwrap();
-    assert_eq!(store.media_bytes_of(&alice).await.unwrap(), 2 * 1234);
-    assert_eq!(store.media_bytes_of(&bob).await.unwrap(), 10);
+    assert_eq!(
+        store.media_bytes_of(UserId::new(&alice)).await.unwrap(),
+        2 * 1234
+    );
+    assert_eq!(store.media_bytes_of(UserId::new(&bob)).await.unwrap(), 10);
     // Collected uploads no longer count.
-    store.delete_media_if_unused("m1").await.unwrap();
-    assert_eq!(store.media_bytes_of(&alice).await.unwrap(), 1234);
+    store
+        .delete_media_if_unused(MediaId::new("m1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.media_bytes_of(UserId::new(&alice)).await.unwrap(),
+        1234
+    );
 }

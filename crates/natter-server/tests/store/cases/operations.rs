@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use natter_core::{MessageId, UserId};
 use natter_server::store::Store;
 
 use crate::harness::{T0, direct, send, users};
@@ -15,14 +16,18 @@ pub async fn ping_and_purge_succeed(store: Arc<dyn Store>) {
     let dm = direct(&*store, &alice, &bob).await;
     let msg = send(&*store, &dm, &alice, "to be erased", T0 + 1).await;
     store
-        .delete_for_everyone(&alice, &msg.id, T0 + 2)
+        .delete_for_everyone(UserId::new(&alice), MessageId::new(&msg.id), T0 + 2)
         .await
         .unwrap();
     store.purge().await.unwrap();
     store.ping().await.unwrap();
 
     // The store works on after a purge.
-    let after = store.message(&msg.id, &bob).await.unwrap().unwrap();
+    let after = store
+        .message(MessageId::new(&msg.id), UserId::new(&bob))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(after.deleted && after.text.is_none());
     assert_eq!(send(&*store, &dm, &bob, "still here", T0 + 3).await.seq, 2);
 }

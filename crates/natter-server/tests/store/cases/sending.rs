@@ -3,7 +3,7 @@
 
 use std::{collections::HashSet, sync::Arc};
 
-use natter_core::MessageKind;
+use natter_core::{ConversationId, MessageId, MessageKind, UserId};
 use natter_server::store::{NewMessage, Store};
 
 use crate::harness::{T0, direct, group, send, send_n, seqs, text, users};
@@ -31,7 +31,10 @@ pub async fn seqs_start_at_one_without_gaps(store: Arc<dyn Store>) {
     assert_eq!(first.edited_at, None);
     assert!(!first.deleted && !first.hidden);
     assert_eq!(
-        store.message(&first.id, &bob).await.unwrap(),
+        store
+            .message(MessageId::new(&first.id), UserId::new(&bob))
+            .await
+            .unwrap(),
         Some(first.clone())
     );
 
@@ -57,7 +60,11 @@ pub async fn sending_updates_last_seq_and_last_message_at(store: Arc<dyn Store>)
     send(&*store, &g, &alice, "one", T0 + 1_000).await;
     send(&*store, &g, &bob, "two", T0 + 2_000).await;
 
-    let conv = store.conversation(&g).await.unwrap().unwrap();
+    let conv = store
+        .conversation(ConversationId::new(&g))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(conv.last_seq, 2);
     assert_eq!(conv.last_message_at, T0 + 2_000);
     assert_eq!(conv.created_at, T0);
@@ -88,9 +95,24 @@ pub async fn concurrent_sends_get_every_seq_exactly_once(store: Arc<dyn Store>) 
     got.sort();
     assert_eq!(got, (1..=50).collect::<Vec<_>>());
 
-    assert_eq!(store.conversation(&g).await.unwrap().unwrap().last_seq, 50);
+    assert_eq!(
+        store
+            .conversation(ConversationId::new(&g))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seq,
+        50
+    );
     let (stored, more) = store
-        .messages(&g, &alice, 0, None, None, 200)
+        .messages(
+            ConversationId::new(&g),
+            UserId::new(&alice),
+            0,
+            None,
+            None,
+            200,
+        )
         .await
         .unwrap();
     assert!(!more);
@@ -121,25 +143,42 @@ pub async fn a_repeated_client_id_returns_the_first_message(store: Arc<dyn Store
 
     assert_eq!(
         store
-            .message_by_client_id(&dm, &alice, "c-1")
+            .message_by_client_id(ConversationId::new(&dm), UserId::new(&alice), "c-1")
             .await
             .unwrap(),
         Some(first.message.clone())
     );
     assert_eq!(
         store
-            .message_by_client_id(&dm, &alice, "c-2")
+            .message_by_client_id(ConversationId::new(&dm), UserId::new(&alice), "c-2")
             .await
             .unwrap(),
         None
     );
     assert_eq!(
-        store.message_by_client_id(&dm, &bob, "c-1").await.unwrap(),
+        store
+            .message_by_client_id(ConversationId::new(&dm), UserId::new(&bob), "c-1")
+            .await
+            .unwrap(),
         None
     );
-    let conv = store.conversation(&dm).await.unwrap().unwrap();
+    let conv = store
+        .conversation(ConversationId::new(&dm))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((conv.last_seq, conv.last_message_at), (1, T0 + 1));
-    let (stored, _) = store.messages(&dm, &bob, 0, None, None, 50).await.unwrap();
+    let (stored, _) = store
+        .messages(
+            ConversationId::new(&dm),
+            UserId::new(&bob),
+            0,
+            None,
+            None,
+            50,
+        )
+        .await
+        .unwrap();
     assert_eq!(stored, [first.message]);
 }
 
@@ -164,9 +203,17 @@ pub async fn concurrent_sends_with_one_client_id_store_one_message(store: Arc<dy
     }
     assert_eq!(created, 1);
     assert_eq!(ids.len(), 1);
-    assert_eq!(store.conversation(&dm).await.unwrap().unwrap().last_seq, 1);
+    assert_eq!(
+        store
+            .conversation(ConversationId::new(&dm))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seq,
+        1
+    );
     let stored = store
-        .message_by_client_id(&dm, &alice, "same")
+        .message_by_client_id(ConversationId::new(&dm), UserId::new(&alice), "same")
         .await
         .unwrap()
         .unwrap();
@@ -203,7 +250,7 @@ pub async fn a_client_id_is_scoped_to_its_sender_and_conversation(store: Arc<dyn
     assert_eq!(bobs.message.text.as_deref(), Some("from bob"));
     assert_eq!(
         store
-            .message_by_client_id(&dm, &bob, "c")
+            .message_by_client_id(ConversationId::new(&dm), UserId::new(&bob), "c")
             .await
             .unwrap()
             .map(|m| m.id),
@@ -211,7 +258,7 @@ pub async fn a_client_id_is_scoped_to_its_sender_and_conversation(store: Arc<dyn
     );
     assert_eq!(
         store
-            .message_by_client_id(&g, &alice, "c")
+            .message_by_client_id(ConversationId::new(&g), UserId::new(&alice), "c")
             .await
             .unwrap()
             .map(|m| m.id),
@@ -234,14 +281,26 @@ pub async fn a_non_member_cannot_send(store: Arc<dyn Store>) {
     );
 
     // A member who left is a non-member.
-    store.remove_member(&bob, &g, &bob, T0 + 2).await.unwrap();
+    store
+        .remove_member(
+            UserId::new(&bob),
+            ConversationId::new(&g),
+            UserId::new(&bob),
+            T0 + 2,
+        )
+        .await
+        .unwrap();
     assert_rule!(
         store.send(&text(&g, &bob, "still here?", T0 + 3)).await,
         NotFound
     );
 
     for c in [&dm, &g] {
-        let conv = store.conversation(c).await.unwrap().unwrap();
+        let conv = store
+            .conversation(ConversationId::new(c))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((conv.last_seq, conv.last_message_at), (0, T0));
     }
 }
@@ -259,7 +318,15 @@ pub async fn reply_to_must_name_a_message_of_the_same_conversation(store: Arc<dy
     let mut dangling = text(&dm, &bob, "reply to nothing", T0 + 3);
     dangling.reply_to = Some("msg-nope".into());
     assert_rule!(store.send(&dangling).await, Invalid);
-    assert_eq!(store.conversation(&dm).await.unwrap().unwrap().last_seq, 1);
+    assert_eq!(
+        store
+            .conversation(ConversationId::new(&dm))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seq,
+        1
+    );
 
     let mut reply = text(&dm, &bob, "a reply", T0 + 4);
     reply.reply_to = Some(in_dm.id.clone());
@@ -269,7 +336,7 @@ pub async fn reply_to_must_name_a_message_of_the_same_conversation(store: Arc<dy
     assert_eq!(sent.message.reply_to, Some(in_dm.id.clone()));
     assert_eq!(
         store
-            .message(&sent.message.id, &alice)
+            .message(MessageId::new(&sent.message.id), UserId::new(&alice))
             .await
             .unwrap()
             .unwrap()
@@ -280,7 +347,14 @@ pub async fn reply_to_must_name_a_message_of_the_same_conversation(store: Arc<dy
     // A member that joined later cannot reply to what it cannot see.
     let [carol] = users(&*store, ["carol"]).await;
     store
-        .add_member(&alice, &g, &carol, natter_core::Role::Member, 1024, T0 + 5)
+        .add_member(
+            UserId::new(&alice),
+            ConversationId::new(&g),
+            UserId::new(&carol),
+            natter_core::Role::Member,
+            1024,
+            T0 + 5,
+        )
         .await
         .unwrap();
     let mut hidden_past = text(&g, &carol, "about that...", T0 + 6);

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use natter_core::{SessionId, UserId};
 use natter_server::store::{SessionRow, Store};
 
 use crate::harness::{T0, users};
@@ -47,11 +48,17 @@ pub async fn sessions_are_found_by_token_hash_and_listed_per_user(store: Arc<dyn
     // Only the exact hash finds it.
     assert_eq!(store.session_by_token_hash(&[1; 31]).await.unwrap(), None);
 
-    let alices = store.sessions_of(&alice).await.unwrap();
+    let alices = store.sessions_of(UserId::new(&alice)).await.unwrap();
     assert_eq!(ids(&alices), ["s-laptop", "s-phone"]);
     assert!(alices.contains(&laptop) && alices.contains(&phone));
-    assert_eq!(store.sessions_of(&bob).await.unwrap(), [bobs]);
-    assert!(store.sessions_of("user-nobody").await.unwrap().is_empty());
+    assert_eq!(store.sessions_of(UserId::new(&bob)).await.unwrap(), [bobs]);
+    assert!(
+        store
+            .sessions_of(UserId::new("user-nobody"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn touching_a_session_moves_its_last_activity(store: Arc<dyn Store>) {
@@ -59,7 +66,10 @@ pub async fn touching_a_session_moves_its_last_activity(store: Arc<dyn Store>) {
     let s = session("s-1", &alice, 7, T0);
     store.create_session(&s).await.unwrap();
 
-    store.touch_session("s-1", T0 + 60_000).await.unwrap();
+    store
+        .touch_session(SessionId::new("s-1"), T0 + 60_000)
+        .await
+        .unwrap();
 
     let found = store.session_by_token_hash(&[7; 32]).await.unwrap();
     assert_eq!(
@@ -83,7 +93,12 @@ pub async fn a_user_deletes_only_its_own_sessions(store: Arc<dyn Store>) {
         .unwrap();
 
     // Bob names Alice's session: nothing happens.
-    assert!(!store.delete_session(&bob, "s-alice").await.unwrap());
+    assert!(
+        !store
+            .delete_session(UserId::new(&bob), SessionId::new("s-alice"))
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .session_by_token_hash(&[1; 32])
@@ -91,14 +106,38 @@ pub async fn a_user_deletes_only_its_own_sessions(store: Arc<dyn Store>) {
             .unwrap()
             .is_some()
     );
-    assert!(!store.delete_session(&alice, "s-unknown").await.unwrap());
+    assert!(
+        !store
+            .delete_session(UserId::new(&alice), SessionId::new("s-unknown"))
+            .await
+            .unwrap()
+    );
 
-    assert!(store.delete_session(&alice, "s-alice").await.unwrap());
+    assert!(
+        store
+            .delete_session(UserId::new(&alice), SessionId::new("s-alice"))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.session_by_token_hash(&[1; 32]).await.unwrap(), None);
-    assert!(store.sessions_of(&alice).await.unwrap().is_empty());
-    assert!(!store.delete_session(&alice, "s-alice").await.unwrap());
+    assert!(
+        store
+            .sessions_of(UserId::new(&alice))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store
+            .delete_session(UserId::new(&alice), SessionId::new("s-alice"))
+            .await
+            .unwrap()
+    );
 
-    assert_eq!(ids(&store.sessions_of(&bob).await.unwrap()), ["s-bob"]);
+    assert_eq!(
+        ids(&store.sessions_of(UserId::new(&bob)).await.unwrap()),
+        ["s-bob"]
+    );
 }
 
 pub async fn idle_sessions_are_deleted_and_named(store: Arc<dyn Store>) {
@@ -111,16 +150,28 @@ pub async fn idle_sessions_are_deleted_and_named(store: Arc<dyn Store>) {
         store.create_session(&s).await.unwrap();
     }
     // Bob's session was used since: only its last activity counts.
-    store.touch_session("s-bob", T0 + 100).await.unwrap();
+    store
+        .touch_session(SessionId::new("s-bob"), T0 + 100)
+        .await
+        .unwrap();
 
     // Only sessions last active strictly before the bound go.
     assert!(store.delete_idle_sessions(T0).await.unwrap().is_empty());
     let mut gone = store.delete_idle_sessions(T0 + 11).await.unwrap();
     gone.sort();
     assert_eq!(gone, ["s-newer", "s-old"]);
-    assert!(store.sessions_of(&alice).await.unwrap().is_empty());
+    assert!(
+        store
+            .sessions_of(UserId::new(&alice))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.session_by_token_hash(&[1; 32]).await.unwrap(), None);
-    assert_eq!(ids(&store.sessions_of(&bob).await.unwrap()), ["s-bob"]);
+    assert_eq!(
+        ids(&store.sessions_of(UserId::new(&bob)).await.unwrap()),
+        ["s-bob"]
+    );
     assert!(
         store
             .delete_idle_sessions(T0 + 11)

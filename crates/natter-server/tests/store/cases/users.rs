@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use natter_core::{ConversationId, UserId};
 use natter_server::store::{Store, UserRow};
 
 use crate::harness::{T0, user_id, user_row, users};
@@ -23,7 +24,7 @@ pub async fn creates_and_fetches_users_by_id_and_username(store: Arc<dyn Store>)
     store.create_user(&user_row("bob")).await.unwrap();
 
     assert_eq!(
-        store.user_by_id("user-a1").await.unwrap(),
+        store.user_by_id(UserId::new("user-a1")).await.unwrap(),
         Some(alice.clone())
     );
     assert_eq!(store.user_by_username("alice").await.unwrap(), Some(alice));
@@ -31,7 +32,10 @@ pub async fn creates_and_fetches_users_by_id_and_username(store: Arc<dyn Store>)
         store.user_by_username("bob").await.unwrap(),
         Some(user_row("bob"))
     );
-    assert_eq!(store.user_by_id("user-nobody").await.unwrap(), None);
+    assert_eq!(
+        store.user_by_id(UserId::new("user-nobody")).await.unwrap(),
+        None
+    );
     assert_eq!(store.user_by_username("nobody").await.unwrap(), None);
 }
 
@@ -48,7 +52,10 @@ pub async fn a_taken_username_is_a_conflict(store: Arc<dyn Store>) {
         store.user_by_username("alice").await.unwrap(),
         Some(user_row("alice"))
     );
-    assert_eq!(store.user_by_id("user-other").await.unwrap(), None);
+    assert_eq!(
+        store.user_by_id(UserId::new("user-other")).await.unwrap(),
+        None
+    );
 }
 
 pub async fn search_matches_a_username_prefix_in_order_up_to_the_limit(store: Arc<dyn Store>) {
@@ -112,15 +119,21 @@ pub async fn existing_users_keeps_only_known_ids(store: Arc<dyn Store>) {
 pub async fn set_last_seen_records_when_a_user_was_last_seen(store: Arc<dyn Store>) {
     let [alice, bob] = users(&*store, ["alice", "bob"]).await;
 
-    store.set_last_seen(&alice, T0 + 5_000).await.unwrap();
+    store
+        .set_last_seen(UserId::new(&alice), T0 + 5_000)
+        .await
+        .unwrap();
     assert_eq!(
-        store.user_by_id(&alice).await.unwrap(),
+        store.user_by_id(UserId::new(&alice)).await.unwrap(),
         Some(UserRow {
             last_seen_at: Some(T0 + 5_000),
             ..user_row("alice")
         })
     );
-    store.set_last_seen(&alice, T0 + 9_000).await.unwrap();
+    store
+        .set_last_seen(UserId::new(&alice), T0 + 9_000)
+        .await
+        .unwrap();
     assert_eq!(
         store
             .user_by_username("alice")
@@ -130,7 +143,10 @@ pub async fn set_last_seen_records_when_a_user_was_last_seen(store: Arc<dyn Stor
             .last_seen_at,
         Some(T0 + 9_000)
     );
-    assert_eq!(store.user_by_id(&bob).await.unwrap(), Some(user_row("bob")));
+    assert_eq!(
+        store.user_by_id(UserId::new(&bob)).await.unwrap(),
+        Some(user_row("bob"))
+    );
 }
 
 pub async fn contacts_of_lists_each_user_sharing_a_conversation_once(store: Arc<dyn Store>) {
@@ -143,7 +159,7 @@ pub async fn contacts_of_lists_each_user_sharing_a_conversation_once(store: Arc<
     let contacts = |user: String| {
         let store = store.clone();
         async move {
-            let mut found = store.contacts_of(&user).await.unwrap();
+            let mut found = store.contacts_of(UserId::new(&user)).await.unwrap();
             found.sort();
             found
         }
@@ -164,7 +180,15 @@ pub async fn contacts_of_lists_each_user_sharing_a_conversation_once(store: Arc<
     assert!(contacts(eve.clone()).await.is_empty());
 
     // Leaving the group ends the contacts it made.
-    store.remove_member(&bob, &g, &bob, T0 + 1).await.unwrap();
+    store
+        .remove_member(
+            UserId::new(&bob),
+            ConversationId::new(&g),
+            UserId::new(&bob),
+            T0 + 1,
+        )
+        .await
+        .unwrap();
     assert_eq!(contacts(bob).await, [alice.as_str()]);
     assert_eq!(contacts(carol).await, [alice.as_str(), dave.as_str()]);
 }
@@ -181,27 +205,41 @@ pub async fn contacts_among_keeps_the_ids_sharing_a_conversation(store: Arc<dyn 
         dave.clone(),
         "no-such-user".into(),
     ];
-    let mut found = store.contacts_among(&alice, &ids).await.unwrap();
+    let mut found = store
+        .contacts_among(UserId::new(&alice), &ids)
+        .await
+        .unwrap();
     found.sort();
     assert_eq!(found, [bob.as_str(), carol.as_str()]);
     // Contacts of contacts are not contacts; no ids, no contacts.
     assert!(
         store
-            .contacts_among(&dave, std::slice::from_ref(&carol))
+            .contacts_among(UserId::new(&dave), std::slice::from_ref(&carol))
             .await
             .unwrap()
             .is_empty()
     );
-    assert!(store.contacts_among(&alice, &[]).await.unwrap().is_empty());
+    assert!(
+        store
+            .contacts_among(UserId::new(&alice), &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Leaving the group ends that contact.
     store
-        .remove_member(&carol, &g, &carol, T0 + 1)
+        .remove_member(
+            UserId::new(&carol),
+            ConversationId::new(&g),
+            UserId::new(&carol),
+            T0 + 1,
+        )
         .await
         .unwrap();
     assert!(
         store
-            .contacts_among(&alice, &[carol])
+            .contacts_among(UserId::new(&alice), &[carol])
             .await
             .unwrap()
             .is_empty()

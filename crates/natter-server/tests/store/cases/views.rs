@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use natter_core::{ConversationId, MessageId, UserId};
 use natter_server::store::{MarkKind, Store};
 
 use crate::harness::{T0, direct, group_at, send, users};
@@ -21,7 +22,11 @@ pub async fn unread_count_counts_others_visible_messages_above_read_seq(store: A
         let store = store.clone();
         let g = g.clone();
         async move {
-            let v = store.conversation_view(&g, &viewer).await.unwrap().unwrap();
+            let v = store
+                .conversation_view(ConversationId::new(&g), UserId::new(&viewer))
+                .await
+                .unwrap()
+                .unwrap();
             (v.read_seq, v.unread_count)
         }
     };
@@ -33,29 +38,53 @@ pub async fn unread_count_counts_others_visible_messages_above_read_seq(store: A
 
     // Deleted for everyone: counted by no one. Hidden: not counted by the one who hid it.
     store
-        .delete_for_everyone(&carol, &five.id, T0 + 7)
+        .delete_for_everyone(UserId::new(&carol), MessageId::new(&five.id), T0 + 7)
         .await
         .unwrap();
     assert_eq!(unread(alice.clone()).await, (2, 3));
-    store.hide(&alice, &four.id, T0 + 8).await.unwrap();
+    store
+        .hide(UserId::new(&alice), MessageId::new(&four.id), T0 + 8)
+        .await
+        .unwrap();
     assert_eq!(unread(alice.clone()).await, (2, 2));
-    store.hide(&carol, &six.id, T0 + 9).await.unwrap();
+    store
+        .hide(UserId::new(&carol), MessageId::new(&six.id), T0 + 9)
+        .await
+        .unwrap();
     assert_eq!(unread(carol.clone()).await, (5, 0));
 
     // Reading moves the count.
     store
-        .mark(&alice, &g, MarkKind::Read, 3, T0 + 10)
+        .mark(
+            UserId::new(&alice),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            3,
+            T0 + 10,
+        )
         .await
         .unwrap();
     assert_eq!(unread(alice.clone()).await, (3, 1));
     // Delivered is not read.
     store
-        .mark(&alice, &g, MarkKind::Delivered, 6, T0 + 11)
+        .mark(
+            UserId::new(&alice),
+            ConversationId::new(&g),
+            MarkKind::Delivered,
+            6,
+            T0 + 11,
+        )
         .await
         .unwrap();
     assert_eq!(unread(alice.clone()).await, (3, 1));
     store
-        .mark(&alice, &g, MarkKind::Read, 6, T0 + 12)
+        .mark(
+            UserId::new(&alice),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            6,
+            T0 + 12,
+        )
         .await
         .unwrap();
     assert_eq!(unread(alice).await, (6, 0));
@@ -65,24 +94,46 @@ pub async fn the_view_shows_the_latest_message_as_the_viewer_sees_it(store: Arc<
     let [alice, bob] = users(&*store, ["alice", "bob"]).await;
     let dm = direct(&*store, &alice, &bob).await;
 
-    let view = store.conversation_view(&dm, &alice).await.unwrap().unwrap();
+    let view = store
+        .conversation_view(ConversationId::new(&dm), UserId::new(&alice))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         view.conversation,
-        store.conversation(&dm).await.unwrap().unwrap()
+        store
+            .conversation(ConversationId::new(&dm))
+            .await
+            .unwrap()
+            .unwrap()
     );
-    assert_eq!(view.members, store.members(&dm).await.unwrap());
+    assert_eq!(
+        view.members,
+        store.members(ConversationId::new(&dm)).await.unwrap()
+    );
     assert_eq!(view.last_message, None);
     assert_eq!((view.read_seq, view.unread_count), (0, 0));
 
     send(&*store, &dm, &alice, "older", T0 + 1).await;
     let latest = send(&*store, &dm, &alice, "latest", T0 + 2).await;
-    store.hide(&bob, &latest.id, T0 + 3).await.unwrap();
+    store
+        .hide(UserId::new(&bob), MessageId::new(&latest.id), T0 + 3)
+        .await
+        .unwrap();
 
-    let for_alice = store.conversation_view(&dm, &alice).await.unwrap().unwrap();
+    let for_alice = store
+        .conversation_view(ConversationId::new(&dm), UserId::new(&alice))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(for_alice.last_message, Some(latest.clone()));
     assert_eq!(for_alice.conversation.last_seq, 2);
     assert_eq!(for_alice.conversation.last_message_at, T0 + 2);
-    let for_bob = store.conversation_view(&dm, &bob).await.unwrap().unwrap();
+    let for_bob = store
+        .conversation_view(ConversationId::new(&dm), UserId::new(&bob))
+        .await
+        .unwrap()
+        .unwrap();
     let shown = for_bob.last_message.unwrap();
     assert_eq!((shown.id, shown.hidden), (latest.id, true));
     assert_eq!(for_bob.unread_count, 1);
@@ -102,7 +153,12 @@ pub async fn conversations_of_orders_by_latest_activity_and_filters_with_before(
     let [alice, bob, carol] = users(&*store, ["alice", "bob", "carol"]).await;
     let first = group_at(&*store, &alice, &[&bob], T0 + 1).await;
     let (second, _) = store
-        .create_direct("dm-ab", &alice, &bob, T0 + 2)
+        .create_direct(
+            ConversationId::new("dm-ab"),
+            UserId::new(&alice),
+            UserId::new(&bob),
+            T0 + 2,
+        )
         .await
         .unwrap();
     let third = group_at(&*store, &bob, &[&alice], T0 + 3).await;
@@ -113,7 +169,7 @@ pub async fn conversations_of_orders_by_latest_activity_and_filters_with_before(
         let store = store.clone();
         async move {
             store
-                .conversations_of(&viewer, before, limit)
+                .conversations_of(UserId::new(&viewer), before, limit)
                 .await
                 .unwrap()
                 .into_iter()
@@ -149,7 +205,10 @@ pub async fn conversations_of_orders_by_latest_activity_and_filters_with_before(
     assert_eq!(ids(carol.clone(), None, 50).await, list(&[&not_alices]));
 
     // Each entry is that conversation's view for the viewer.
-    let views = store.conversations_of(&alice, None, 1).await.unwrap();
+    let views = store
+        .conversations_of(UserId::new(&alice), None, 1)
+        .await
+        .unwrap();
     let view = &views[0];
     assert_eq!(view.conversation.last_message_at, T0 + 10);
     assert_eq!(
@@ -165,28 +224,57 @@ pub async fn a_non_member_has_no_view(store: Arc<dyn Store>) {
     let g = group_at(&*store, &alice, &[&bob], T0).await;
     send(&*store, &g, &alice, "private", T0 + 1).await;
 
-    assert!(store.conversation_view(&dm, &eve).await.unwrap().is_none());
-    assert!(store.conversation_view(&g, &eve).await.unwrap().is_none());
     assert!(
         store
-            .conversation_view("no-such-conversation", &alice)
+            .conversation_view(ConversationId::new(&dm), UserId::new(&eve))
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .conversations_of(&eve, None, 50)
+            .conversation_view(ConversationId::new(&g), UserId::new(&eve))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .conversation_view(
+                ConversationId::new("no-such-conversation"),
+                UserId::new(&alice)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .conversations_of(UserId::new(&eve), None, 50)
             .await
             .unwrap()
             .is_empty()
     );
 
     // Leaving ends the view.
-    store.remove_member(&bob, &g, &bob, T0 + 2).await.unwrap();
-    assert!(store.conversation_view(&g, &bob).await.unwrap().is_none());
+    store
+        .remove_member(
+            UserId::new(&bob),
+            ConversationId::new(&g),
+            UserId::new(&bob),
+            T0 + 2,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .conversation_view(ConversationId::new(&g), UserId::new(&bob))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let bobs: Vec<_> = store
-        .conversations_of(&bob, None, 50)
+        .conversations_of(UserId::new(&bob), None, 50)
         .await
         .unwrap()
         .into_iter()

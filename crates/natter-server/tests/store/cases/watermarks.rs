@@ -3,13 +3,17 @@
 
 use std::sync::Arc;
 
-use natter_core::Role;
+use natter_core::{ConversationId, Role, UserId};
 use natter_server::store::{EventKind, MarkKind, Store};
 
 use crate::harness::{T0, data, direct, events_after, group, send_n, users};
 
 async fn watermarks(store: &dyn Store, conversation_id: &str) -> (i64, i64) {
-    let c = store.conversation(conversation_id).await.unwrap().unwrap();
+    let c = store
+        .conversation(ConversationId::new(conversation_id))
+        .await
+        .unwrap()
+        .unwrap();
     (c.all_delivered_seq, c.all_read_seq)
 }
 
@@ -36,12 +40,24 @@ pub async fn direct_watermarks_follow_the_recipients_marks(store: Arc<dyn Store>
     assert_eq!(watermarks(&*store, &dm).await, (0, 0));
 
     store
-        .mark(&bob, &dm, MarkKind::Delivered, 2, T0 + 10)
+        .mark(
+            UserId::new(&bob),
+            ConversationId::new(&dm),
+            MarkKind::Delivered,
+            2,
+            T0 + 10,
+        )
         .await
         .unwrap();
     assert_eq!(watermarks(&*store, &dm).await, (2, 0));
     store
-        .mark(&bob, &dm, MarkKind::Read, 3, T0 + 11)
+        .mark(
+            UserId::new(&bob),
+            ConversationId::new(&dm),
+            MarkKind::Read,
+            3,
+            T0 + 11,
+        )
         .await
         .unwrap();
     assert_eq!(watermarks(&*store, &dm).await, (3, 3));
@@ -50,7 +66,11 @@ pub async fn direct_watermarks_follow_the_recipients_marks(store: Arc<dyn Store>
     assert_eq!(announced(&*store, &bob).await, [(2, 0), (3, 3)]);
 
     // The view carries them.
-    let view = store.conversation_view(&dm, &alice).await.unwrap().unwrap();
+    let view = store
+        .conversation_view(ConversationId::new(&dm), UserId::new(&alice))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (
             view.conversation.all_delivered_seq,
@@ -71,7 +91,13 @@ pub async fn group_watermarks_are_the_lowest_members_marks(store: Arc<dyn Store>
     let g = group(&*store, &a, &[&b, &c]).await;
     send_n(&*store, &g, &a, 4).await;
     store
-        .mark(&b, &g, MarkKind::Read, 4, T0 + 10)
+        .mark(
+            UserId::new(&b),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            4,
+            T0 + 10,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -80,11 +106,23 @@ pub async fn group_watermarks_are_the_lowest_members_marks(store: Arc<dyn Store>
         "c has marked nothing"
     );
     store
-        .mark(&c, &g, MarkKind::Delivered, 3, T0 + 11)
+        .mark(
+            UserId::new(&c),
+            ConversationId::new(&g),
+            MarkKind::Delivered,
+            3,
+            T0 + 11,
+        )
         .await
         .unwrap();
     store
-        .mark(&c, &g, MarkKind::Read, 1, T0 + 12)
+        .mark(
+            UserId::new(&c),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            1,
+            T0 + 12,
+        )
         .await
         .unwrap();
     assert_eq!(watermarks(&*store, &g).await, (3, 1));
@@ -95,17 +133,37 @@ pub async fn removing_the_member_who_holds_them_back_moves_the_watermarks(store:
     let g = group(&*store, &a, &[&b, &c]).await;
     send_n(&*store, &g, &a, 3).await;
     store
-        .mark(&b, &g, MarkKind::Read, 3, T0 + 10)
+        .mark(
+            UserId::new(&b),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            3,
+            T0 + 10,
+        )
         .await
         .unwrap();
     store
-        .mark(&c, &g, MarkKind::Read, 1, T0 + 11)
+        .mark(
+            UserId::new(&c),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            1,
+            T0 + 11,
+        )
         .await
         .unwrap();
     assert_eq!(watermarks(&*store, &g).await, (1, 1));
     let before = announced(&*store, &a).await.len();
 
-    store.remove_member(&a, &g, &c, T0 + 12).await.unwrap();
+    store
+        .remove_member(
+            UserId::new(&a),
+            ConversationId::new(&g),
+            UserId::new(&c),
+            T0 + 12,
+        )
+        .await
+        .unwrap();
     assert_eq!(watermarks(&*store, &g).await, (3, 3));
     let seen = announced(&*store, &a).await;
     assert_eq!(seen.len(), before + 1);
@@ -117,32 +175,63 @@ pub async fn watermarks_never_move_backwards(store: Arc<dyn Store>) {
     let g = group(&*store, &a, &[&b]).await;
     send_n(&*store, &g, &a, 3).await;
     store
-        .mark(&b, &g, MarkKind::Read, 3, T0 + 10)
+        .mark(
+            UserId::new(&b),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            3,
+            T0 + 10,
+        )
         .await
         .unwrap();
     assert_eq!(watermarks(&*store, &g).await, (3, 3));
 
     // A member who joins later is a recipient of nothing before it: nothing moves back.
     store
-        .add_member(&a, &g, &late, Role::Member, 1024, T0 + 11)
+        .add_member(
+            UserId::new(&a),
+            ConversationId::new(&g),
+            UserId::new(&late),
+            Role::Member,
+            1024,
+            T0 + 11,
+        )
         .await
         .unwrap();
     assert_eq!(watermarks(&*store, &g).await, (3, 3));
     // Older marks change nothing.
     store
-        .mark(&b, &g, MarkKind::Read, 1, T0 + 12)
+        .mark(
+            UserId::new(&b),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            1,
+            T0 + 12,
+        )
         .await
         .unwrap();
     assert_eq!(watermarks(&*store, &g).await, (3, 3));
     // New messages wait for their recipients, the late member included.
     send_n(&*store, &g, &a, 2).await;
     store
-        .mark(&b, &g, MarkKind::Read, 5, T0 + 13)
+        .mark(
+            UserId::new(&b),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            5,
+            T0 + 13,
+        )
         .await
         .unwrap();
     assert_eq!(watermarks(&*store, &g).await, (3, 3));
     store
-        .mark(&late, &g, MarkKind::Delivered, 5, T0 + 14)
+        .mark(
+            UserId::new(&late),
+            ConversationId::new(&g),
+            MarkKind::Delivered,
+            5,
+            T0 + 14,
+        )
         .await
         .unwrap();
     assert_eq!(watermarks(&*store, &g).await, (5, 3));
@@ -169,7 +258,13 @@ async fn status_audience(store: &dyn Store, size: usize) -> (bool, bool) {
     send_n(store, &g, &ids[0], 1).await;
     let marker = &ids[2];
     store
-        .mark(marker, &g, MarkKind::Read, 1, T0 + 10)
+        .mark(
+            UserId::new(marker),
+            ConversationId::new(&g),
+            MarkKind::Read,
+            1,
+            T0 + 10,
+        )
         .await
         .unwrap();
     let got = |viewer: &str| {
@@ -198,7 +293,17 @@ pub async fn concurrent_marks_of_one_member_end_at_the_highest(store: Arc<dyn St
     let marks = (1..=40).map(|seq| {
         let store = store.clone();
         let (b, dm) = (b.clone(), dm.clone());
-        tokio::spawn(async move { store.mark(&b, &dm, MarkKind::Read, seq, T0 + 10).await })
+        tokio::spawn(async move {
+            store
+                .mark(
+                    UserId::new(&b),
+                    ConversationId::new(&dm),
+                    MarkKind::Read,
+                    seq,
+                    T0 + 10,
+                )
+                .await
+        })
     });
     for m in marks {
         m.await.unwrap().unwrap();
