@@ -7,6 +7,7 @@
 mod accounts;
 mod authz_matrix;
 mod bus_nats;
+mod cluster;
 mod conversations;
 mod errors;
 mod faulty_store;
@@ -16,6 +17,7 @@ mod limits;
 mod media;
 mod messages;
 mod operations;
+mod pg;
 mod realtime;
 mod resume;
 mod status;

@@ -27,6 +27,12 @@ pub fn serve(log: Option<&str>) -> (Served, tempfile::TempDir) {
 /// port), rate limits off, with `NATTER_LOG` set to `log`, or unset; returns once it listens.
 #[allow(dead_code)]
 pub fn serve_at(data_dir: &Path, listen: &str, log: Option<&str>) -> Served {
+    serve_with(data_dir, listen, log, &[])
+}
+
+/// [`serve_at`] with more arguments for `natter serve` (another database, a bus).
+#[allow(dead_code)]
+pub fn serve_with(data_dir: &Path, listen: &str, log: Option<&str>, more: &[&str]) -> Served {
     let mut command = Command::new(env!("CARGO_BIN_EXE_natter"));
     command
         .args([
@@ -38,6 +44,7 @@ pub fn serve_at(data_dir: &Path, listen: &str, log: Option<&str>) -> Served {
             "--data-dir",
         ])
         .arg(data_dir)
+        .args(more)
         .env_remove("NATTER_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -1,0 +1,323 @@
+//! Several nodes: servers in this process sharing one PostgreSQL schema, one NATS server (under
+//! a prefix of their own) and one media directory. Users on different nodes must not be able
+//! to tell. Runs when both `NATTER_TEST_POSTGRES_URL` and `NATTER_TEST_NATS_URL` are set (CI
+//! sets them); the kill -9 case is in the `natter` crate's tests, which run real processes.
+
+use std::time::Duration;
+
+use natter_client::{Client, Ephemeral, Event, EventData, SendMessageRequest, ServerFrame, Socket};
+use natter_server::{Config, Server};
+use tempfile::TempDir;
+
+use crate::{helpers::*, pg::Schema};
+
+/// Nodes of one cluster, and what they share.
+struct Cluster {
+    nodes: Vec<Option<Server>>,
+    urls: Vec<String>,
+    _media: TempDir,
+    _data: Vec<TempDir>,
+    _schema: Schema,
+}
+
+impl Cluster {
+    async fn start(n: usize) -> Option<Cluster> {
+        let (Some(pg), Ok(nats)) = (
+            crate::pg::postgres_url(),
+            std::env::var("NATTER_TEST_NATS_URL"),
+        ) else {
+            eprintln!(
+                "NATTER_TEST_POSTGRES_URL and NATTER_TEST_NATS_URL are not both set: several nodes are not tested here"
+            );
+            return None;
+        };
+        let schema = Schema::create(&pg).await;
+        let media = tempfile::tempdir().unwrap();
+        let prefix = format!("t{}", uuid::Uuid::now_v7().simple());
+        let mut nodes = Vec::new();
+        let mut urls = Vec::new();
+        let mut data = Vec::new();
+        for _ in 0..n {
+            let dir = tempfile::tempdir().unwrap();
+            let config = Config {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                data_dir: dir.path().to_path_buf(),
+                database_url: Some(schema.url.clone()),
+                bus_url: Some(nats.clone()),
+                bus_prefix: prefix.clone(),
+                media_dir: Some(media.path().to_path_buf()),
+                rate_limit: false,
+                presence_debounce: Duration::from_millis(100),
+                presence_timeout: Duration::from_secs(2),
+                ..Config::default()
+            };
+            let server = natter_server::start(config).await.expect("a node starts");
+            urls.push(server.url());
+            nodes.push(Some(server));
+            data.push(dir);
+        }
+        Some(Cluster {
+            nodes,
+            urls,
+            _media: media,
+            _data: data,
+            _schema: schema,
+        })
+    }
+
+    fn anon(&self, node: usize) -> Client {
+        Client::new(&self.urls[node])
+    }
+
+    /// Signs `username` up on `node`.
+    async fn user(&self, node: usize, username: &str) -> (Client, String) {
+        let (c, u) = self
+            .anon(node)
+            .sign_up(username, PASSWORD)
+            .await
+            .unwrap_or_else(|e| panic!("cannot sign up {username}: {e}"));
+        (c, u.id)
+    }
+
+    /// The same session, talking to another node.
+    fn on(&self, node: usize, client: &Client) -> Client {
+        Client::new(&self.urls[node]).with_token(client.token().unwrap())
+    }
+
+    async fn stop(&mut self, node: usize) {
+        if let Some(s) = self.nodes[node].take() {
+            s.shutdown().await.expect("a clean shutdown");
+        }
+    }
+}
+
+/// The next durable event on `socket` that `want` accepts, skipping others.
+async fn until(socket: &mut Socket, want: impl Fn(&EventData) -> bool) -> Event {
+    let deadline = tokio::time::Instant::now() + ARRIVES;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match socket.next_within(left).await {
+            Ok(Some(ServerFrame::Event(e))) if want(&e.event) => return *e,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the awaited event did not arrive within {ARRIVES:?}"),
+            Err(e) => panic!("the socket failed: {e}"),
+        }
+    }
+}
+
+/// The next ephemeral frame on `socket` that `want` accepts, skipping others.
+async fn until_ephemeral(socket: &mut Socket, want: impl Fn(&Ephemeral) -> bool) -> Ephemeral {
+    let deadline = tokio::time::Instant::now() + ARRIVES;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match socket.next_within(left).await {
+            Ok(Some(ServerFrame::Ephemeral(e))) if want(&e) => return e,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the awaited frame did not arrive within {ARRIVES:?}"),
+            Err(e) => panic!("the socket failed: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_direct_and_a_group_conversation_cross_nodes() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (alice, a) = cluster.user(0, "alice").await;
+    let (bob, b) = cluster.user(1, "bob").await;
+    let (carol, c) = cluster.user(1, "carol").await;
+    let mut alice_ws = alice.connect(None).await.unwrap();
+    let mut bob_ws = bob.connect(None).await.unwrap();
+    let mut carol_ws = carol.connect(None).await.unwrap();
+
+    // A direct conversation made on node 0 reaches bob on node 1.
+    let direct = alice.direct(&b).await.unwrap().value.id;
+    until(
+        &mut bob_ws,
+        |e| matches!(e, EventData::ConversationUpdated(c) if c.id == direct),
+    )
+    .await;
+
+    // Messages both ways, each in order.
+    for i in 1..=5 {
+        alice.send_text(&direct, &format!("a{i}")).await.unwrap();
+    }
+    let mut seqs = Vec::new();
+    for _ in 1..=5 {
+        let e = until(&mut bob_ws, |e| matches!(e, EventData::NewMessage(_))).await;
+        let EventData::NewMessage(m) = e.event else {
+            unreachable!()
+        };
+        assert_eq!(m.text.as_deref(), Some(format!("a{}", m.seq).as_str()));
+        seqs.push(m.seq);
+    }
+    assert_exactly_once_in_order(&seqs, 5);
+    let reply = bob.send_text(&direct, "b6").await.unwrap();
+    let e = until(
+        &mut alice_ws,
+        |e| matches!(e, EventData::NewMessage(m) if m.sender_id == b),
+    )
+    .await;
+    let EventData::NewMessage(m) = e.event else {
+        unreachable!()
+    };
+    assert_eq!((m.seq, m.text.as_deref()), (6, Some("b6")));
+
+    // Marks from node 1 reach the sender on node 0, with the watermarks.
+    bob_ws.read(&direct, 5).await.unwrap();
+    let e = until(&mut alice_ws, |e| matches!(e, EventData::MessageStatus(_))).await;
+    let EventData::MessageStatus(s) = e.event else {
+        unreachable!()
+    };
+    assert_eq!(
+        (s.user_id.as_str(), s.status.as_str(), s.up_to_seq),
+        (b.as_str(), "read", 5)
+    );
+    let e = until(&mut alice_ws, |e| {
+        matches!(e, EventData::ConversationStatus(_))
+    })
+    .await;
+    let EventData::ConversationStatus(w) = e.event else {
+        unreachable!()
+    };
+    assert_eq!((w.all_delivered_seq, w.all_read_seq), (5, 5));
+
+    // An edit and a delete made on node 1 reach node 0.
+    bob.edit_message(&reply.id, "b6, edited").await.unwrap();
+    let e = until(&mut alice_ws, |e| matches!(e, EventData::MessageUpdated(_))).await;
+    let EventData::MessageUpdated(m) = e.event else {
+        unreachable!()
+    };
+    assert_eq!(m.text.as_deref(), Some("b6, edited"));
+    bob.delete_message(&reply.id).await.unwrap();
+    let e = until(&mut alice_ws, |e| matches!(e, EventData::MessageDeleted(_))).await;
+    let EventData::MessageDeleted(d) = e.event else {
+        unreachable!()
+    };
+    assert_eq!(d.message_id, reply.id);
+
+    // Typing from node 0 reaches node 1.
+    alice_ws.typing(&direct, true).await.unwrap();
+    let t = until_ephemeral(&mut bob_ws, |e| matches!(e, Ephemeral::TypingStart(_))).await;
+    let Ephemeral::TypingStart(t) = t else {
+        unreachable!()
+    };
+    assert_eq!(
+        (t.user_id.as_str(), t.conversation_id.as_str()),
+        (a.as_str(), direct.as_str())
+    );
+
+    // A group with members on both nodes: a rename and a message reach everyone.
+    let group = alice.create_group("across", &[&b, &c]).await.unwrap().id;
+    carol.send_text(&group, "hello from node 1").await.unwrap();
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let e = until(
+            ws,
+            |e| matches!(e, EventData::NewMessage(m) if m.conversation_id == group),
+        )
+        .await;
+        let EventData::NewMessage(m) = e.event else {
+            unreachable!()
+        };
+        assert_eq!(m.text.as_deref(), Some("hello from node 1"));
+    }
+    alice.rename(&group, "across nodes").await.unwrap();
+    for ws in [&mut bob_ws, &mut carol_ws] {
+        until(ws, |e| {
+            matches!(e, EventData::ConversationUpdated(c) if c.name.as_deref() == Some("across nodes"))
+        })
+        .await;
+    }
+
+    // The history is one: read from either node, it is the same.
+    let on0 = alice.messages(&direct, &Default::default()).await.unwrap();
+    let on1 = cluster
+        .on(1, &alice)
+        .messages(&direct, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(on0.messages, on1.messages);
+    assert_eq!(on0.messages.len(), 6);
+}
+
+#[tokio::test]
+async fn presence_is_the_clusters_and_a_revocation_closes_sockets_on_every_node() {
+    let Some(mut cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (alice, a) = cluster.user(0, "alice").await;
+    let (bob, _) = cluster.user(1, "bob").await;
+    alice.direct(&bob.me().await.unwrap().id).await.unwrap();
+    let mut bob_ws = bob.connect(None).await.unwrap();
+
+    // Alice online on node 0: bob, on node 1, hears it.
+    let alice0 = alice.connect(None).await.unwrap();
+    let online = |want: bool| {
+        let a = a.clone();
+        move |e: &Ephemeral| matches!(e, Ephemeral::PresenceUpdate(p) if p.user_id == a && p.online == want)
+    };
+    until_ephemeral(&mut bob_ws, online(true)).await;
+    assert!(bob.user(&a).await.unwrap().online);
+
+    // A second device on node 1, then the first leaves: alice stays online.
+    let (alice_b, login) = cluster
+        .anon(1)
+        .login(&natter_client::LoginRequest {
+            username: "alice".into(),
+            password: PASSWORD.into(),
+            device_name: Some("second".into()),
+        })
+        .await
+        .unwrap();
+    let alice1 = alice_b.connect(None).await.unwrap();
+    alice0.close().await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        bob.user(&a).await.unwrap().online,
+        "online while a device is on node 1"
+    );
+
+    // Revoking the second device's session from node 0 closes its socket on node 1 (4001);
+    // alice is then offline on both.
+    let mut alice1 = alice1;
+    alice.revoke_session(&login.session_id).await.unwrap();
+    assert_eq!(closed_code(&mut alice1).await, 4001);
+    until_ephemeral(&mut bob_ws, online(false)).await;
+    assert!(!bob.user(&a).await.unwrap().online);
+
+    // A node that goes away takes its users' presence with it, within --presence-timeout.
+    let alice_again = cluster.on(0, &alice);
+    let _alice0 = alice_again.connect(None).await.unwrap();
+    until_ephemeral(&mut bob_ws, online(true)).await;
+    cluster.stop(0).await;
+    until_ephemeral(&mut bob_ws, online(false)).await;
+}
+
+#[tokio::test]
+async fn media_uploaded_on_one_node_downloads_from_another() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (alice, _) = cluster.user(0, "alice").await;
+    let (bob, b) = cluster.user(1, "bob").await;
+    let direct = alice.direct(&b).await.unwrap().value.id;
+    let bytes = b"a file shared across nodes".to_vec();
+    let media = alice
+        .upload(bytes.clone(), "text/plain", Some("notes.txt"))
+        .await
+        .unwrap();
+    alice
+        .send_message(
+            &direct,
+            &SendMessageRequest {
+                media_id: Some(media.id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let got = bob.download(&media.id, &[]).await.unwrap();
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, bytes);
+}
