@@ -18,6 +18,22 @@ pub struct TestApp {
     server: Server,
     // Dropped after the server (field order), so the database outlives it.
     _data: TempDir,
+    _schema: Option<crate::pg::Schema>,
+}
+
+/// Whether the suite runs on PostgreSQL (`NATTER_TEST_STORE=postgres`, with
+/// `NATTER_TEST_POSTGRES_URL`) rather than on SQLite, the default. CI runs it on both.
+pub fn on_postgres() -> bool {
+    std::env::var("NATTER_TEST_STORE").is_ok_and(|s| s == "postgres")
+}
+
+/// For a test of what only the SQLite adapter has (its files): true, after saying so, when the
+/// suite runs on PostgreSQL, where the test has nothing to check.
+pub fn sqlite_only(what: &str) -> bool {
+    if on_postgres() {
+        eprintln!("SQLite only, not run on PostgreSQL: {what}");
+    }
+    on_postgres()
 }
 
 /// A server with the default configuration, rate limits off.
@@ -28,6 +44,15 @@ pub async fn spawn_app() -> TestApp {
 /// A server whose configuration `tweak` adjusts first (small limits make limit tests cheap).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let (data, mut config) = test_config();
+    let schema = if on_postgres() {
+        let base = crate::pg::postgres_url()
+            .expect("NATTER_TEST_STORE=postgres needs NATTER_TEST_POSTGRES_URL");
+        let schema = crate::pg::Schema::create(&base).await;
+        config.database_url = Some(schema.url.clone());
+        Some(schema)
+    } else {
+        None
+    };
     tweak(&mut config);
     let server = natter_server::start(config)
         .await
@@ -36,6 +61,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         url: server.url(),
         server,
         _data: data,
+        _schema: schema,
     }
 }
 
@@ -50,6 +76,7 @@ pub async fn spawn_app_on_faulty_store() -> (TestApp, Arc<FaultyStore>) {
         url: server.url(),
         server,
         _data: data,
+        _schema: None,
     };
     (app, store)
 }
