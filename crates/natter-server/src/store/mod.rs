@@ -9,6 +9,7 @@
 //! Times are milliseconds since the epoch; ids are strings the application generates.
 
 pub mod payload;
+pub mod postgres;
 mod sql_errors;
 pub mod sqlite;
 
