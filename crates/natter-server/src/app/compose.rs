@@ -38,9 +38,12 @@ pub fn adapters_on(config: &Config, store: Arc<dyn Store>) -> Result<Adapters, S
 /// Opens the storage adapter the database URL names.
 async fn store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     let url = config.database_url();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(crate::store::postgres::PgStore::open(&url).await?));
+    }
     if !url.starts_with("sqlite:") {
         return Err(ServeError::Config(format!(
-            "database URL {url:?}: only sqlite:// is supported by this build"
+            "database URL {url:?}: sqlite://… and postgres://… are supported, nothing else"
         )));
     }
     if config.database_url.is_none() {
