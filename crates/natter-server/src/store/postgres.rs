@@ -23,10 +23,10 @@ use std::{
 };
 
 use async_trait::async_trait;
-use natter_core::{ConversationKind, MessageKind, Role, receipts::Marks};
+use natter_core::Role;
 use sqlx::{
     PgConnection, Row,
-    postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow},
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
 };
 use tokio::sync::oneshot;
 
@@ -76,9 +76,12 @@ macro_rules! select_messages {
     };
 }
 
+mod rows;
+mod tx;
 mod writes;
 
-use writes::{Fail, Wtx};
+use rows::*;
+use tx::Fail;
 
 /// Runs `$body` (which uses `$tx: &mut Wtx` and may `?`) in a write transaction and commits it,
 /// retrying the whole transaction after a serialization failure, a deadlock or a lost race.
@@ -165,105 +168,6 @@ impl PgStore {
         CommitPause { reached, release }
     }
 
-    async fn begin_write(&self) -> Result<Wtx, Fail> {
-        Ok(Wtx::new(self.pool.begin().await?))
-    }
-
-    /// Appends the transaction's events at the log's head (its last statement: the head's lock
-    /// is held from here to COMMIT only), sets the join points of the members it added, and
-    /// commits.
-    async fn commit_write(&self, mut w: Wtx) -> Result<(), Fail> {
-        if !w.events.is_empty() || !w.joined.is_empty() {
-            let n = w.events.len() as i64;
-            let mut kinds = Vec::with_capacity(w.events.len());
-            let mut conversations = Vec::with_capacity(w.events.len());
-            let mut users = Vec::with_capacity(w.events.len());
-            let mut messages = Vec::with_capacity(w.events.len());
-            let mut datas = Vec::with_capacity(w.events.len());
-            let mut ats = Vec::with_capacity(w.events.len());
-            for e in w.events.drain(..) {
-                kinds.push(e.kind.as_str());
-                conversations.push(e.conversation_id);
-                users.push(e.user_id);
-                messages.push(e.message_id);
-                datas.push(e.data);
-                ats.push(e.at);
-            }
-            // The head just before this transaction's events: its new members' join point.
-            let before: i64 = if self.naive_positions {
-                let positions: Vec<i64> = sqlx::query_scalar(
-                    "SELECT nextval('naive_event_pos') FROM generate_series(1, $1)",
-                )
-                .bind(n)
-                .fetch_all(&mut *w.tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO events (pos, kind, conversation_id, user_id, message_id, data, created_at) \
-                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])",
-                )
-                .bind(&positions)
-                .bind(&kinds)
-                .bind(&conversations)
-                .bind(&users)
-                .bind(&messages)
-                .bind(&datas)
-                .bind(&ats)
-                .execute(&mut *w.tx)
-                .await?;
-                match positions.first() {
-                    Some(p) => p - 1,
-                    None => naive_head(&mut w.tx).await?,
-                }
-            } else {
-                // One statement: take n positions (locking the head until COMMIT) and store
-                // the events at them.
-                let head: i64 = sqlx::query_scalar(
-                    "WITH h AS (UPDATE event_head SET pos = pos + $1 WHERE id = 1 RETURNING pos), \
-                     ins AS (INSERT INTO events (pos, kind, conversation_id, user_id, message_id, data, created_at) \
-                       SELECT h.pos - $1 + t.i, t.kind, t.conversation_id, t.user_id, t.message_id, t.data, t.created_at \
-                       FROM h, UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) \
-                            WITH ORDINALITY AS t(kind, conversation_id, user_id, message_id, data, created_at, i)) \
-                     SELECT pos FROM h",
-                )
-                .bind(n)
-                .bind(&kinds)
-                .bind(&conversations)
-                .bind(&users)
-                .bind(&messages)
-                .bind(&datas)
-                .bind(&ats)
-                .fetch_one(&mut *w.tx)
-                .await?;
-                head - n
-            };
-            for (conversation_id, user_id) in &w.joined {
-                sqlx::query(
-                    "UPDATE members SET joined_pos = $1 WHERE conversation_id = $2 AND user_id = $3",
-                )
-                .bind(before)
-                .bind(conversation_id)
-                .bind(user_id)
-                .execute(&mut *w.tx)
-                .await?;
-            }
-        }
-        if self.pause_armed.swap(false, Ordering::SeqCst) {
-            let pause = self.pause.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some((reached, release)) = pause {
-                let _ = reached.send(());
-                let _ = release.await;
-            }
-        }
-        if self.fail_next.swap(false, Ordering::SeqCst) {
-            w.tx.rollback().await?;
-            return Err(Fail::Store(StoreError::Unavailable(
-                "the commit failed (injected); nothing was stored".into(),
-            )));
-        }
-        w.tx.commit().await?;
-        Ok(())
-    }
-
     /// A read transaction that sees one snapshot from its first read to its end.
     async fn snapshot(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
         let mut tx = self.pool.begin().await?;
@@ -316,245 +220,6 @@ fn split_max_connections(url: &str) -> StoreResult<(String, u32)> {
     Ok((url, max))
 }
 
-// ---- row decoding ----
-
-fn decode_err(column: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("unexpected {column} {value:?}").into())
-}
-
-fn user_row(r: &PgRow) -> sqlx::Result<UserRow> {
-    Ok(UserRow {
-        id: r.try_get("id")?,
-        username: r.try_get("username")?,
-        display_name: r.try_get("display_name")?,
-        password_hash: r.try_get("password_hash")?,
-        created_at: r.try_get("created_at")?,
-        last_seen_at: r.try_get("last_seen_at")?,
-    })
-}
-
-fn session_row(r: &PgRow) -> sqlx::Result<SessionRow> {
-    Ok(SessionRow {
-        id: r.try_get("id")?,
-        user_id: r.try_get("user_id")?,
-        token_hash: r.try_get("token_hash")?,
-        device_name: r.try_get("device_name")?,
-        created_at: r.try_get("created_at")?,
-        last_active_at: r.try_get("last_active_at")?,
-    })
-}
-
-fn conversation_row(r: &PgRow) -> sqlx::Result<ConversationRow> {
-    let kind: String = r.try_get("kind")?;
-    Ok(ConversationRow {
-        id: r.try_get("id")?,
-        kind: ConversationKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
-        name: r.try_get("name")?,
-        created_at: r.try_get("created_at")?,
-        last_message_at: r.try_get("last_message_at")?,
-        last_seq: r.try_get("last_seq")?,
-        all_delivered_seq: r.try_get("all_delivered_seq")?,
-        all_read_seq: r.try_get("all_read_seq")?,
-    })
-}
-
-fn member_row(r: &PgRow) -> sqlx::Result<MemberRow> {
-    let role: String = r.try_get("role")?;
-    Ok(MemberRow {
-        user_id: r.try_get("user_id")?,
-        role: Role::parse(&role).ok_or_else(|| decode_err("role", &role))?,
-        joined_at: r.try_get("joined_at")?,
-        joined_seq: r.try_get("joined_seq")?,
-        joined_pos: r.try_get("joined_pos")?,
-        marks: Marks {
-            delivered_seq: r.try_get("delivered_seq")?,
-            read_seq: r.try_get("read_seq")?,
-        },
-    })
-}
-
-fn message_row(r: &PgRow) -> sqlx::Result<MessageRow> {
-    let kind: String = r.try_get("kind")?;
-    let deleted_at: Option<i64> = r.try_get("deleted_at")?;
-    Ok(MessageRow {
-        id: r.try_get("id")?,
-        conversation_id: r.try_get("conversation_id")?,
-        seq: r.try_get("seq")?,
-        sender_id: r.try_get("sender_id")?,
-        client_id: r.try_get("client_id")?,
-        kind: MessageKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
-        text: r.try_get("text")?,
-        media_id: r.try_get("media_id")?,
-        reply_to: r.try_get("reply_to")?,
-        created_at: r.try_get("created_at")?,
-        edited_at: r.try_get("edited_at")?,
-        deleted: deleted_at.is_some(),
-        hidden: r.try_get("hidden")?,
-    })
-}
-
-fn media_row(r: &PgRow) -> sqlx::Result<MediaRow> {
-    Ok(MediaRow {
-        id: r.try_get("id")?,
-        uploader_id: r.try_get("uploader_id")?,
-        content_type: r.try_get("content_type")?,
-        size: r.try_get("size")?,
-        filename: r.try_get("filename")?,
-        width: r.try_get("width")?,
-        height: r.try_get("height")?,
-        has_thumbnail: r.try_get("has_thumbnail")?,
-        thumbnail_type: r.try_get("thumbnail_type")?,
-        sha256: r.try_get("sha256")?,
-        is_image: r.try_get("is_image")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
-fn event_row(r: &PgRow) -> sqlx::Result<EventRow> {
-    let kind: String = r.try_get("kind")?;
-    Ok(EventRow {
-        pos: r.try_get("pos")?,
-        kind: EventKind::parse(&kind).ok_or_else(|| decode_err("kind", &kind))?,
-        conversation_id: r.try_get("conversation_id")?,
-        user_id: r.try_get("user_id")?,
-        message_id: r.try_get("message_id")?,
-        data: r.try_get("data")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
-// ---- reads, alone or inside a read transaction ----
-
-async fn pruned_in(conn: &mut PgConnection) -> sqlx::Result<i64> {
-    let pruned: Option<i64> =
-        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'events_pruned_up_to'")
-            .fetch_optional(conn)
-            .await?;
-    Ok(pruned.unwrap_or(0))
-}
-
-async fn events_for_in(
-    conn: &mut PgConnection,
-    user_id: &str,
-    after: i64,
-    limit: u32,
-) -> sqlx::Result<Vec<EventRow>> {
-    let rows = sqlx::query(
-        "SELECT e.pos, e.kind, e.conversation_id, e.user_id, e.message_id, e.data, e.created_at \
-         FROM events e \
-         WHERE e.pos > $1 AND (e.user_id = $2 OR (e.user_id IS NULL AND EXISTS ( \
-             SELECT 1 FROM members m WHERE m.conversation_id = e.conversation_id \
-             AND m.user_id = $2 AND m.joined_pos < e.pos))) \
-         ORDER BY e.pos LIMIT $3",
-    )
-    .bind(after)
-    .bind(user_id)
-    .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(event_row).collect()
-}
-
-async fn conversation_in(
-    conn: &mut PgConnection,
-    id: &str,
-) -> sqlx::Result<Option<ConversationRow>> {
-    let row = sqlx::query(
-        "SELECT id, kind, name, created_at, last_message_at, last_seq, all_delivered_seq, all_read_seq \
-         FROM conversations WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(conversation_row).transpose()
-}
-
-async fn member_in(
-    conn: &mut PgConnection,
-    conversation_id: &str,
-    user_id: &str,
-) -> sqlx::Result<Option<MemberRow>> {
-    let row = sqlx::query(
-        "SELECT user_id, role, joined_at, joined_seq, joined_pos, delivered_seq, read_seq FROM members WHERE conversation_id = $1 AND user_id = $2",
-    )
-    .bind(conversation_id)
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(member_row).transpose()
-}
-
-async fn members_in(
-    conn: &mut PgConnection,
-    conversation_id: &str,
-) -> sqlx::Result<Vec<MemberRow>> {
-    let rows = sqlx::query(
-        "SELECT user_id, role, joined_at, joined_seq, joined_pos, delivered_seq, read_seq FROM members WHERE conversation_id = $1 ORDER BY join_order",
-    )
-    .bind(conversation_id)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(member_row).collect()
-}
-
-async fn message_in(
-    conn: &mut PgConnection,
-    id: &str,
-    viewer: &str,
-) -> sqlx::Result<Option<MessageRow>> {
-    let row = sqlx::query(select_messages!("WHERE m.id = $2"))
-        .bind(viewer)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(message_row).transpose()
-}
-
-async fn view_in(
-    conn: &mut PgConnection,
-    conversation_id: &str,
-    viewer: &str,
-) -> StoreResult<Option<ConversationView>> {
-    let Some(me) = member_in(conn, conversation_id, viewer).await? else {
-        return Ok(None);
-    };
-    let Some(conversation) = conversation_in(conn, conversation_id).await? else {
-        return Ok(None);
-    };
-    let members = members_in(conn, conversation_id).await?;
-    let last_message = if conversation.last_seq > me.joined_seq {
-        let row = sqlx::query(select_messages!(
-            "WHERE m.conversation_id = $2 AND m.seq = $3"
-        ))
-        .bind(viewer)
-        .bind(conversation_id)
-        .bind(conversation.last_seq)
-        .fetch_optional(&mut *conn)
-        .await?;
-        row.as_ref().map(message_row).transpose()?
-    } else {
-        None
-    };
-    let unread_count: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM messages m \
-         WHERE m.conversation_id = $1 AND m.seq > $2 AND m.sender_id <> $3 \
-           AND m.deleted_at IS NULL \
-           AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $3 AND h.message_id = m.id)",
-    )
-    .bind(conversation_id)
-    .bind(me.marks.read_seq.max(me.joined_seq))
-    .bind(viewer)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(Some(ConversationView {
-        conversation,
-        members,
-        last_message,
-        unread_count,
-        read_seq: me.marks.read_seq,
-    }))
-}
-
 #[async_trait]
 impl Accounts for PgStore {
     async fn create_user(&self, user: &UserRow) -> StoreResult<()> {
@@ -591,12 +256,7 @@ impl Accounts for PgStore {
     }
 
     async fn set_last_seen(&self, user_id: &str, at: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
-            .bind(at)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        write_tx!(self, |tx| writes::set_last_seen(tx, user_id, at).await?)
     }
 
     async fn contacts_of(&self, user_id: &str) -> StoreResult<Vec<String>> {
@@ -647,12 +307,7 @@ impl Accounts for PgStore {
     }
 
     async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET last_active_at = $1 WHERE id = $2")
-            .bind(at)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        write_tx!(self, |tx| writes::touch_session(tx, id, at).await?)
     }
 
     async fn sessions_of(&self, user_id: &str) -> StoreResult<Vec<SessionRow>> {
@@ -664,21 +319,11 @@ impl Accounts for PgStore {
     }
 
     async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        write_tx!(self, |tx| writes::delete_session(tx, user_id, id).await?)
     }
 
     async fn delete_idle_sessions(&self, before: i64) -> StoreResult<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("DELETE FROM sessions WHERE last_active_at < $1 RETURNING id")
-                .bind(before)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        write_tx!(self, |tx| writes::delete_idle_sessions(tx, before).await?)
     }
 }
 

@@ -1,120 +1,24 @@
 //! Every write of the PostgreSQL adapter, inside its transaction: load what the decision needs
 //! (locking the rows it depends on), ask `natter_core::decide`, apply what it returns. The
 //! events a transaction appends are queued in its [`Wtx`] and written by
-//! [`PgStore::commit_write`](super::PgStore) as its last statement, when positions are taken.
+//! the commit (`tx.rs`) as its last statement, when positions are taken.
 
 use natter_core::{
     ConversationKind, Error as Rule, Role,
     decide::{self, Change, Decision, NewEvent},
     receipts::Watermarks,
 };
-use sqlx::{PgConnection, Postgres, Row};
+use sqlx::Row;
 
-use super::{member_row, message_row};
+use super::rows::{member_row, message_row};
 use crate::store::{
-    EventKind, MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent, SessionRow,
-    StoreError, UserRow, payload,
+    MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent, SessionRow, StoreError,
+    UserRow, payload,
 };
 
-/// Why a write transaction did not commit: an engine error (perhaps one worth retrying), an
-/// answer of the port, or a race the transaction lost and that a retry resolves.
-#[derive(Debug)]
-pub(super) enum Fail {
-    Sql(sqlx::Error),
-    Store(StoreError),
-    /// Lost a race on a unique key that a fresh transaction sees resolved (a concurrent
-    /// `create_direct` of the same pair).
-    Retry,
-}
-
-impl From<sqlx::Error> for Fail {
-    fn from(e: sqlx::Error) -> Self {
-        Fail::Sql(e)
-    }
-}
-
-impl From<StoreError> for Fail {
-    fn from(e: StoreError) -> Self {
-        Fail::Store(e)
-    }
-}
-
-impl From<Rule> for Fail {
-    fn from(e: Rule) -> Self {
-        Fail::Store(StoreError::Rule(e))
-    }
-}
-
-impl Fail {
-    /// Whether a fresh transaction may succeed: a serialization failure, a deadlock, or a lost
-    /// race.
-    pub(super) fn retryable(&self) -> bool {
-        match self {
-            Fail::Sql(e) => matches!(sqlstate(e).as_deref(), Some("40001" | "40P01")),
-            Fail::Retry => true,
-            Fail::Store(_) => false,
-        }
-    }
-
-    pub(super) fn into_store(self) -> StoreError {
-        match self {
-            Fail::Sql(e) => e.into(),
-            Fail::Store(e) => e,
-            Fail::Retry => StoreError::Unavailable("a write kept losing a race; retry".into()),
-        }
-    }
-}
-
-fn sqlstate(e: &sqlx::Error) -> Option<String> {
-    match e {
-        sqlx::Error::Database(d) => d.code().map(|c| c.into_owned()),
-        _ => None,
-    }
-}
-
-/// A unique violation (23505).
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    sqlstate(e).as_deref() == Some("23505")
-}
-
-/// A foreign key violation (23503).
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    sqlstate(e).as_deref() == Some("23503")
-}
+use super::tx::{Fail, Queued, Wtx, is_foreign_key_violation, is_unique_violation};
 
 type Res<T> = Result<T, Fail>;
-
-/// An event waiting for its position.
-pub(super) struct Queued {
-    pub kind: EventKind,
-    pub conversation_id: String,
-    pub user_id: Option<String>,
-    pub message_id: Option<String>,
-    pub data: Option<String>,
-    pub at: i64,
-}
-
-/// A write transaction, with the events it will append and the members whose join point is the
-/// log's head at that moment.
-pub(super) struct Wtx {
-    pub tx: sqlx::Transaction<'static, Postgres>,
-    pub events: Vec<Queued>,
-    pub joined: Vec<(String, String)>,
-}
-
-impl Wtx {
-    pub(super) fn new(tx: sqlx::Transaction<'static, Postgres>) -> Self {
-        Self {
-            tx,
-            events: Vec::new(),
-            joined: Vec::new(),
-        }
-    }
-
-    fn c(&mut self) -> &mut PgConnection {
-        &mut self.tx
-    }
-}
 
 // ---- what the decisions load ----
 
@@ -783,6 +687,42 @@ pub(super) async fn create_user(tx: &mut Wtx, user: &UserRow) -> Res<()> {
         Err(e) if is_unique_violation(&e) => Err(Rule::conflict("that username is taken").into()),
         Err(e) => Err(e.into()),
     }
+}
+
+pub(super) async fn set_last_seen(tx: &mut Wtx, user_id: &str, at: i64) -> Res<()> {
+    sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(user_id)
+        .execute(tx.c())
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn touch_session(tx: &mut Wtx, id: &str, at: i64) -> Res<()> {
+    sqlx::query("UPDATE sessions SET last_active_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(id)
+        .execute(tx.c())
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn delete_session(tx: &mut Wtx, user_id: &str, id: &str) -> Res<bool> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .execute(tx.c())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn delete_idle_sessions(tx: &mut Wtx, before: i64) -> Res<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("DELETE FROM sessions WHERE last_active_at < $1 RETURNING id")
+            .bind(before)
+            .fetch_all(tx.c())
+            .await?,
+    )
 }
 
 pub(super) async fn create_session(tx: &mut Wtx, s: &SessionRow) -> Res<()> {
