@@ -823,3 +823,34 @@ impl Operations for PgStore {
         self.pool.close().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_connections_is_taken_out_of_the_url() {
+        let (url, n) = split_max_connections("postgres://u@h/db").unwrap();
+        assert_eq!(
+            (url.as_str(), n),
+            ("postgres://u@h/db", DEFAULT_MAX_CONNECTIONS)
+        );
+        let (url, n) =
+            split_max_connections("postgres://u@h/db?sslmode=require&max_connections=3").unwrap();
+        assert_eq!((url.as_str(), n), ("postgres://u@h/db?sslmode=require", 3));
+        let (url, n) = split_max_connections("postgres://u@h/db?max_connections=7").unwrap();
+        assert_eq!((url.as_str(), n), ("postgres://u@h/db", 7));
+        assert!(split_max_connections("postgres://u@h/db?max_connections=0").is_err());
+        assert!(split_max_connections("postgres://u@h/db?max_connections=x").is_err());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_unavailable() {
+        // Port 1 on the loopback: nothing listens there, the connection is refused at once.
+        match PgStore::open("postgres://natter@127.0.0.1:1/natter").await {
+            Err(StoreError::Unavailable(_)) => {}
+            Err(e) => panic!("expected Unavailable, got {e:?}"),
+            Ok(_) => panic!("connected to nothing"),
+        }
+    }
+}

@@ -190,14 +190,16 @@ impl PgStore {
                 .await?;
             }
         }
-        if self.pause_armed.swap(false, Ordering::SeqCst) {
+        if self.pause_armed.load(Ordering::Relaxed)
+            && self.pause_armed.swap(false, Ordering::SeqCst)
+        {
             let pause = self.pause.lock().unwrap_or_else(|p| p.into_inner()).take();
             if let Some((reached, release)) = pause {
                 let _ = reached.send(());
                 let _ = release.await;
             }
         }
-        if self.fail_next.swap(false, Ordering::SeqCst) {
+        if self.fail_next.load(Ordering::Relaxed) && self.fail_next.swap(false, Ordering::SeqCst) {
             w.tx.rollback().await?;
             return Err(Fail::Store(StoreError::Unavailable(
                 "the commit failed (injected); nothing was stored".into(),
