@@ -18,8 +18,8 @@ pub struct Adapters {
     pub bus: Arc<dyn Bus>,
 }
 
-/// Opens the adapters `config` selects. Only SQLite storage, local media and the in-process
-/// bus are built in: another database URL, or `--bus-url`, is a configuration error.
+/// Opens the adapters `config` selects. SQLite or PostgreSQL storage, local media and the
+/// in-process bus are built in: another database URL, or `--bus-url`, is a configuration error.
 pub async fn adapters(config: &Config) -> Result<Adapters, ServeError> {
     let store = store(config).await?;
     adapters_on(config, store)
