@@ -285,17 +285,23 @@ async fn late_commit(url: &str, naive: bool) -> bool {
         let (store, msg) = (node_b.clone(), text(&ac, &carol, "B", T0 + 2));
         tokio::spawn(async move { store.send(&msg).await })
     };
-    let b_committed_first = tokio::time::timeout(Duration::from_millis(500), async {
-        while !b_send.is_finished() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .is_ok();
-    assert_eq!(
-        b_committed_first, naive,
-        "B commits while A is paused on the naive design only"
-    );
+    if naive {
+        // B takes the next position and commits while A is paused.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !b_send.is_finished() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("on the naive design B commits while A is paused");
+    } else {
+        // B gets as far as taking its positions, and waits there for A's lock.
+        wait_for_a_lock_on_the_head(&url).await;
+        assert!(
+            !b_send.is_finished(),
+            "B committed while A held the log's head"
+        );
+    }
 
     // The reader reads what is committed now, and moves its cursor past it.
     let mut seen = Vec::new();
@@ -337,4 +343,29 @@ async fn late_commit(url: &str, naive: bool) -> bool {
     node_b.close().await;
     drop(schema);
     missed
+}
+
+/// Waits (up to 10 s) until some transaction waits for a lock while appending to the log.
+async fn wait_for_a_lock_on_the_head(url: &str) {
+    let (url, _) = url.split_once('?').unwrap_or((url, ""));
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE '%UPDATE event_head%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never waited for the log's head"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pool.close().await;
 }
