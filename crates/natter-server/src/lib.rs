@@ -138,6 +138,14 @@ async fn serve_app(
 /// is running on it, without changing the database (see [`store::sqlite::backup`]).
 pub async fn backup(config: &Config, path: &std::path::Path) -> Result<(), ServeError> {
     let url = config.database_url();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(ServeError::Config(
+            "natter backup copies SQLite databases; back a PostgreSQL database up with its own \
+             tools, e.g. `pg_dump --format=custom`, which takes a consistent snapshot while \
+             natter runs"
+                .into(),
+        ));
+    }
     if !url.starts_with("sqlite:") {
         return Err(ServeError::Config(format!(
             "natter backup copies SQLite databases; {url:?} is not one"

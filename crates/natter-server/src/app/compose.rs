@@ -18,7 +18,7 @@ pub struct Adapters {
     pub bus: Arc<dyn Bus>,
 }
 
-/// Opens the adapters `config` selects: the storage its database URL names, media under the
+/// Opens the adapters `config` selects: the storage its database URL names (SQLite or PostgreSQL), media under the
 /// media directory, and the in-process bus or, with `--bus-url`, NATS.
 pub async fn adapters(config: &Config) -> Result<Adapters, ServeError> {
     let store = store(config).await?;
@@ -38,9 +38,12 @@ pub async fn adapters_on(config: &Config, store: Arc<dyn Store>) -> Result<Adapt
 /// Opens the storage adapter the database URL names.
 async fn store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     let url = config.database_url();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(crate::store::postgres::PgStore::open(&url).await?));
+    }
     if !url.starts_with("sqlite:") {
         return Err(ServeError::Config(format!(
-            "database URL {url:?}: only sqlite:// is supported by this build"
+            "database URL {url:?}: sqlite://… and postgres://… are supported, nothing else"
         )));
     }
     if config.database_url.is_none() {

@@ -12,6 +12,7 @@
 //! compile. Lists of ids stay `&[String]`.
 
 pub mod payload;
+pub mod postgres;
 mod sql_errors;
 pub mod sqlite;
 

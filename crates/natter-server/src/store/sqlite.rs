@@ -358,7 +358,7 @@ macro_rules! select_messages {
     };
 }
 
-mod marks;
+pub(super) mod marks;
 mod writer;
 mod writes;
 

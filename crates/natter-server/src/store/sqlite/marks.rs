@@ -12,22 +12,22 @@ use tokio::sync::watch;
 use crate::store::{StoreError, StoreResult};
 
 /// (conversation, member, read rather than delivered).
-pub(super) type Key = (String, String, bool);
+pub(in crate::store) type Key = (String, String, bool);
 
 /// A mark queued for the writer: the highest seq and time asked so far, and its answer once
 /// stored.
-pub(super) struct Pending {
+pub(in crate::store) struct Pending {
     wanted: Mutex<(i64, i64)>,
     done: watch::Sender<Option<StoreResult<bool>>>,
 }
 
 #[derive(Default)]
-pub(super) struct Coalescer {
+pub(in crate::store) struct Coalescer {
     queued: Mutex<HashMap<Key, Arc<Pending>>>,
 }
 
 /// What a caller does with its mark.
-pub(super) enum Turn {
+pub(in crate::store) enum Turn {
     /// Queue it: no mark of its key is waiting.
     Lead(Arc<Pending>),
     /// A mark of its key is waiting and now covers this one: await its answer.
@@ -35,7 +35,7 @@ pub(super) enum Turn {
 }
 
 impl Coalescer {
-    pub(super) fn join(&self, key: &Key, seq: i64, at: i64) -> Turn {
+    pub(in crate::store) fn join(&self, key: &Key, seq: i64, at: i64) -> Turn {
         let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = queued.get(key) {
             let mut wanted = p.wanted.lock().unwrap_or_else(|e| e.into_inner());
@@ -53,7 +53,7 @@ impl Coalescer {
 
     /// The writer starts on the mark: later marks of the key queue anew. Returns the seq and
     /// time to store.
-    pub(super) fn start(&self, key: &Key, p: &Pending) -> (i64, i64) {
+    pub(in crate::store) fn start(&self, key: &Key, p: &Pending) -> (i64, i64) {
         let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
         if queued.get(key).is_some_and(|q| std::ptr::eq(&**q, p)) {
             queued.remove(key);
@@ -62,7 +62,7 @@ impl Coalescer {
     }
 
     /// The mark's answer, for the callers that followed it.
-    pub(super) fn finish(&self, key: &Key, p: &Pending, answer: &StoreResult<bool>) {
+    pub(in crate::store) fn finish(&self, key: &Key, p: &Pending, answer: &StoreResult<bool>) {
         // Never started (the writer stopped): no later mark may wait on it.
         self.start(key, p);
         p.done.send_replace(Some(match answer {
@@ -75,7 +75,7 @@ impl Coalescer {
 }
 
 /// The answer a follower waits for.
-pub(super) async fn follow(
+pub(in crate::store) async fn follow(
     mut done: watch::Receiver<Option<StoreResult<bool>>>,
 ) -> StoreResult<bool> {
     let answer = done
