@@ -71,6 +71,8 @@ struct Sender {
     pending: Vec<String>,
     /// client_id → (id, seq) acknowledged.
     acked: BTreeMap<String, (String, i64)>,
+    /// Sends that failed for want of a node and were retried on another.
+    retried: usize,
 }
 
 impl Sender {
@@ -123,6 +125,7 @@ impl Sender {
                 Err(e) => {
                     assert!(e.status().is_none(), "{cid}: refused: {e}");
                     self.pending.push(cid);
+                    self.retried += 1;
                     node = (node + 1).min(urls.len() - 1);
                 }
             }
@@ -300,6 +303,7 @@ async fn losing_a_node_loses_no_acknowledged_message_and_leaves_no_gap() {
             next: 0,
             pending: Vec::new(),
             acked: BTreeMap::new(),
+            retried: 0,
         };
         tasks.push(tokio::spawn(sender.run(order, stop.clone())));
     }
@@ -312,6 +316,16 @@ async fn losing_a_node_loses_no_acknowledged_message_and_leaves_no_gap() {
     for t in tasks {
         senders.push(t.await.expect("a sender"));
     }
+
+    // The kill landed while the doomed node's senders were sending: each had to move.
+    for s in senders.iter().filter(|s| s.task % 2 == 0) {
+        assert!(s.retried > 0, "sender {} never lost its node", s.task);
+    }
+    eprintln!(
+        "acknowledged {} messages; {} sends retried on the surviving node",
+        senders.iter().map(|s| s.acked.len()).sum::<usize>(),
+        senders.iter().map(|s| s.retried).sum::<usize>()
+    );
 
     // Every acknowledged message exists once, where it was acknowledged; seqs are gapless.
     let bob = Client::new(&urls[1]).with_token(tokens[1].clone());

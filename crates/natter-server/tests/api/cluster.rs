@@ -153,17 +153,6 @@ async fn a_direct_and_a_group_conversation_cross_nodes() {
         seqs.push(m.seq);
     }
     assert_exactly_once_in_order(&seqs, 5);
-    let reply = bob.send_text(&direct, "b6").await.unwrap();
-    let e = until(
-        &mut alice_ws,
-        |e| matches!(e, EventData::NewMessage(m) if m.sender_id == b),
-    )
-    .await;
-    let EventData::NewMessage(m) = e.event else {
-        unreachable!()
-    };
-    assert_eq!((m.seq, m.text.as_deref()), (6, Some("b6")));
-
     // Marks from node 1 reach the sender on node 0, with the watermarks.
     bob_ws.read(&direct, 5).await.unwrap();
     let e = until(&mut alice_ws, |e| matches!(e, EventData::MessageStatus(_))).await;
@@ -182,6 +171,17 @@ async fn a_direct_and_a_group_conversation_cross_nodes() {
         unreachable!()
     };
     assert_eq!((w.all_delivered_seq, w.all_read_seq), (5, 5));
+
+    let reply = bob.send_text(&direct, "b6").await.unwrap();
+    let e = until(
+        &mut alice_ws,
+        |e| matches!(e, EventData::NewMessage(m) if m.sender_id == b),
+    )
+    .await;
+    let EventData::NewMessage(m) = e.event else {
+        unreachable!()
+    };
+    assert_eq!((m.seq, m.text.as_deref()), (6, Some("b6")));
 
     // An edit and a delete made on node 1 reach node 0.
     bob.edit_message(&reply.id, "b6, edited").await.unwrap();
@@ -311,6 +311,7 @@ async fn media_uploaded_on_one_node_downloads_from_another() {
         .send_message(
             &direct,
             &SendMessageRequest {
+                kind: Some("file".into()),
                 media_id: Some(media.id.clone()),
                 ..Default::default()
             },
