@@ -160,13 +160,13 @@ async fn a_bad_prefix_or_an_unreachable_server_is_refused_clearly() {
 }
 
 /// A `nats-server` of the test's own, killed when dropped.
-struct OwnNats {
+pub struct OwnNats {
     child: Child,
     port: u16,
 }
 
 impl OwnNats {
-    fn start(port: u16) -> Self {
+    pub fn start(port: u16) -> Self {
         let child = Command::new(nats_server())
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -176,12 +176,12 @@ impl OwnNats {
         Self { child, port }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
     /// Waits until it accepts connections.
-    async fn ready(&self) {
+    pub async fn ready(&self) {
         for _ in 0..200 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
@@ -215,7 +215,7 @@ fn nats_server() -> String {
     panic!("nats-server is not installed; .ci/run installs it (apt-get install nats-server)");
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

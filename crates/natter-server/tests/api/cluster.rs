@@ -22,7 +22,12 @@ struct Cluster {
 
 impl Cluster {
     async fn start(n: usize) -> Option<Cluster> {
-        let (Some(pg), Ok(nats)) = (
+        Self::start_on(n, None).await
+    }
+
+    /// `n` nodes on the NATS server at `nats`, or on `NATTER_TEST_NATS_URL`'s.
+    async fn start_on(n: usize, nats: Option<String>) -> Option<Cluster> {
+        let (Some(pg), Ok(shared_nats)) = (
             crate::pg::postgres_url(),
             std::env::var("NATTER_TEST_NATS_URL"),
         ) else {
@@ -31,6 +36,7 @@ impl Cluster {
             );
             return None;
         };
+        let nats = nats.unwrap_or(shared_nats);
         let schema = Schema::create(&pg).await;
         let media = tempfile::tempdir().unwrap();
         let prefix = format!("t{}", uuid::Uuid::now_v7().simple());
@@ -321,4 +327,64 @@ async fn media_uploaded_on_one_node_downloads_from_another() {
     let got = bob.download(&media.id, &[]).await.unwrap();
     assert_eq!(got.status, 200);
     assert_eq!(got.body, bytes);
+}
+
+#[tokio::test]
+async fn nodes_that_lose_nats_go_on_serving_and_catch_up() {
+    if std::env::var("NATTER_TEST_NATS_URL").is_err() {
+        return;
+    }
+    let port = crate::bus_nats::free_port();
+    let nats = crate::bus_nats::OwnNats::start(port);
+    nats.ready().await;
+    let Some(cluster) = Cluster::start_on(2, Some(nats.url())).await else {
+        return;
+    };
+    let (alice, _) = cluster.user(0, "alice").await;
+    let (bob, b) = cluster.user(1, "bob").await;
+    let direct = alice.direct(&b).await.unwrap().value.id;
+    let mut alice_ws = alice.connect(None).await.unwrap();
+    let mut bob_ws = bob.connect(None).await.unwrap();
+
+    drop(nats);
+    // Without NATS: each node serves its own connections at once, and the other node's
+    // messages still arrive, read from the shared log (within its one-second tail).
+    let sent = alice
+        .send_text(&direct, "while NATS is down")
+        .await
+        .unwrap();
+    for ws in [&mut alice_ws, &mut bob_ws] {
+        let e = until(ws, |e| matches!(e, EventData::NewMessage(_))).await;
+        let EventData::NewMessage(m) = e.event else {
+            unreachable!()
+        };
+        assert_eq!(m.id, sent.id);
+    }
+    bob.send_text(&direct, "reply while NATS is down")
+        .await
+        .unwrap();
+    until(
+        &mut alice_ws,
+        |e| matches!(e, EventData::NewMessage(m) if m.seq == 2),
+    )
+    .await;
+
+    // NATS returns: typing, which only NATS carries, crosses again.
+    let nats = crate::bus_nats::OwnNats::start(port);
+    nats.ready().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        alice_ws.typing(&direct, true).await.unwrap();
+        match bob_ws.next_within(Duration::from_millis(300)).await {
+            Ok(Some(ServerFrame::Ephemeral(Ephemeral::TypingStart(_)))) => break,
+            Ok(_) => {}
+            Err(e) => panic!("bob's socket failed: {e}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "typing did not cross within 30 s of NATS's return"
+        );
+        alice_ws.typing(&direct, false).await.unwrap();
+    }
+    drop(nats);
 }
