@@ -19,6 +19,15 @@ pub struct TestApp {
     // Dropped after the server (field order), so the database outlives it.
     _data: TempDir,
     _schema: Option<crate::pg::Schema>,
+    /// The database URL the server was given (none: SQLite in its data directory).
+    database_url: Option<String>,
+}
+
+/// A stopped server's database, kept for the next server to open (`cfg.database_url =
+/// kept.database_url.clone()`, with the same `data_dir`).
+pub struct Kept {
+    pub database_url: Option<String>,
+    _schema: Option<crate::pg::Schema>,
 }
 
 /// Whether the suite runs on PostgreSQL (`NATTER_TEST_STORE=postgres`, with
@@ -54,6 +63,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         None
     };
     tweak(&mut config);
+    let database_url = config.database_url.clone();
     let server = natter_server::start(config)
         .await
         .expect("the server starts");
@@ -62,6 +72,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         server,
         _data: data,
         _schema: schema,
+        database_url,
     }
 }
 
@@ -77,6 +88,7 @@ pub async fn spawn_app_on_faulty_store() -> (TestApp, Arc<FaultyStore>) {
         server,
         _data: data,
         _schema: None,
+        database_url: None,
     };
     (app, store)
 }
@@ -131,6 +143,15 @@ impl TestApp {
     /// Stops the server gracefully; it must shut down without an error.
     pub async fn shutdown(self) {
         self.server.shutdown().await.expect("a clean shutdown");
+    }
+
+    /// Stops the server gracefully and keeps its database for a server started next.
+    pub async fn shutdown_keeping_database(self) -> Kept {
+        self.server.shutdown().await.expect("a clean shutdown");
+        Kept {
+            database_url: self.database_url,
+            _schema: self._schema,
+        }
     }
 }
 

@@ -27,9 +27,14 @@ async fn the_server_shuts_down_cleanly_and_keeps_its_data() {
     let (_, b) = app.user("bob").await;
     let conv = alice.direct(&b.id).await.unwrap().value;
     let sent = alice.send_text(&conv.id, "persisted").await.unwrap();
-    app.shutdown().await;
+    let kept = app.shutdown_keeping_database().await;
 
-    let app = spawn_app_with(config).await;
+    let url = kept.database_url.clone();
+    let app = spawn_app_with(move |cfg| {
+        config(cfg);
+        cfg.database_url = url;
+    })
+    .await;
     let (alice, _) = app.login("alice", None).await;
     let m = alice.message(&sent.id).await.unwrap();
     assert_eq!(m.text.as_deref(), Some("persisted"));

@@ -329,10 +329,16 @@ async fn a_cursor_older_than_the_log_is_resync_required() {
     for i in 0..3 {
         alice.send_text(&conv.id, &format!("m{i}")).await.unwrap();
     }
-    app.shutdown().await;
+    let kept = app.shutdown_keeping_database().await;
 
     // Restarted with a retention of 1 ms, the server prunes those events.
-    let app = spawn_app_with(config(Duration::from_millis(1))).await;
+    let url = kept.database_url.clone();
+    let restart = config(Duration::from_millis(1));
+    let app = spawn_app_with(move |cfg| {
+        restart(cfg);
+        cfg.database_url = url;
+    })
+    .await;
     let (alice, _) = app.login("alice", None).await;
     let deadline = tokio::time::Instant::now() + ARRIVES;
     let resp = loop {
