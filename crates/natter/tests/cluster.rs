@@ -381,3 +381,73 @@ async fn losing_a_node_loses_no_acknowledged_message_and_leaves_no_gap() {
     drop(survivor);
     schema.drop_it().await;
 }
+
+#[tokio::test]
+async fn the_users_of_a_killed_node_show_offline_within_the_presence_timeout() {
+    let (Ok(pg), Ok(nats)) = (
+        std::env::var("NATTER_TEST_POSTGRES_URL"),
+        std::env::var("NATTER_TEST_NATS_URL"),
+    ) else {
+        eprintln!("NATTER_TEST_POSTGRES_URL and NATTER_TEST_NATS_URL are not both set: not run");
+        return;
+    };
+    let schema = Schema::create(&pg).await;
+    let prefix = format!("presence{}", std::process::id());
+    let args = [
+        "--database-url",
+        &schema.url,
+        "--bus-url",
+        &nats,
+        "--bus-prefix",
+        &prefix,
+        "--presence-timeout",
+        "2s",
+    ];
+    let (d0, d1) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let doomed = common::serve_with(d0.path(), "127.0.0.1:0", Some("warn"), &args);
+    let survivor = common::serve_with(d1.path(), "127.0.0.1:0", Some("warn"), &args);
+
+    let (alice, _) = Client::new(&doomed.url)
+        .sign_up("alice", "correct horse battery")
+        .await
+        .unwrap();
+    let (bob, b) = Client::new(&survivor.url)
+        .sign_up("bob", "correct horse battery")
+        .await
+        .unwrap();
+    alice.direct(&b.id).await.unwrap();
+    let a = alice.me().await.unwrap().id;
+    let mut bob_ws = bob.connect(None).await.unwrap();
+    let _alice_ws = alice.connect(None).await.unwrap();
+
+    presence(&mut bob_ws, &a, true).await;
+    assert!(bob.user(&a).await.unwrap().online);
+
+    // SIGKILL: the node says nothing more; the survivor lets alice go when it stops hearing it.
+    let killed = std::time::Instant::now();
+    doomed.kill();
+    presence(&mut bob_ws, &a, false).await;
+    eprintln!(
+        "alice shown offline {:?} after her node was killed",
+        killed.elapsed()
+    );
+    assert!(!bob.user(&a).await.unwrap().online);
+    drop(survivor);
+    schema.drop_it().await;
+}
+
+/// Waits for a `presence_update` of `user` saying `online`.
+async fn presence(ws: &mut Socket, user: &str, online: bool) {
+    loop {
+        match ws.next_within(Duration::from_secs(20)).await {
+            Ok(Some(ServerFrame::Ephemeral(natter_client::Ephemeral::PresenceUpdate(p))))
+                if p.user_id == user && p.online == online =>
+            {
+                return;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("no presence_update online={online} within 20 s"),
+            Err(e) => panic!("the socket failed: {e}"),
+        }
+    }
+}
