@@ -89,6 +89,18 @@ impl App {
                         Ok(BusMessage::LogAppended { .. } | BusMessage::Reconnected)
                         | Err(RecvError::Lagged(_)) => {}
                         Ok(BusMessage::Presence(_)) => continue,
+                        Ok(BusMessage::TypingEnded { conversation_id, user_id }) => {
+                            // Reads the members: off the fan-out's path.
+                            let app = app.clone();
+                            tokio::spawn(async move {
+                                app.typing_ended_by_another_node(
+                                    natter_core::ConversationId::new(&conversation_id),
+                                    natter_core::UserId::new(&user_id),
+                                )
+                                .await;
+                            });
+                            continue;
+                        }
                         Ok(BusMessage::Ephemeral { users, frame }) => {
                             let out = Outbound::Ephemeral(frame);
                             for u in users.iter() {

@@ -49,6 +49,11 @@ impl App {
                 active.insert(key, until).is_none()
             } else {
                 if active.remove(&key).is_none() {
+                    // Perhaps started through another node: that node ends it.
+                    self.typing_ended_elsewhere(
+                        ConversationId::new(conversation_id),
+                        caller.user_id(),
+                    );
                     return Ok(());
                 }
                 false
@@ -82,9 +87,37 @@ impl App {
             user_id.as_str().to_owned(),
         );
         if self.inner.typing.active().remove(&key).is_none() {
+            self.typing_ended_elsewhere(conversation_id, user_id);
             return;
         }
         self.stop_typing_for_all(conversation_id, user_id).await;
+    }
+
+    /// On several nodes, an indicator this node does not hold may be another node's (the
+    /// typer's devices, or its requests, reached other nodes): tells them it ended.
+    fn typing_ended_elsewhere(&self, conversation_id: &ConversationId, user_id: &UserId) {
+        if self.bus().clustered() {
+            self.bus().publish(BusMessage::TypingEnded {
+                conversation_id: conversation_id.as_str().to_owned(),
+                user_id: user_id.as_str().to_owned(),
+            });
+        }
+    }
+
+    /// Another node ended an indicator: if this node holds it, it ends here (with its
+    /// `typing_stop`); else nothing.
+    pub(super) async fn typing_ended_by_another_node(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) {
+        let key = (
+            conversation_id.as_str().to_owned(),
+            user_id.as_str().to_owned(),
+        );
+        if self.inner.typing.active().remove(&key).is_some() {
+            self.stop_typing_for_all(conversation_id, user_id).await;
+        }
     }
 
     async fn stop_typing_for_all(&self, conversation_id: &ConversationId, user_id: &UserId) {

@@ -25,6 +25,12 @@ pub enum BusMessage {
     Ephemeral { users: Arc<[String]>, frame: Bytes },
     /// A session was revoked: close its sockets (4001).
     SessionRevoked { session_id: String },
+    /// A typing indicator ended through this node, which did not hold it: the node that holds
+    /// it ends it.
+    TypingEnded {
+        conversation_id: String,
+        user_id: String,
+    },
     /// A node's presence news: which users it holds.
     Presence(Arc<PresenceNote>),
     /// The bus came back after an outage: whatever it carried meanwhile may be lost, so the

@@ -44,6 +44,7 @@ const LOG: &str = "log";
 const EPHEMERAL: &str = "ephemeral";
 const REVOKED: &str = "revoked";
 const PRESENCE: &str = "presence";
+const TYPING_ENDED: &str = "typing_ended";
 /// "Say your revocations again": a node came back.
 const REPEAT: &str = "repeat";
 
@@ -56,6 +57,13 @@ pub struct NatsBus {
     /// A wake-up is queued and not yet sent: later ones add nothing.
     log_queued: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// An ended typing indicator as it crosses NATS.
+#[derive(Serialize, Deserialize)]
+struct TypingEndedWire {
+    conversation_id: String,
+    user_id: String,
 }
 
 /// An ephemeral frame as it crosses NATS.
@@ -172,7 +180,9 @@ impl Bus for NatsBus {
             BusMessage::SessionRevoked { .. } => {
                 let _ = self.revocations.send(msg);
             }
-            BusMessage::Ephemeral { .. } | BusMessage::Presence(_) => {
+            BusMessage::Ephemeral { .. }
+            | BusMessage::Presence(_)
+            | BusMessage::TypingEnded { .. } => {
                 if self.out.try_send(msg).is_err() {
                     tracing::debug!("bus: NATS queue full, an ephemeral frame is dropped");
                 }
@@ -267,6 +277,16 @@ async fn send(
                 Ok(b) => (PRESENCE, Bytes::from(b)),
                 Err(_) => continue,
             },
+            BusMessage::TypingEnded {
+                conversation_id,
+                user_id,
+            } => match serde_json::to_vec(&TypingEndedWire {
+                conversation_id,
+                user_id,
+            }) {
+                Ok(b) => (TYPING_ENDED, Bytes::from(b)),
+                Err(_) => continue,
+            },
             BusMessage::Reconnected => continue,
         };
         publish(&client, &prefix, subject, payload).await;
@@ -305,6 +325,16 @@ async fn receive(
                 },
                 Err(e) => {
                     tracing::warn!(error = %e, "bus: unreadable ephemeral message");
+                    continue;
+                }
+            },
+            TYPING_ENDED => match serde_json::from_slice::<TypingEndedWire>(&m.payload) {
+                Ok(w) => BusMessage::TypingEnded {
+                    conversation_id: w.conversation_id,
+                    user_id: w.user_id,
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "bus: unreadable typing message");
                     continue;
                 }
             },

@@ -55,6 +55,8 @@ impl Cluster {
                 rate_limit: false,
                 presence_debounce: Duration::from_millis(100),
                 presence_timeout: Duration::from_secs(2),
+                // Long, so that no indicator ends by running out while a test waits for it.
+                typing_timeout: Duration::from_secs(60),
                 ..Config::default()
             };
             let server = natter_server::start(config).await.expect("a node starts");
@@ -387,4 +389,38 @@ async fn nodes_that_lose_nats_go_on_serving_and_catch_up() {
         alice_ws.typing(&direct, false).await.unwrap();
     }
     drop(nats);
+}
+
+#[tokio::test]
+async fn a_typing_indicator_ends_whichever_node_ends_it() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (alice, a) = cluster.user(0, "alice").await;
+    let (bob, b) = cluster.user(1, "bob").await;
+    let direct = alice.direct(&b).await.unwrap().value.id;
+    let mut bob_ws = bob.connect(None).await.unwrap();
+    let alice_on_1 = cluster.on(1, &alice);
+    let is_stop = |e: &Ephemeral| matches!(e, Ephemeral::TypingStop(_));
+
+    // Started on node 0, ended by a send through node 1.
+    alice.set_typing(&direct, true).await.unwrap();
+    until_ephemeral(&mut bob_ws, |e| matches!(e, Ephemeral::TypingStart(_))).await;
+    alice_on_1
+        .send_text(&direct, "sent through node 1")
+        .await
+        .unwrap();
+    let Ephemeral::TypingStop(t) = until_ephemeral(&mut bob_ws, is_stop).await else {
+        unreachable!()
+    };
+    assert_eq!(
+        (t.user_id.as_str(), t.conversation_id.as_str()),
+        (a.as_str(), direct.as_str())
+    );
+
+    // Started on node 0, stopped through node 1.
+    alice.set_typing(&direct, true).await.unwrap();
+    until_ephemeral(&mut bob_ws, |e| matches!(e, Ephemeral::TypingStart(_))).await;
+    alice_on_1.set_typing(&direct, false).await.unwrap();
+    until_ephemeral(&mut bob_ws, is_stop).await;
 }
