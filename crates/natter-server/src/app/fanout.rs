@@ -175,12 +175,35 @@ impl App {
                 }
             };
             self.metrics().events_fanned_out.inc_by(rows.len() as u64);
+            let messages = self.messages_of(&rows).await;
             for e in &rows {
-                self.fan_out_or_close(e, None, cache).await;
+                let message = e
+                    .message_id
+                    .as_ref()
+                    .filter(|_| e.kind == EventKind::NewMessage)
+                    .and_then(|id| messages.get(id));
+                self.fan_out_or_close(e, message, cache).await;
                 last = e.pos;
             }
             if rows.len() < BATCH as usize {
                 return last;
+            }
+        }
+    }
+
+    /// The messages of a page's `new_message` events, read in one query; any it could not
+    /// read are then read one by one as each event is fanned out.
+    async fn messages_of(&self, rows: &[EventRow]) -> HashMap<String, MessageRow> {
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|e| e.kind == EventKind::NewMessage)
+            .filter_map(|e| e.message_id.clone())
+            .collect();
+        match self.store().messages_by_id(&ids).await {
+            Ok(found) => found.into_iter().map(|m| (m.id.clone(), m)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "fan-out cannot read a page's messages at once");
+                HashMap::new()
             }
         }
     }

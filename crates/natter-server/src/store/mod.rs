@@ -404,6 +404,9 @@ pub trait Messages: Send + Sync + 'static {
         after: Option<i64>,
         limit: u32,
     ) -> StoreResult<(Vec<MessageRow>, bool)>;
+    /// The messages with these ids as stored, hidden for no one, in no particular order;
+    /// unknown ids are left out. What the fan-out renders a page of the log from in one read.
+    async fn messages_by_id(&self, ids: &[String]) -> StoreResult<Vec<MessageRow>>;
     /// The current members of a message's conversation who deleted it for themselves.
     async fn hidden_by(&self, message_id: &MessageId) -> StoreResult<Vec<String>>;
     /// Replaces the text of `actor`'s message.

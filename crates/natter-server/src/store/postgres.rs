@@ -604,6 +604,18 @@ impl Messages for PgStore {
         Ok(message_in(&mut conn, id, viewer).await?)
     }
 
+    async fn messages_by_id(&self, ids: &[String]) -> StoreResult<Vec<MessageRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(select_messages!("WHERE m.id = ANY($2)"))
+            .bind("")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(message_row).collect::<sqlx::Result<_>>()?)
+    }
+
     async fn hidden_by(&self, message_id: &MessageId) -> StoreResult<Vec<String>> {
         let message_id = message_id.as_str();
         Ok(sqlx::query_scalar(

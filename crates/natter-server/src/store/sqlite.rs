@@ -895,6 +895,21 @@ impl Messages for SqliteStore {
         Ok(message_in(&mut conn, id.as_str(), viewer.as_str()).await?)
     }
 
+    async fn messages_by_id(&self, ids: &[String]) -> StoreResult<Vec<MessageRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = serde_json::to_string(ids).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let rows = sqlx::query(select_messages!(
+            "WHERE m.id IN (SELECT value FROM json_each(?2))"
+        ))
+        .bind("")
+        .bind(ids)
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.iter().map(message_row).collect::<sqlx::Result<_>>()?)
+    }
+
     async fn hidden_by(&self, message_id: &MessageId) -> StoreResult<Vec<String>> {
         // Through the members, whose (user_id, message_id) keys are the index of the hidden.
         Ok(sqlx::query_scalar(

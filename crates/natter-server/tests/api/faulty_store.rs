@@ -278,6 +278,12 @@ impl Messages for FaultyStore {
             .await
     }
 
+    /// Finds nothing: the fan-out then reads each message alone, through `message`, where
+    /// the faults are injected.
+    async fn messages_by_id(&self, _ids: &[String]) -> StoreResult<Vec<MessageRow>> {
+        Ok(Vec::new())
+    }
+
     async fn message(&self, id: &MessageId, viewer: &UserId) -> StoreResult<Option<MessageRow>> {
         self.fault(|f| f.message_reads.get_mut(viewer.as_str()))?;
         self.inner.message(id, viewer).await

@@ -96,6 +96,7 @@ macro_rules! conformance_suite {
                 messages_pages_backwards_from_the_newest_in_ascending_order,
                 messages_pages_forwards_with_after,
                 a_later_member_sees_only_messages_sent_after_it_joined,
+                messages_by_id_reads_many_as_stored_hidden_for_no_one,
             }
             changes {
                 only_the_sender_edits,

@@ -194,3 +194,29 @@ pub async fn a_later_member_sees_only_messages_sent_after_it_joined(store: Arc<d
     assert_eq!(view.unread_count, 2);
     assert_eq!(view.last_message.map(|m| m.seq), Some(5));
 }
+
+pub async fn messages_by_id_reads_many_as_stored_hidden_for_no_one(store: Arc<dyn Store>) {
+    let [alice, bob] = users(&*store, ["alice", "bob"]).await;
+    let g = group(&*store, &alice, &[&bob]).await;
+    let sent = send_n(&*store, &g, &alice, 3).await;
+    // Hidden for bob: the read is nobody's, so it is shown.
+    store
+        .hide(
+            UserId::new(&bob),
+            natter_core::MessageId::new(&sent[1].id),
+            T0 + 10,
+        )
+        .await
+        .unwrap();
+
+    let ids = vec![
+        sent[2].id.clone(),
+        "no-such-message".to_owned(),
+        sent[1].id.clone(),
+    ];
+    let mut got = store.messages_by_id(&ids).await.unwrap();
+    got.sort_by_key(|m| m.seq);
+    assert_eq!(got, vec![sent[1].clone(), sent[2].clone()]);
+    assert!(got.iter().all(|m| !m.hidden));
+    assert_eq!(store.messages_by_id(&[]).await.unwrap(), vec![]);
+}
