@@ -43,7 +43,11 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const ATTEMPTS: u32 = 5;
 
 pub struct PgStore {
+    /// Reads (the fan-out's tail among them).
     pool: PgPool,
+    /// Write transactions, apart: writes queued behind the log head's lock must not take every
+    /// connection from the reads, or this node's fan-out would wait behind its own writes.
+    writers: PgPool,
     /// Test only: positions from a sequence, taken before commit without `event_head`'s lock
     /// (the naive design, which loses events; see `tests/store/postgres_order.rs`).
     naive_positions: bool,
@@ -139,6 +143,11 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(opts.clone())
+            .await?;
+        let writers = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -149,6 +158,7 @@ impl PgStore {
         }
         Ok(Self {
             pool,
+            writers,
             naive_positions,
             fail_next: AtomicBool::new(false),
             pause_armed: AtomicBool::new(false),
@@ -898,6 +908,7 @@ impl Operations for PgStore {
     }
 
     async fn close(&self) {
+        self.writers.close().await;
         self.pool.close().await;
     }
 }

@@ -109,7 +109,7 @@ impl Wtx {
 
 impl PgStore {
     pub(super) async fn begin_write(&self) -> Result<Wtx, Fail> {
-        Ok(Wtx::new(self.pool.begin().await?))
+        Ok(Wtx::new(self.writers.begin().await?))
     }
 
     /// Appends the transaction's events at the log's head (its last statement: the head's lock
