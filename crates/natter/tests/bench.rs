@@ -131,3 +131,39 @@ fn a_server_at_a_url_has_its_cpu_read_only_with_its_pid() {
     );
     served.stop();
 }
+
+#[test]
+fn several_urls_spread_the_users_and_sum_the_servers() {
+    // One server named twice: the users are spread over the two URLs (every REST call and
+    // socket of user i goes to the i-th modulo 2), and the report has each server's figures.
+    let (served, _dir) = common::serve(None);
+    let pid = served.pid().to_string();
+    let url = served.url.as_str();
+    let mut args = vec!["--url", url, "--server-pid", &pid, "--url", url];
+    args.extend(["--server-pid", &pid, "--duration", "1s", "--json"]);
+    args.extend(["dm", "--pairs", "2"]);
+    let r = report(&bench(&args));
+    for check in ["lost", "duplicated", "out_of_order"] {
+        assert_eq!(r[check], 0, "{check}: {r:#}");
+    }
+    assert!(
+        r["parameters"].as_str().unwrap().contains("2 servers"),
+        "{r:#}"
+    );
+    let servers = r["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 2, "{r:#}");
+    let each: f64 = servers
+        .iter()
+        .map(|s| s["cpu_seconds"].as_f64().unwrap())
+        .sum();
+    let total = r["cpu"]["server_cpu_seconds"].as_f64().unwrap();
+    assert!(total > 0.0 && (total - each).abs() < 1e-6, "{r:#}");
+    // One pid for two URLs is refused before anything runs.
+    let out = bench(&["--url", url, "--url", url, "--server-pid", &pid, "dm"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 --server-pid for 2 --url"));
+    // The database is the started server's, not one at a URL.
+    let out = bench(&["--url", url, "--database-url", "postgres://x/y", "dm"]);
+    assert!(!out.status.success());
+    served.stop();
+}

@@ -141,15 +141,17 @@ pub(super) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
 }
 
-/// Users made concurrently; each returns its logged-in client and id.
+/// Users made concurrently; each returns its logged-in client and id. User i signs up with
+/// (and so talks to) `anons[i % anons.len()]`: with several servers, the users are spread over
+/// them round robin.
 pub(super) async fn make_users(
-    anon: &Client,
+    anons: &[Client],
     n: usize,
     tag: &str,
 ) -> Result<Vec<(Client, String)>> {
     let made: Vec<Result<(Client, String)>> = stream::iter(0..n)
         .map(|i| {
-            let anon = anon.clone();
+            let anon = anons[i % anons.len()].clone();
             let name = format!("b{tag}u{i}");
             async move {
                 let (c, u) = anon
@@ -168,7 +170,7 @@ pub(super) async fn make_users(
 pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let target = Target::new(c)?;
-    let anon = Client::new(&target.url);
+    let anons: Vec<Client> = target.urls.iter().map(Client::new).collect();
     let tag = format!("{:x}", rand::random::<u32>());
     let (n_users, params) = match scenario {
         Scenario::Dm { pairs } => (pairs * 2, format!("pairs={pairs}")),
@@ -196,7 +198,7 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     };
     let setup = ProgressBar::new_spinner().with_message(format!("setting up {n_users} users"));
     setup.enable_steady_tick(Duration::from_millis(200));
-    let users = make_users(&anon, n_users, &tag).await?;
+    let users = make_users(&anons, n_users, &tag).await?;
 
     let convs: Vec<Conv> = match scenario {
         Scenario::Dm { pairs } => {
@@ -265,7 +267,7 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let ack_hist = Arc::new(std::sync::Mutex::new(histogram()));
     // The clock of latencies started before the receivers connected; the run starts now.
     let began = Instant::now();
-    let before = target.stats();
+    let before = target.stats_each();
     let own_before = own_cpu_seconds();
     let deadline = began + c.duration;
     let bar = ProgressBar::new(c.duration.as_secs().max(1));
@@ -374,13 +376,12 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     }
     let window = began.elapsed().as_secs_f64();
     // The server's share of the run alone, setup (password hashing) excluded.
-    let server = match (before, target.stats()) {
-        (Some(b), Some(a)) => Some(super::target::ProcStats {
-            cpu_seconds: a.cpu_seconds - b.cpu_seconds,
-            ..a
-        }),
-        (_, a) => a,
-    };
+    let each: Vec<_> = before
+        .into_iter()
+        .zip(target.stats_each())
+        .map(|(b, a)| super::target::delta(b, a))
+        .collect();
+    let server = super::target::sum(&each);
     let own = match (own_before, own_cpu_seconds()) {
         (Some(b), Some(a)) => Some(a - b),
         _ => None,
@@ -389,9 +390,14 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let mut report = Report {
         scenario: scenario_name(scenario).into(),
         parameters: format!(
-            "{params}, {load}, {} B{}",
+            "{params}, {load}, {} B{}{}",
             c.size,
-            if c.receipts { ", receipts" } else { "" }
+            if c.receipts { ", receipts" } else { "" },
+            if target.urls.len() > 1 {
+                format!(", {} servers", target.urls.len())
+            } else {
+                String::new()
+            }
         ),
         seconds: send_secs,
         ..Default::default()
@@ -442,6 +448,9 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
         report.last_member_latency = Some(Latency::from_micros(&h));
     }
     report.server = server;
+    if each.len() > 1 {
+        report.servers = each.into_iter().flatten().collect();
+    }
     let per = |cpu: Option<f64>, n: u64| cpu.filter(|_| n > 0).map(|s| s * 1e6 / n as f64);
     let server_cpu = report.server.map(|s| s.cpu_seconds);
     report.cpu = Some(CpuCost {

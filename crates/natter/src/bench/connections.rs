@@ -142,7 +142,7 @@ pub async fn startup(runs: usize, c: &Common) -> Result<Report> {
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut idle_rss = 0;
     for _ in 0..runs {
-        let t = Target::start(c.server_cpus.as_ref())?;
+        let t = Target::start(c)?;
         if let Some(d) = t.startup {
             h.record((d.as_micros() as u64).max(1))?;
         }

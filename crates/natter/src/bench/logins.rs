@@ -76,7 +76,7 @@ pub async fn run(count: usize, concurrency: usize, c: &Common) -> Result<Report>
     };
     drop(anon);
     report.settled = target.settle(c.settle).await;
-    if c.url.is_some() {
+    if !c.url.is_empty() {
         report.notes.push(
             "a server at a URL limits logins to 30 a minute unless its rate limits are off".into(),
         );

@@ -26,9 +26,11 @@ pub struct BenchArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// A running server to load; by default one is started on a fresh data directory.
+    /// A running server to load; by default one is started on a fresh data directory. Repeat
+    /// it for several nodes of one deployment: user i of the scenario talks (REST and
+    /// WebSocket) to the i-th URL modulo their number, so that a direct pair spans two nodes.
     #[arg(long, global = true)]
-    pub url: Option<String>,
+    pub url: Vec<String>,
     /// How long to send.
     #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -54,9 +56,17 @@ pub struct Common {
     /// Pin the load generator (every thread of this process) to these CPUs.
     #[arg(long, global = true, value_name = "LIST")]
     pub client_cpus: Option<cpus::CpuList>,
-    /// With --url: the server's process id, so that its CPU time and memory can be read.
+    /// With --url: the server's process id, so that its CPU time and memory can be read. With
+    /// several --url, one per URL in the same order: the report sums their CPU time.
     #[arg(long, global = true, value_name = "PID", requires = "url")]
-    pub server_pid: Option<u32>,
+    pub server_pid: Vec<u32>,
+    /// The database of the server bench starts (postgres://…); by default SQLite in its fresh
+    /// data directory. The database should be empty: bench's users are added to it.
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "url")]
+    pub database_url: Option<String>,
+    /// The NATS bus of the server bench starts (nats://…), with a prefix of its own.
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "url")]
+    pub bus_url: Option<String>,
     /// Every receiving device marks messages delivered as they arrive and read shortly after,
     /// as the web client does (one mark of each kind per conversation per 250 ms at most).
     #[arg(long, global = true)]
@@ -71,7 +81,8 @@ pub struct Common {
 /// Checks `--server-cpus` and `--client-cpus` and pins the calling thread, and so every
 /// thread started after it, to the client CPUs. Call it before the runtime starts.
 pub fn pin_generator(c: &Common) -> Result<()> {
-    if c.url.is_some() && c.server_cpus.is_some() {
+    check_targets(c)?;
+    if !c.url.is_empty() && c.server_cpus.is_some() {
         bail!(
             "--server-cpus pins the server that bench starts; a server at --url is not ours to \
              pin (start it under `taskset -c LIST`)"
@@ -84,6 +95,19 @@ pub fn pin_generator(c: &Common) -> Result<()> {
     )?;
     if let Some(list) = &c.client_cpus {
         cpus::pin_current_thread(list)?;
+    }
+    Ok(())
+}
+
+/// Refuses `--server-pid` given for some URLs only: each one is read as the server of the URL
+/// in the same place.
+pub fn check_targets(c: &Common) -> Result<()> {
+    if !c.server_pid.is_empty() && c.server_pid.len() != c.url.len() {
+        bail!(
+            "{} --server-pid for {} --url: give one per URL, in the same order, or none",
+            c.server_pid.len(),
+            c.url.len()
+        );
     }
     Ok(())
 }
@@ -164,4 +188,80 @@ pub async fn run(args: BenchArgs) -> Result<bool> {
         report.print();
     }
     Ok(report.ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Common, clap::Error> {
+        Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
+            .map(|c| c.bench.common)
+    }
+
+    #[test]
+    fn urls_and_pids_may_be_repeated() {
+        let c = parse(&["dm"]).unwrap();
+        assert!(c.url.is_empty() && c.server_pid.is_empty());
+        check_targets(&c).unwrap();
+        let c = parse(&["--url", "http://a", "dm"]).unwrap();
+        assert_eq!(c.url, ["http://a"]);
+        check_targets(&c).unwrap();
+        let c = parse(&[
+            "--url",
+            "http://a",
+            "--server-pid",
+            "1",
+            "--url",
+            "http://b",
+            "--server-pid",
+            "2",
+            "dm",
+        ])
+        .unwrap();
+        assert_eq!(c.url, ["http://a", "http://b"]);
+        assert_eq!(c.server_pid, [1, 2]);
+        check_targets(&c).unwrap();
+        // Two URLs without pids: allowed (no server CPU); with one pid: refused.
+        let c = parse(&["--url", "http://a", "--url", "http://b", "dm"]).unwrap();
+        check_targets(&c).unwrap();
+        let c = parse(&["--url", "a", "--url", "b", "--server-pid", "1", "dm"]).unwrap();
+        let e = check_targets(&c).unwrap_err();
+        assert!(e.to_string().contains("1 --server-pid for 2 --url"), "{e}");
+        // A pid needs a URL.
+        assert!(parse(&["--server-pid", "1", "dm"]).is_err());
+    }
+
+    #[test]
+    fn database_and_bus_are_for_the_server_bench_starts() {
+        let c = parse(&[
+            "--database-url",
+            "postgres://h/db",
+            "--bus-url",
+            "nats://h:4222",
+            "dm",
+        ])
+        .unwrap();
+        assert_eq!(c.database_url.as_deref(), Some("postgres://h/db"));
+        assert_eq!(c.bus_url.as_deref(), Some("nats://h:4222"));
+        assert!(
+            parse(&[
+                "--url",
+                "http://a",
+                "--database-url",
+                "postgres://h/db",
+                "dm"
+            ])
+            .is_err()
+        );
+        assert!(parse(&["--url", "http://a", "--bus-url", "nats://h", "dm"]).is_err());
+    }
 }

@@ -32,7 +32,7 @@ pub async fn run(members: usize, connected: usize, renames: usize, c: &Common) -
     let anon = natter_client::Client::new(&target.url);
     let tag = format!("{:x}", rand::random::<u32>());
     eprintln!("creating {} users", members + 2);
-    let users = make_users(&anon, members + 2, &tag).await?;
+    let users = make_users(std::slice::from_ref(&anon), members + 2, &tag).await?;
     let (group_users, pair) = users.split_at(members);
     let owner = &group_users[0].0;
     let ids: Vec<&str> = group_users[1..].iter().map(|u| u.1.as_str()).collect();

@@ -20,10 +20,15 @@ pub struct Pinning {
 impl Pinning {
     pub fn read(c: &Common) -> Option<Pinning> {
         Some(Pinning {
-            server_cpus: match (&c.server_cpus, c.server_pid) {
+            // Several servers: each one's list, in the order of --server-pid, " / " apart.
+            server_cpus: match (&c.server_cpus, c.server_pid.as_slice()) {
                 (Some(l), _) => Some(l.to_string()),
-                (None, Some(pid)) => cpus::allowed_list(Some(pid)),
-                (None, None) => None,
+                (None, []) => None,
+                (None, pids) => pids
+                    .iter()
+                    .map(|p| cpus::allowed_list(Some(*p)))
+                    .collect::<Option<Vec<_>>>()
+                    .map(|l| l.join(" / ")),
             },
             generator_cpus: cpus::allowed_list(None),
             available_cpus: cpus::available().ok().map(|l| l.to_string()),
@@ -108,7 +113,11 @@ pub struct Report {
     pub connections: Option<u64>,
     pub server_rss_per_connection_bytes: Option<f64>,
     pub startup_ms: Option<Latency>,
+    /// The servers summed when there are several (`--url` and `--server-pid` repeated).
     pub server: Option<ProcStats>,
+    /// With several servers: each one's, in the order of `--server-pid`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<ProcStats>,
     pub pinning: Option<Pinning>,
     /// Chat scenarios: CPU time per acknowledged message and per delivery.
     pub cpu: Option<CpuCost>,
@@ -181,6 +190,15 @@ impl Report {
                 } else {
                     0.0
                 },
+                s.rss_bytes as f64 / 1048576.0,
+                s.peak_rss_bytes as f64 / 1048576.0
+            );
+        }
+        for (i, s) in self.servers.iter().enumerate() {
+            println!(
+                "  server {}    CPU {:.2} s, RSS {:.1} MiB, peak {:.1} MiB",
+                i + 1,
+                s.cpu_seconds,
                 s.rss_bytes as f64 / 1048576.0,
                 s.peak_rss_bytes as f64 / 1048576.0
             );

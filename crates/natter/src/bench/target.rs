@@ -13,10 +13,14 @@ use anyhow::{Context, Result, bail};
 use super::{Common, cpus::CpuList};
 
 pub struct Target {
+    /// The first (or only) server's URL: the one scenarios that load one server use.
     pub url: String,
+    /// Every server's URL (`--url` repeated: several nodes of one deployment).
+    pub urls: Vec<String>,
     child: Option<Child>,
-    /// A server not started here whose CPU and memory may be read all the same (`--server-pid`).
-    pid: Option<u32>,
+    /// Servers not started here whose CPU and memory may be read all the same (`--server-pid`),
+    /// one per URL.
+    pids: Vec<u32>,
     _dir: Option<tempfile::TempDir>,
     /// How long the started server took from spawn to its "listening" line.
     pub startup: Option<Duration>,
@@ -34,15 +38,18 @@ impl Target {
     /// The server `c` names (`--url`, with `--server-pid`), or one started here, pinned to
     /// `--server-cpus`.
     pub fn new(c: &Common) -> Result<Target> {
-        match &c.url {
-            Some(u) => Ok(Target::at(u, c.server_pid)),
-            None => Target::start(c.server_cpus.as_ref()),
+        if c.url.is_empty() {
+            Target::start(c)
+        } else {
+            Ok(Target::at(&c.url, &c.server_pid))
         }
     }
 
     /// Starts `natter serve` (this very binary) on a fresh data directory, rate limits off,
-    /// pinned to `cpus` if given.
-    pub fn start(cpus: Option<&CpuList>) -> Result<Target> {
+    /// pinned to `--server-cpus` if given, on `--database-url` and `--bus-url` if given (the
+    /// bus with a prefix of its own).
+    pub fn start(c: &Common) -> Result<Target> {
+        let cpus: Option<&CpuList> = c.server_cpus.as_ref();
         let dir = tempfile::tempdir()?;
         let exe = std::env::current_exe()?;
         let mut command = Command::new(exe);
@@ -69,6 +76,19 @@ impl Target {
                 "--data-dir",
             ])
             .arg(dir.path())
+            .args(
+                c.database_url
+                    .iter()
+                    .flat_map(|u| ["--database-url", u.as_str()]),
+            )
+            .args(c.bus_url.iter().flat_map(|u| {
+                [
+                    "--bus-url".to_owned(),
+                    u.clone(),
+                    "--bus-prefix".to_owned(),
+                    format!("bench{:x}", rand::random::<u32>()),
+                ]
+            }))
             .env("NATTER_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -96,27 +116,42 @@ impl Target {
         // Keep draining its standard output so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Ok(Target {
+            urls: vec![url.clone()],
             url,
             child: Some(child),
-            pid: None,
+            pids: Vec::new(),
             _dir: Some(dir),
             startup: Some(startup),
         })
     }
 
-    pub fn at(url: &str, pid: Option<u32>) -> Target {
+    /// Servers at `urls` (at least one), with their process ids if known (one per URL).
+    pub fn at(urls: &[String], pids: &[u32]) -> Target {
+        let urls: Vec<String> = urls
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .collect();
         Target {
-            url: url.trim_end_matches('/').to_owned(),
+            url: urls[0].clone(),
+            urls,
             child: None,
-            pid,
+            pids: pids.to_vec(),
             _dir: None,
             startup: None,
         }
     }
 
-    /// The server's process: the one started here, or `--server-pid`'s.
+    /// The server's process: the one started here, or the first `--server-pid`.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id).or(self.pid)
+        self.pids().first().copied()
+    }
+
+    /// Every server's process: the one started here, or `--server-pid`'s.
+    pub fn pids(&self) -> Vec<u32> {
+        match &self.child {
+            Some(c) => vec![c.id()],
+            None => self.pids.clone(),
+        }
     }
 
     /// Waits `settle` (nothing if zero) and reads the started server's memory then.
@@ -131,9 +166,15 @@ impl Target {
         })
     }
 
-    /// The server's CPU time and memory; none for a server at a URL without `--server-pid`.
+    /// The servers' CPU time and memory, summed over every server; none for servers at URLs
+    /// without `--server-pid`, or if one cannot be read.
     pub fn stats(&self) -> Option<ProcStats> {
-        proc_stats(self.pid()?)
+        sum(&self.stats_each())
+    }
+
+    /// Each server's CPU time and memory, in the order of `--server-pid`.
+    pub fn stats_each(&self) -> Vec<Option<ProcStats>> {
+        self.pids().into_iter().map(proc_stats).collect()
     }
 }
 
@@ -143,6 +184,32 @@ impl Drop for Target {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// The sum of several servers' figures; none if there are none or one is unknown.
+pub fn sum(each: &[Option<ProcStats>]) -> Option<ProcStats> {
+    if each.is_empty() {
+        return None;
+    }
+    each.iter().try_fold(ProcStats::default(), |t, s| {
+        let s = (*s)?;
+        Some(ProcStats {
+            cpu_seconds: t.cpu_seconds + s.cpu_seconds,
+            rss_bytes: t.rss_bytes + s.rss_bytes,
+            peak_rss_bytes: t.peak_rss_bytes + s.peak_rss_bytes,
+        })
+    })
+}
+
+/// `after` minus `before` in CPU time; memory as it is `after`.
+pub fn delta(before: Option<ProcStats>, after: Option<ProcStats>) -> Option<ProcStats> {
+    match (before, after) {
+        (Some(b), Some(a)) => Some(ProcStats {
+            cpu_seconds: a.cpu_seconds - b.cpu_seconds,
+            ..a
+        }),
+        (_, a) => a,
     }
 }
 
@@ -198,6 +265,25 @@ mod tests {
         assert_eq!(cpu_ticks("4242 (natter) S 1 2 3"), None);
         assert_eq!(cpu_ticks("no parenthesis"), None);
         assert_eq!(cpu_ticks(""), None);
+    }
+
+    #[test]
+    fn several_servers_are_summed_or_unknown() {
+        let s = |cpu: f64, rss: u64| ProcStats {
+            cpu_seconds: cpu,
+            rss_bytes: rss,
+            peak_rss_bytes: 2 * rss,
+        };
+        assert!(sum(&[]).is_none());
+        let t = sum(&[Some(s(1.5, 10)), Some(s(2.0, 20))]).unwrap();
+        assert_eq!(
+            (t.cpu_seconds, t.rss_bytes, t.peak_rss_bytes),
+            (3.5, 30, 60)
+        );
+        assert!(sum(&[Some(s(1.0, 1)), None]).is_none());
+        let d = delta(Some(s(1.0, 5)), Some(s(3.0, 7))).unwrap();
+        assert_eq!((d.cpu_seconds, d.rss_bytes), (2.0, 7));
+        assert_eq!(delta(None, Some(s(3.0, 7))).unwrap().cpu_seconds, 3.0);
     }
 
     #[test]
