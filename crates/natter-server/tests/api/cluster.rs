@@ -53,6 +53,7 @@ impl Cluster {
                 bus_prefix: prefix.clone(),
                 media_dir: Some(media.path().to_path_buf()),
                 rate_limit: false,
+                registration: natter_server::config::Registration::Open,
                 presence_debounce: Duration::from_millis(100),
                 presence_timeout: Duration::from_secs(2),
                 // Long, so that no indicator ends by running out while a test waits for it.

@@ -41,6 +41,9 @@ pub fn serve_with(data_dir: &Path, listen: &str, log: Option<&str>, more: &[&str
             listen,
             "--rate-limit",
             "off",
+            // The tests register several users freely.
+            "--registration",
+            "open",
             "--data-dir",
         ])
         .arg(data_dir)
