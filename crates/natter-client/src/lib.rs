@@ -22,6 +22,7 @@
 //! #     listen: "127.0.0.1:0".parse()?,
 //! #     data_dir: data.path().to_path_buf(),
 //! #     rate_limit: false,
+//! #     registration: natter_server::config::Registration::Open,
 //! #     ..Config::default()
 //! # })
 //! # .await?;
