@@ -17,7 +17,7 @@ use std::{
     },
 };
 
-use natter_core::{SessionId, UserId, time, validate};
+use natter_core::{SessionId, UserId, decide, time, validate};
 use natter_wire as wire;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -338,6 +338,17 @@ impl App {
             Some(d) => validate::display_name(d, l)?,
             None => username.clone(),
         };
+        // Asked first on what is stored now (the store's transaction decides again, for good):
+        // someone the mode refuses learns nothing of which names are taken, and costs no hash.
+        let invite = match req.invite.as_deref() {
+            Some(code) => self.store().invite(code).await?.map(|i| decide::Invite {
+                uses_left: i.uses_left,
+                expires_at: i.expires_at,
+            }),
+            None => None,
+        };
+        let users = self.store().count_users().await?;
+        decide::admit(self.config().registration, users, invite, time::now())?;
         if self.store().user_by_username(&username).await?.is_some() {
             return Err(natter_core::Error::conflict("that username is taken").into());
         }

@@ -391,3 +391,14 @@ async fn a_password_change_revokes_the_other_sessions_and_keeps_the_callers() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_refused_registration_does_not_tell_whether_the_name_is_taken() {
+    let app = app_in(Registration::Invite, InvitePolicy::Admins).await;
+    join(&app, "root", None).await;
+    assert_api_error(
+        app.anon().register(&register_req("root", None)).await,
+        403,
+        "forbidden",
+    );
+}
