@@ -22,6 +22,7 @@
 //! #     listen: "127.0.0.1:0".parse()?,
 //! #     data_dir: data.path().to_path_buf(),
 //! #     rate_limit: false,
+//! #     registration: natter_server::config::Registration::Open,
 //! #     ..Config::default()
 //! # })
 //! # .await?;
@@ -274,6 +275,7 @@ impl Client {
             username: username.into(),
             password: password.into(),
             display_name: None,
+            invite: None,
         })
         .await?;
         let (c, resp) = self
@@ -300,6 +302,49 @@ impl Client {
     /// `GET /api/v1/users/me`
     pub async fn me(&self) -> Result<wire::User> {
         self.get("/api/v1/users/me").await
+    }
+
+    /// `PATCH /api/v1/users/me`: change the caller's display name.
+    pub async fn update_profile(&self, display_name: &str) -> Result<wire::User> {
+        let body = wire::UpdateProfileRequest {
+            display_name: display_name.into(),
+        };
+        Ok(self
+            .send_json(Method::PATCH, "/api/v1/users/me", &body)
+            .await?
+            .0)
+    }
+
+    /// `PUT /api/v1/users/me/password`: the caller's other sessions are revoked.
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<()> {
+        let body = wire::ChangePasswordRequest {
+            current_password: current.into(),
+            new_password: new.into(),
+        };
+        self.call_empty(
+            self.request(Method::PUT, "/api/v1/users/me/password")
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/invites`
+    pub async fn create_invite(&self, req: &wire::CreateInviteRequest) -> Result<wire::Invite> {
+        Ok(self
+            .send_json(Method::POST, "/api/v1/invites", req)
+            .await?
+            .0)
+    }
+
+    /// `GET /api/v1/invites`: the caller's, newest first.
+    pub async fn invites(&self) -> Result<wire::InviteList> {
+        self.get("/api/v1/invites").await
+    }
+
+    /// `DELETE /api/v1/invites/{code}`
+    pub async fn revoke_invite(&self, code: &str) -> Result<()> {
+        self.call_empty(self.request(Method::DELETE, &format!("/api/v1/invites/{code}")))
+            .await
     }
 
     /// `GET /api/v1/users/{id}`

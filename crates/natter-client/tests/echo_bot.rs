@@ -22,6 +22,7 @@ async fn start_server() -> (Server, TempDir) {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.path().to_path_buf(),
         rate_limit: false,
+        registration: natter_server::config::Registration::Open,
         ..Config::default()
     })
     .await

@@ -119,6 +119,8 @@ pub enum Change {
         conversation_id: String,
         watermarks: Watermarks,
     },
+    /// A user's display name changes.
+    SetDisplayName { user_id: String, name: String },
 }
 
 /// What a durable event says. Messages and conversations are referred to, not copied: a replay
@@ -144,6 +146,10 @@ pub enum EventData {
     ConversationUpdated,
     ConversationRemoved,
     ConversationStatus(Watermarks),
+    /// A user's profile changed; addressed to each user who should hear of it.
+    UserUpdated {
+        user_id: String,
+    },
 }
 
 /// An event to append to the log.
@@ -676,6 +682,121 @@ pub fn hide(
     Ok(d)
 }
 
+// ---- accounts ----
+
+/// Who may register (`--registration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Registration {
+    /// Anyone.
+    Open,
+    /// Only with a valid invite code.
+    #[default]
+    Invite,
+    /// No one by themselves (admins create accounts).
+    Closed,
+}
+
+/// Who may create invites (`--invites`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvitePolicy {
+    #[default]
+    Admins,
+    Members,
+}
+
+/// What a registration needs of a stored invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invite {
+    pub uses_left: i64,
+    pub expires_at: i64,
+}
+
+/// How a registration is let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// The new user is an admin (the first user of the server).
+    pub admin: bool,
+    /// One use of the invite given is consumed.
+    pub use_invite: bool,
+}
+
+/// Whether a registration may proceed, and how. `users` is how many users exist, read in the
+/// same transaction that creates the user (and serialised with every other registration), so
+/// that exactly one registration can be the first. `invite` is the stored invite of the code
+/// given (none when no code was given or none such exists).
+///
+/// While the server has no user the first registration is open whatever the mode, and makes
+/// an admin; it uses no invite. Else `Open` lets anyone in (an invite given is not used),
+/// `Invite` needs an invite with a use left that has not expired, and `Closed` refuses.
+pub fn admit(
+    mode: Registration,
+    users: i64,
+    invite: Option<Invite>,
+    now: i64,
+) -> Result<Admission, Error> {
+    if users == 0 {
+        return Ok(Admission {
+            admin: true,
+            use_invite: false,
+        });
+    }
+    match mode {
+        Registration::Open => Ok(Admission {
+            admin: false,
+            use_invite: false,
+        }),
+        Registration::Closed => Err(Error::forbidden("registration is closed")),
+        Registration::Invite => match invite {
+            Some(i) if i.uses_left > 0 && i.expires_at > now => Ok(Admission {
+                admin: false,
+                use_invite: true,
+            }),
+            _ => Err(Error::forbidden("registration needs a valid invite")),
+        },
+    }
+}
+
+/// Whether a user may create invites: admins always, others only under `Members`.
+pub fn may_create_invite(admin: bool, policy: InvitePolicy) -> Result<(), Error> {
+    if admin || policy == InvitePolicy::Members {
+        Ok(())
+    } else {
+        Err(Error::forbidden("only admins may create invites"))
+    }
+}
+
+/// Whether `actor` may revoke an invite created by `creator`: its creator or an admin.
+pub fn may_revoke_invite(creator: &str, actor: &str, actor_admin: bool) -> Result<(), Error> {
+    if creator == actor || actor_admin {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "only its creator or an admin may revoke an invite",
+        ))
+    }
+}
+
+/// A user's display name changes: a `user_updated` event for the user itself (its other
+/// devices) and for each of `contacts` (the users sharing a conversation with it).
+pub fn set_display_name(user_id: &str, name: &str, contacts: &[String], at: i64) -> Decision<()> {
+    let mut d = Decision::new(());
+    d.changes.push(Change::SetDisplayName {
+        user_id: user_id.to_owned(),
+        name: name.to_owned(),
+    });
+    for to in std::iter::once(user_id).chain(contacts.iter().map(String::as_str)) {
+        d.event(
+            "",
+            Some(to),
+            EventData::UserUpdated {
+                user_id: user_id.to_owned(),
+            },
+            at,
+        );
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -905,5 +1026,79 @@ mod tests {
         assert!(hide(stored, Some(&s), true, 1).unwrap().is_empty());
         let d = hide(stored, Some(&s), false, 1).unwrap();
         assert_eq!(d.events[0].to.as_deref(), Some("s"));
+    }
+
+    // ---- accounts ----
+
+    const NOW: i64 = 1_000_000;
+    const GOOD: Invite = Invite {
+        uses_left: 1,
+        expires_at: NOW + 1,
+    };
+
+    #[test]
+    fn the_first_user_registers_freely_and_is_admin_in_every_mode() {
+        for mode in [
+            Registration::Open,
+            Registration::Invite,
+            Registration::Closed,
+        ] {
+            let a = admit(mode, 0, None, NOW).unwrap();
+            assert!(a.admin && !a.use_invite, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn later_users_follow_the_mode() {
+        let open = admit(Registration::Open, 1, None, NOW).unwrap();
+        assert!(!open.admin && !open.use_invite);
+        assert!(
+            !admit(Registration::Open, 1, Some(GOOD), NOW)
+                .unwrap()
+                .use_invite
+        );
+        assert!(matches!(
+            admit(Registration::Closed, 1, Some(GOOD), NOW),
+            Err(Error::Forbidden(_))
+        ));
+        let invited = admit(Registration::Invite, 1, Some(GOOD), NOW).unwrap();
+        assert!(!invited.admin && invited.use_invite);
+        for bad in [
+            None,
+            Some(Invite {
+                uses_left: 0,
+                ..GOOD
+            }),
+            Some(Invite {
+                expires_at: NOW,
+                ..GOOD
+            }),
+        ] {
+            assert!(
+                matches!(
+                    admit(Registration::Invite, 5, bad, NOW),
+                    Err(Error::Forbidden(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invites_are_created_by_admins_or_by_members_when_allowed() {
+        assert!(may_create_invite(true, InvitePolicy::Admins).is_ok());
+        assert!(may_create_invite(false, InvitePolicy::Admins).is_err());
+        assert!(may_create_invite(false, InvitePolicy::Members).is_ok());
+        assert!(may_revoke_invite("a", "a", false).is_ok());
+        assert!(may_revoke_invite("a", "b", true).is_ok());
+        assert!(may_revoke_invite("a", "b", false).is_err());
+    }
+
+    #[test]
+    fn a_new_display_name_is_told_to_the_user_and_its_contacts() {
+        let d = set_display_name("u", "Ann", &["c1".into(), "c2".into()], 5);
+        assert_eq!(d.changes.len(), 1);
+        let to: Vec<_> = d.events.iter().map(|e| e.to.as_deref().unwrap()).collect();
+        assert_eq!(to, ["u", "c1", "c2"]);
     }
 }

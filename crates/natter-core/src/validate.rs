@@ -39,6 +39,21 @@ pub fn password<'a>(s: &'a str, l: &Limits) -> Result<&'a str, Error> {
     Ok(s)
 }
 
+/// An invite's uses (default 1, 1–1000) and lifetime in seconds (default 7 days, from 60 s
+/// to 90 days).
+pub fn invite_terms(uses: Option<i64>, expires_in_s: Option<i64>) -> Result<(i64, i64), Error> {
+    const DAY: i64 = 24 * 3600;
+    let uses = uses.unwrap_or(1);
+    if !(1..=1000).contains(&uses) {
+        return Err(Error::invalid("uses must be 1–1000"));
+    }
+    let secs = expires_in_s.unwrap_or(7 * DAY);
+    if !(60..=90 * DAY).contains(&secs) {
+        return Err(Error::invalid("expires_in_s must be 60–7776000"));
+    }
+    Ok((uses, secs))
+}
+
 /// 1–64 characters, not blank. Surrounding white space is trimmed.
 pub fn display_name(s: &str, l: &Limits) -> Result<String, Error> {
     let t = s.trim();
@@ -168,6 +183,22 @@ mod tests {
         assert!(username("al ice", &l()).is_err());
         assert!(username("émile", &l()).is_err());
         assert!(username("a/b", &l()).is_err());
+    }
+
+    #[test]
+    fn invite_terms_have_defaults_and_bounds() {
+        assert_eq!(invite_terms(None, None).unwrap(), (1, 604_800));
+        assert_eq!(invite_terms(Some(1000), Some(60)).unwrap(), (1000, 60));
+        assert!(invite_terms(Some(90 * 86_400), Some(90 * 86_400)).is_err());
+        assert!(invite_terms(Some(1), Some(90 * 86_400)).is_ok());
+        for (u, e) in [
+            (Some(0), None),
+            (Some(1001), None),
+            (None, Some(59)),
+            (None, Some(90 * 86_400 + 1)),
+        ] {
+            assert!(invite_terms(u, e).is_err(), "{u:?} {e:?}");
+        }
     }
 
     #[test]

@@ -83,6 +83,8 @@ fn store_concurrent_sends(b: divan::Bencher, n: usize) {
                 password_hash: "x".into(),
                 created_at: 0,
                 last_seen_at: None,
+                admin: false,
+                deleted: false,
             })
             .await
             .unwrap();

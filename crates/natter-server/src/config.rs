@@ -6,6 +6,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use natter_core::Limits;
+pub use natter_core::decide::{InvitePolicy, Registration};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -87,6 +88,11 @@ pub struct Config {
     pub limits: Limits,
     /// At most this many password hashes (Argon2id) computed at once on the blocking pool.
     pub max_concurrent_hashes: usize,
+    /// Who may register: anyone, invited people only (the default), or no one by themselves.
+    /// The first user of an empty server registers freely whatever this says.
+    pub registration: Registration,
+    /// Who may create invites: admins (the default), or every user.
+    pub invites: InvitePolicy,
 }
 
 impl Default for Config {
@@ -130,6 +136,8 @@ impl Default for Config {
             max_concurrent_hashes: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            registration: Registration::Invite,
+            invites: InvitePolicy::Admins,
         }
     }
 }

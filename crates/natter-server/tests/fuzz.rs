@@ -1193,6 +1193,7 @@ impl Fixture {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data.path().to_path_buf(),
             rate_limit: false,
+            registration: natter_server::config::Registration::Open,
             ..Config::default()
         };
         let (server, alice, world) = rt.block_on(async move {

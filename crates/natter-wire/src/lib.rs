@@ -128,6 +128,12 @@ pub struct User {
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     /// When the account was created.
     pub created_at: String,
+    /// A server admin.
+    #[serde(default)]
+    pub admin: bool,
+    /// The account was deleted.
+    #[serde(default)]
+    pub deleted: bool,
     /// The bytes of the user's uploads still stored; only in the user's own view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_bytes: Option<i64>,
@@ -277,6 +283,65 @@ pub struct RegisterRequest {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     /// The name shown to others (default: the username).
     pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// An invite code: required when the server's registration mode is `invite` (and it
+    /// already has users).
+    pub invite: Option<String>,
+}
+
+/// `PATCH /users/me`: change the caller's profile.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateProfileRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    /// The name shown to others.
+    pub display_name: String,
+}
+
+/// `PUT /users/me/password`: change the caller's password.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangePasswordRequest {
+    /// The password now.
+    pub current_password: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
+    /// The new password: 8–1024 characters.
+    pub new_password: String,
+}
+
+/// `POST /invites`: a new invite.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateInviteRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
+    /// How many registrations it admits (default 1).
+    pub uses: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 60, maximum = 7776000))]
+    /// Seconds until it expires (default 604800, 7 days; at most 90 days).
+    pub expires_in_s: Option<i64>,
+}
+
+/// An invite.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Invite {
+    /// The code to register with (URL-safe, at least 128 random bits).
+    pub code: String,
+    /// Registrations it still admits.
+    pub uses_left: i64,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When it stops admitting anyone.
+    pub expires_at: String,
+}
+
+/// `GET /invites`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InviteList {
+    /// The caller's invites, newest first.
+    pub invites: Vec<Invite>,
 }
 
 /// `POST /sessions`: log in as a new device session.
@@ -605,6 +670,9 @@ pub enum EventData {
     ConversationRemoved(ConversationRemoved),
     /// A conversation's status watermarks moved.
     ConversationStatus(ConversationStatus),
+    /// A user sharing a conversation with the receiver (or the receiver itself) changed its
+    /// profile.
+    UserUpdated(User),
 }
 
 /// A durable event of the user's log.

@@ -9,6 +9,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use natter_server::Config;
+use natter_server::config::{InvitePolicy, Registration};
 use serde::Deserialize;
 
 #[derive(Parser)]
@@ -89,6 +90,13 @@ struct ServeArgs {
     /// [default: 1GiB].
     #[arg(long, env = "NATTER_MEDIA_QUOTA", value_parser = parse_quota)]
     media_quota: Option<MediaQuota>,
+    /// Who may register: open, invite or closed; the first user of an empty server always
+    /// may, and is its first admin [default: invite].
+    #[arg(long, env = "NATTER_REGISTRATION", value_parser = parse_registration)]
+    registration: Option<Registration>,
+    /// Who may create invites: admins or members [default: admins].
+    #[arg(long, env = "NATTER_INVITES", value_parser = parse_invites)]
+    invites: Option<InvitePolicy>,
 }
 
 /// A media quota in bytes, or none.
@@ -111,6 +119,25 @@ struct FileConfig {
     presence_timeout: Option<String>,
     session_idle_timeout: Option<String>,
     media_quota: Option<String>,
+    registration: Option<String>,
+    invites: Option<String>,
+}
+
+fn parse_registration(s: &str) -> Result<Registration, String> {
+    match s {
+        "open" => Ok(Registration::Open),
+        "invite" => Ok(Registration::Invite),
+        "closed" => Ok(Registration::Closed),
+        _ => Err(format!("expected open, invite or closed, got {s:?}")),
+    }
+}
+
+fn parse_invites(s: &str) -> Result<InvitePolicy, String> {
+    match s {
+        "admins" => Ok(InvitePolicy::Admins),
+        "members" => Ok(InvitePolicy::Members),
+        _ => Err(format!("expected admins or members, got {s:?}")),
+    }
 }
 
 fn parse_on_off(s: &str) -> Result<bool, String> {
@@ -199,6 +226,20 @@ impl ServeArgs {
             }
             (None, None) => d.media_quota,
         };
+        let registration = match (self.registration, file.registration.as_deref()) {
+            (Some(v), _) => v,
+            (None, Some(s)) => parse_registration(s)
+                .map_err(anyhow::Error::msg)
+                .context("registration")?,
+            (None, None) => d.registration,
+        };
+        let invites = match (self.invites, file.invites.as_deref()) {
+            (Some(v), _) => v,
+            (None, Some(s)) => parse_invites(s)
+                .map_err(anyhow::Error::msg)
+                .context("invites")?,
+            (None, None) => d.invites,
+        };
         if event_retention.is_zero() {
             bail!("event_retention must be positive");
         }
@@ -222,6 +263,8 @@ impl ServeArgs {
             presence_timeout,
             session_idle_timeout,
             media_quota,
+            registration,
+            invites,
             ..d
         })
     }
@@ -378,6 +421,34 @@ mod tests {
         assert_eq!(c.event_retention, Duration::from_secs(7200));
         assert_eq!(c.presence_timeout, Duration::from_secs(30));
         assert_eq!(c.bus_prefix, "natter");
+    }
+
+    #[test]
+    fn registration_is_invite_only_by_default_and_set_by_flag_or_file() {
+        let d = ServeArgs::default().into_config().unwrap();
+        assert_eq!(d.registration, Registration::Invite);
+        assert_eq!(d.invites, InvitePolicy::Admins);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("natter.toml");
+        std::fs::write(&path, "registration = \"open\"\ninvites = \"members\"\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        }
+        .into_config()
+        .unwrap();
+        assert_eq!(from_file.registration, Registration::Open);
+        assert_eq!(from_file.invites, InvitePolicy::Members);
+        let flag_wins = ServeArgs {
+            config: Some(path),
+            registration: Some(Registration::Closed),
+            ..Default::default()
+        }
+        .into_config()
+        .unwrap();
+        assert_eq!(flag_wins.registration, Registration::Closed);
+        assert!(parse_registration("sometimes").is_err());
+        assert!(parse_invites("everyone").is_err());
     }
 
     #[test]

@@ -26,6 +26,7 @@ fn config(data_dir: &Path) -> Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_path_buf(),
         rate_limit: false,
+        registration: natter_server::config::Registration::Open,
         ..Config::default()
     }
 }

@@ -304,6 +304,51 @@ fn two_people_talk_from_the_shell() {
 }
 
 #[test]
+fn an_invite_from_the_shell_lets_one_more_person_in() {
+    let data = tempfile::tempdir().unwrap();
+    let server = common::serve_with(
+        data.path(),
+        "127.0.0.1:0",
+        None,
+        &["--registration", "invite"],
+    );
+    let alice = Shell::new(&server.url);
+    let bob = Shell::new(&server.url);
+    let carol = Shell::new(&server.url);
+    // The first user needs no invite (and is the admin who may create them).
+    alice.sign_up("alice");
+    let refused = carol.run_with(&["register", "carol"], "carol-password\n");
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("forbidden"), "{refused:?}");
+
+    let printed = alice
+        .run(&["invite", "--uses", "1", "--expires", "1h"])
+        .ok()
+        .stdout;
+    let mut lines = printed.lines();
+    let code = lines.next().unwrap().to_owned();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("{}/#/invite/{code}", server.url)
+    );
+    bob.run_with(&["register", "bob", "--invite", &code], "bob-password\n")
+        .ok();
+    // Used up.
+    let again = carol.run_with(
+        &["register", "carol", "--invite", &code],
+        "carol-password\n",
+    );
+    assert_eq!(again.code, 1, "{again:?}");
+
+    // Only admins invite by default; out-of-range terms are refused.
+    bob.run_with(&["login", "bob"], "bob-password\n").ok();
+    assert_eq!(bob.run(&["invite"]).code, 1);
+    assert_eq!(alice.run(&["invite", "--expires", "100d"]).code, 1);
+    let json = alice.run(&["invite", "--json"]).ok().json_lines();
+    assert_eq!(json[0]["uses_left"], 1);
+}
+
+#[test]
 fn groups_are_named_by_their_name() {
     let (server, _data) = common::serve(None);
     let alice = Shell::new(&server.url);

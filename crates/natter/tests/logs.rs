@@ -48,6 +48,7 @@ async fn no_password_or_token_is_logged_even_at_trace_level() {
             username: name.into(),
             password: password.into(),
             display_name: None,
+            invite: None,
         })
         .await
         .unwrap();

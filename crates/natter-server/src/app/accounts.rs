@@ -17,7 +17,7 @@ use std::{
     },
 };
 
-use natter_core::{SessionId, UserId, time, validate};
+use natter_core::{SessionId, UserId, decide, time, validate};
 use natter_wire as wire;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 use super::{App, Caller, new_id};
 use crate::{
     error::{AppError, AppResult},
-    store::{SessionRow, UserRow},
+    store::{InviteRow, SessionRow, UserRow},
 };
 
 /// A session's last activity is written at most this often (or a tenth of the idle timeout,
@@ -283,6 +283,21 @@ impl PasswordHasher for Hasher {
     }
 }
 
+/// An invite code: 144 random bits, base64url (24 characters, URL-safe).
+fn invite_code() -> String {
+    let mut bytes = [0u8; 18];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn render_invite(i: &InviteRow) -> wire::Invite {
+    wire::Invite {
+        code: i.code.clone(),
+        uses_left: i.uses_left,
+        expires_at: time::format(i.expires_at),
+    }
+}
+
 fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -323,6 +338,17 @@ impl App {
             Some(d) => validate::display_name(d, l)?,
             None => username.clone(),
         };
+        // Asked first on what is stored now (the store's transaction decides again, for good):
+        // someone the mode refuses learns nothing of which names are taken, and costs no hash.
+        let invite = match req.invite.as_deref() {
+            Some(code) => self.store().invite(code).await?.map(|i| decide::Invite {
+                uses_left: i.uses_left,
+                expires_at: i.expires_at,
+            }),
+            None => None,
+        };
+        let users = self.store().count_users().await?;
+        decide::admit(self.config().registration, users, invite, time::now())?;
         if self.store().user_by_username(&username).await?.is_some() {
             return Err(natter_core::Error::conflict("that username is taken").into());
         }
@@ -333,9 +359,99 @@ impl App {
             password_hash: self.hash_password(req.password).await?,
             created_at: time::now(),
             last_seen_at: None,
+            admin: false,
+            deleted: false,
         };
-        self.store().create_user(&user).await?;
+        // Whether it may, and whether it is the first (an admin), is decided by the store's
+        // transaction, on the count and the invite it reads there.
+        let user = self
+            .store()
+            .register(&user, self.config().registration, req.invite.as_deref())
+            .await?;
         self.render_own_user(&user).await
+    }
+
+    /// `PATCH /users/me`: a new display name, told to the caller's contacts and other devices.
+    pub async fn update_profile(
+        &self,
+        caller: &Caller,
+        req: wire::UpdateProfileRequest,
+    ) -> AppResult<wire::User> {
+        let name = validate::display_name(&req.display_name, self.limits())?;
+        self.store()
+            .set_display_name(caller.user_id(), &name, time::now())
+            .await?;
+        self.user(caller, &caller.user_id).await
+    }
+
+    /// `PUT /users/me/password`: every other session of the caller is revoked.
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        req: wire::ChangePasswordRequest,
+    ) -> AppResult<()> {
+        validate::password(&req.new_password, self.limits())?;
+        let user = self
+            .store()
+            .user_by_id(caller.user_id())
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
+        if !self
+            .verify_password(req.current_password, user.password_hash)
+            .await?
+        {
+            return Err(natter_core::Error::forbidden("wrong current password").into());
+        }
+        let hash = self.hash_password(req.new_password).await?;
+        let revoked = self
+            .store()
+            .set_password(caller.user_id(), &hash, caller.session_id())
+            .await?;
+        for id in revoked {
+            self.inner.sessions.evict(&id);
+            // Their sockets close at once, on whichever node holds them.
+            self.bus()
+                .publish(crate::bus::BusMessage::SessionRevoked { session_id: id });
+        }
+        Ok(())
+    }
+
+    /// `POST /invites`: admins always; other users under `--invites members`.
+    pub async fn create_invite(
+        &self,
+        caller: &Caller,
+        req: wire::CreateInviteRequest,
+    ) -> AppResult<wire::Invite> {
+        let (uses, secs) = validate::invite_terms(req.uses, req.expires_in_s)?;
+        let me = self
+            .store()
+            .user_by_id(caller.user_id())
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
+        natter_core::decide::may_create_invite(me.admin, self.config().invites)?;
+        let now = time::now();
+        let invite = InviteRow {
+            code: invite_code(),
+            creator_id: me.id,
+            uses_left: uses,
+            expires_at: now + secs * 1000,
+            created_at: now,
+        };
+        self.store().create_invite(&invite).await?;
+        Ok(render_invite(&invite))
+    }
+
+    /// `GET /invites`: the caller's own, newest first.
+    pub async fn invites(&self, caller: &Caller) -> AppResult<wire::InviteList> {
+        let rows = self.store().invites_of(caller.user_id()).await?;
+        Ok(wire::InviteList {
+            invites: rows.iter().map(render_invite).collect(),
+        })
+    }
+
+    /// `DELETE /invites/{code}`: its creator or an admin.
+    pub async fn revoke_invite(&self, caller: &Caller, code: &str) -> AppResult<()> {
+        Ok(self.store().delete_invite(code, caller.user_id()).await?)
     }
 
     /// `POST /sessions` from the client address `from`.

@@ -16,7 +16,7 @@ use natter_wire as wire;
 use super::App;
 use crate::{
     error::{AppError, AppResult},
-    store::{EventKind, EventRow, MemberRow, MessageRow},
+    store::{EventKind, EventRow, MemberRow, MessageRow, UserRow, payload},
 };
 
 /// A position in the event log.
@@ -43,6 +43,9 @@ pub(crate) enum Content {
     ConversationStatus(wire::ConversationStatus),
     /// `conversation_updated` and `conversation_removed`, rendered from the conversation.
     Conversation,
+    /// `user_updated`: the user as it is now (addressed to one viewer, who shared a
+    /// conversation with it or is it).
+    User(UserRow),
 }
 
 impl Content {
@@ -54,7 +57,11 @@ impl Content {
             Content::MessageStatus(s) => Subject::MarkUpTo {
                 up_to_seq: s.up_to_seq,
             },
-            Content::Conversation | Content::ConversationStatus(_) => Subject::Conversation,
+            // Addressed to its viewer alone, member of nothing: like a removal, it needs no
+            // membership.
+            Content::Conversation | Content::ConversationStatus(_) | Content::User(_) => {
+                Subject::Conversation
+            }
         }
     }
 }
@@ -98,6 +105,15 @@ impl App {
             EventKind::ConversationStatus => Content::ConversationStatus(payload(e)?),
             EventKind::ConversationUpdated | EventKind::ConversationRemoved => {
                 Content::Conversation
+            }
+            EventKind::UserUpdated => {
+                let Some(id) = payload::user_updated_id(e.data.as_deref()) else {
+                    return Ok(None);
+                };
+                match self.store().user_by_id(UserId::new(&id)).await? {
+                    Some(u) => Content::User(u),
+                    None => return Ok(None),
+                }
             }
         }))
     }
@@ -153,6 +169,8 @@ impl App {
             Content::MessageDeleted(d) => wire::EventData::MessageDeleted(d),
             Content::MessageStatus(s) => wire::EventData::MessageStatus(s),
             Content::ConversationStatus(s) => wire::EventData::ConversationStatus(s),
+            // Its receivers share a conversation with it (or are it): presence shown.
+            Content::User(u) => wire::EventData::UserUpdated(self.render_user(&u, true, None)),
             Content::Conversation if e.kind == EventKind::ConversationRemoved => {
                 wire::EventData::ConversationRemoved(wire::ConversationRemoved {
                     conversation_id: e.conversation_id.clone(),

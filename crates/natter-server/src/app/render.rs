@@ -65,6 +65,8 @@ impl App {
                 None
             },
             created_at: time::format(u.created_at),
+            admin: u.admin,
+            deleted: u.deleted,
             media_bytes: usage.map(|u| u.bytes),
             media_quota: usage.and_then(|u| u.quota),
         }

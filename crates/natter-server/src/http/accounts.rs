@@ -25,8 +25,10 @@ type Result<T> = std::result::Result<T, ApiError>;
     tag = "accounts",
     summary = "Register a user",
     request_body = wire::RegisterRequest,
+    description = "Whatever the registration mode, the first user of a server with no user registers freely and is its first admin. Then `open` lets anyone register, `invite` needs `invite` (a valid code: not expired, not used up, not revoked; one use is consumed), `closed` lets no one register.",
     responses(
         (status = 201, description = "The new user", body = wire::User),
+        (status = 403, description = "`forbidden`: registration is closed, or the invite is missing or not valid", body = wire::ErrorBody),
         (status = 409, description = "`conflict`: the username is taken", body = wire::ErrorBody),
     ),
 )]
@@ -126,6 +128,122 @@ pub async fn revoke(
 )]
 pub async fn me(State(app): State<App>, caller: Caller) -> Result<JsonOut<wire::User>> {
     Ok(JsonOut(app.user(&caller, &caller.user_id).await?))
+}
+
+/// `PATCH /api/v1/users/me`: change the caller's profile.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/me",
+    operation_id = "updateProfile",
+    tag = "accounts",
+    summary = "Change the caller's display name",
+    description = "Everyone sharing a conversation with the caller, and the caller's own devices, get a durable `user_updated` event with the User.",
+    request_body = wire::UpdateProfileRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's user", body = wire::User),
+        (status = 400, description = "`invalid_request`: the display name is blank or too long", body = wire::ErrorBody),
+    ),
+)]
+pub async fn update_profile(
+    State(app): State<App>,
+    caller: Caller,
+    Json(req): Json<wire::UpdateProfileRequest>,
+) -> Result<JsonOut<wire::User>> {
+    Ok(JsonOut(app.update_profile(&caller, req).await?))
+}
+
+/// `PUT /api/v1/users/me/password`: change the caller's password.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/me/password",
+    operation_id = "changePassword",
+    tag = "accounts",
+    summary = "Change the caller's password",
+    description = "Every other session of the caller is revoked (their tokens stop working and their WebSockets close with 4001); the caller's own session stays.",
+    request_body = wire::ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "`invalid_request`: the new password is too short or too long", body = wire::ErrorBody),
+        (status = 403, description = "`forbidden`: the current password is wrong", body = wire::ErrorBody),
+    ),
+)]
+pub async fn change_password(
+    State(app): State<App>,
+    caller: Caller,
+    Json(req): Json<wire::ChangePasswordRequest>,
+) -> Result<StatusCode> {
+    app.change_password(&caller, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/invites`: a new invite.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invites",
+    operation_id = "createInvite",
+    tag = "accounts",
+    summary = "Create an invite",
+    description = "Admins always may; other users only when the server runs with `--invites members`.",
+    request_body = wire::CreateInviteRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The invite", body = wire::Invite),
+        (status = 400, description = "`invalid_request`: `uses` or `expires_in_s` out of range", body = wire::ErrorBody),
+        (status = 403, description = "`forbidden`: the caller may not create invites", body = wire::ErrorBody),
+    ),
+)]
+pub async fn create_invite(
+    State(app): State<App>,
+    caller: Caller,
+    Json(req): Json<wire::CreateInviteRequest>,
+) -> Result<(StatusCode, JsonOut<wire::Invite>)> {
+    Ok((
+        StatusCode::CREATED,
+        JsonOut(app.create_invite(&caller, req).await?),
+    ))
+}
+
+/// `GET /api/v1/invites`: the caller's invites.
+#[utoipa::path(
+    get,
+    path = "/api/v1/invites",
+    operation_id = "listInvites",
+    tag = "accounts",
+    summary = "The caller's invites, newest first",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The invites", body = wire::InviteList),
+    ),
+)]
+pub async fn invites(State(app): State<App>, caller: Caller) -> Result<JsonOut<wire::InviteList>> {
+    Ok(JsonOut(app.invites(&caller).await?))
+}
+
+/// `DELETE /api/v1/invites/{code}`: revoke an invite.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/invites/{code}",
+    operation_id = "revokeInvite",
+    tag = "accounts",
+    summary = "Revoke an invite",
+    description = "Its creator or an admin. A revoked invite admits no one.",
+    params(("code" = String, Path, description = "The invite's code")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "`forbidden`: neither its creator nor an admin", body = wire::ErrorBody),
+        (status = 404, description = "`not_found`: no such invite", body = wire::ErrorBody),
+    ),
+)]
+pub async fn revoke_invite(
+    State(app): State<App>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<StatusCode> {
+    app.revoke_invite(&caller, &code).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/users/{id}`

@@ -42,7 +42,19 @@ pub fn router(app: App) -> Router {
     let cors = cors(&app.config().cors_origins);
     let api = Router::new()
         .route("/users", post(accounts::register).get(accounts::search))
-        .route("/users/me", get(accounts::me))
+        .route(
+            "/users/me",
+            get(accounts::me).patch(accounts::update_profile),
+        )
+        .route("/users/me/password", put(accounts::change_password))
+        .route(
+            "/invites",
+            post(accounts::create_invite).get(accounts::invites),
+        )
+        .route(
+            "/invites/{code}",
+            axum::routing::delete(accounts::revoke_invite),
+        )
         .route("/users/{id}", get(accounts::user))
         .route("/sessions", post(accounts::login).get(accounts::sessions))
         .route("/sessions/{id}", axum::routing::delete(accounts::revoke))

@@ -19,7 +19,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use natter_core::{
     ConversationId, ConversationKind, MediaId, MessageId, MessageKind, Role, SessionId, UserId,
-    receipts::Marks,
+    decide::Registration, receipts::Marks,
 };
 
 /// What storage can fail with. No engine's types appear here: each adapter classifies its own
@@ -49,6 +49,20 @@ pub struct UserRow {
     pub password_hash: String,
     pub created_at: i64,
     pub last_seen_at: Option<i64>,
+    /// A server admin.
+    pub admin: bool,
+    /// The account was deleted (its row stays, so that its name stays reserved).
+    pub deleted: bool,
+}
+
+/// An invite: lets `uses_left` more people register until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteRow {
+    pub code: String,
+    pub creator_id: String,
+    pub uses_left: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,6 +205,8 @@ pub enum EventKind {
     ConversationUpdated,
     ConversationRemoved,
     ConversationStatus,
+    /// A user's profile changed; `data` holds `{"user_id"}`, the user is rendered as it is.
+    UserUpdated,
 }
 
 impl EventKind {
@@ -203,6 +219,7 @@ impl EventKind {
             EventKind::ConversationUpdated => "conversation_updated",
             EventKind::ConversationRemoved => "conversation_removed",
             EventKind::ConversationStatus => "conversation_status",
+            EventKind::UserUpdated => "user_updated",
         }
     }
 
@@ -215,6 +232,7 @@ impl EventKind {
             "conversation_updated" => EventKind::ConversationUpdated,
             "conversation_removed" => EventKind::ConversationRemoved,
             "conversation_status" => EventKind::ConversationStatus,
+            "user_updated" => EventKind::UserUpdated,
             _ => return None,
         })
     }
@@ -271,8 +289,42 @@ pub struct Committed {
 /// Persistence port: users and their device sessions.
 #[async_trait]
 pub trait Accounts: Send + Sync + 'static {
-    /// Stores a new user; a taken username is a `Conflict`.
+    /// Stores a new user as given (its `admin` flag included); a taken username is a
+    /// `Conflict`.
     async fn create_user(&self, user: &UserRow) -> StoreResult<()>;
+    /// Registers a user under the registration `mode`, with the invite `code` if one was
+    /// given, as `natter_core::decide::admit` decides on the number of users and the invite
+    /// read in the same transaction, serialised with every other registration: one use of the
+    /// invite is consumed with the user's creation, and only one registration can be the
+    /// first (which makes an admin). Refused: `Forbidden`; a taken username: `Conflict`.
+    /// Returns the user as stored (`admin` decided).
+    async fn register(
+        &self,
+        user: &UserRow,
+        mode: Registration,
+        invite: Option<&str>,
+    ) -> StoreResult<UserRow>;
+    /// How many users exist.
+    async fn count_users(&self) -> StoreResult<i64>;
+    /// Changes a user's display name, with a `user_updated` event for it and each user
+    /// sharing a conversation with it.
+    async fn set_display_name(&self, user_id: &UserId, name: &str, at: i64) -> StoreResult<()>;
+    /// Replaces a user's password hash and deletes every session of it but `keep`; returns
+    /// the ids of the sessions deleted.
+    async fn set_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        keep: &SessionId,
+    ) -> StoreResult<Vec<String>>;
+
+    async fn create_invite(&self, invite: &InviteRow) -> StoreResult<()>;
+    async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>>;
+    /// `creator_id`'s invites, newest first.
+    async fn invites_of(&self, creator_id: &UserId) -> StoreResult<Vec<InviteRow>>;
+    /// Revokes (deletes) an invite, if `actor` may (`decide::may_revoke_invite`: its creator
+    /// or an admin); none such is `NotFound`.
+    async fn delete_invite(&self, code: &str, actor: &UserId) -> StoreResult<()>;
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRow>>;
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>>;
     /// Users whose username starts with `prefix`, in username order.

@@ -61,6 +61,17 @@ pub fn conversation_removed(conversation_id: &str) -> String {
     })
 }
 
+/// `user_updated`: which user; it is rendered as it is when read.
+pub fn user_updated(user_id: &str) -> String {
+    json(&serde_json::json!({ "user_id": user_id }))
+}
+
+/// The user a `user_updated` event's payload names.
+pub fn user_updated_id(data: Option<&str>) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(data?).ok()?;
+    v.get("user_id")?.as_str().map(str::to_owned)
+}
+
 /// How an adapter stores a decided event: its kind, the message it refers to, and its payload.
 pub fn encode(e: &NewEvent) -> (EventKind, Option<&str>, Option<String>) {
     let c = e.conversation_id.as_str();
@@ -88,6 +99,9 @@ pub fn encode(e: &NewEvent) -> (EventKind, Option<&str>, Option<String>) {
             Some(message_status(c, user_id, *read, *up_to_seq, e.at)),
         ),
         EventData::ConversationUpdated => (EventKind::ConversationUpdated, None, None),
+        EventData::UserUpdated { user_id } => {
+            (EventKind::UserUpdated, None, Some(user_updated(user_id)))
+        }
         EventData::ConversationRemoved => (
             EventKind::ConversationRemoved,
             None,

@@ -236,6 +236,73 @@ impl Accounts for PgStore {
         write_tx!(self, |tx| writes::create_user(tx, user).await?)
     }
 
+    async fn register(
+        &self,
+        user: &UserRow,
+        mode: Registration,
+        invite: Option<&str>,
+    ) -> StoreResult<UserRow> {
+        write_tx!(self, |tx| writes::register(tx, user, mode, invite).await?)
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn set_display_name(&self, user_id: &UserId, name: &str, at: i64) -> StoreResult<()> {
+        write_tx!(self, |tx| writes::set_display_name(
+            tx,
+            user_id.as_str(),
+            name,
+            at
+        )
+        .await?)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        keep: &SessionId,
+    ) -> StoreResult<Vec<String>> {
+        write_tx!(self, |tx| writes::set_password(
+            tx,
+            user_id.as_str(),
+            password_hash,
+            keep.as_str()
+        )
+        .await?)
+    }
+
+    async fn create_invite(&self, invite: &InviteRow) -> StoreResult<()> {
+        write_tx!(self, |tx| writes::create_invite(tx, invite).await?)
+    }
+
+    async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>> {
+        let row = sqlx::query("SELECT * FROM invites WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(invite_row).transpose()?)
+    }
+
+    async fn invites_of(&self, creator_id: &UserId) -> StoreResult<Vec<InviteRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM invites WHERE creator_id = $1 ORDER BY created_at DESC, code DESC",
+        )
+        .bind(creator_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(invite_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn delete_invite(&self, code: &str, actor: &UserId) -> StoreResult<()> {
+        write_tx!(self, |tx| writes::delete_invite(tx, code, actor.as_str())
+            .await?)
+    }
+
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRow>> {
         let id = id.as_str();
         let row = sqlx::query("SELECT * FROM users WHERE id = $1")

@@ -248,6 +248,18 @@ fn user_row(r: &SqliteRow) -> sqlx::Result<UserRow> {
         password_hash: r.try_get("password_hash")?,
         created_at: r.try_get("created_at")?,
         last_seen_at: r.try_get("last_seen_at")?,
+        admin: r.try_get("admin")?,
+        deleted: r.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+    })
+}
+
+fn invite_row(r: &SqliteRow) -> sqlx::Result<InviteRow> {
+    Ok(InviteRow {
+        code: r.try_get("code")?,
+        creator_id: r.try_get("creator_id")?,
+        uses_left: r.try_get("uses_left")?,
+        expires_at: r.try_get("expires_at")?,
+        created_at: r.try_get("created_at")?,
     })
 }
 
@@ -516,6 +528,79 @@ impl Accounts for SqliteStore {
         let user = user.clone();
         self.writer
             .write(move |c| writes::create_user(c, &user))
+            .await
+    }
+
+    async fn register(
+        &self,
+        user: &UserRow,
+        mode: Registration,
+        invite: Option<&str>,
+    ) -> StoreResult<UserRow> {
+        let (user, invite) = (user.clone(), invite.map(str::to_owned));
+        self.writer
+            .write(move |c| writes::register(c, &user, mode, invite.as_deref()))
+            .await
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.readers)
+            .await?)
+    }
+
+    async fn set_display_name(&self, user_id: &UserId, name: &str, at: i64) -> StoreResult<()> {
+        let (user_id, name) = (user_id.as_str().to_owned(), name.to_owned());
+        self.writer
+            .write(move |c| writes::set_display_name(c, &user_id, &name, at))
+            .await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        keep: &SessionId,
+    ) -> StoreResult<Vec<String>> {
+        let (user_id, hash, keep) = (
+            user_id.as_str().to_owned(),
+            password_hash.to_owned(),
+            keep.as_str().to_owned(),
+        );
+        self.writer
+            .write(move |c| writes::set_password(c, &user_id, &hash, &keep))
+            .await
+    }
+
+    async fn create_invite(&self, invite: &InviteRow) -> StoreResult<()> {
+        let invite = invite.clone();
+        self.writer
+            .write(move |c| writes::create_invite(c, &invite))
+            .await
+    }
+
+    async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>> {
+        let row = sqlx::query("SELECT * FROM invites WHERE code = ?")
+            .bind(code)
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(row.as_ref().map(invite_row).transpose()?)
+    }
+
+    async fn invites_of(&self, creator_id: &UserId) -> StoreResult<Vec<InviteRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM invites WHERE creator_id = ? ORDER BY created_at DESC, code DESC",
+        )
+        .bind(creator_id.as_str())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.iter().map(invite_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn delete_invite(&self, code: &str, actor: &UserId) -> StoreResult<()> {
+        let (code, actor) = (code.to_owned(), actor.as_str().to_owned());
+        self.writer
+            .write(move |c| writes::delete_invite(c, &code, &actor))
             .await
     }
 

@@ -43,6 +43,7 @@ async fn register_keeps_the_given_display_name() {
             username: "alice".into(),
             password: PASSWORD.into(),
             display_name: Some("Alice Liddell".into()),
+            invite: None,
         })
         .await
         .unwrap();
@@ -62,6 +63,7 @@ async fn registering_a_taken_username_is_409_conflict() {
             username: "alice".into(),
             password: "another password".into(),
             display_name: None,
+            invite: None,
         })
         .await;
 

@@ -53,6 +53,7 @@ impl Cluster {
                 bus_prefix: prefix.clone(),
                 media_dir: Some(media.path().to_path_buf()),
                 rate_limit: false,
+                registration: natter_server::config::Registration::Open,
                 presence_debounce: Duration::from_millis(100),
                 presence_timeout: Duration::from_secs(2),
                 // Long, so that no indicator ends by running out while a test waits for it.
@@ -300,6 +301,48 @@ async fn presence_is_the_clusters_and_a_revocation_closes_sockets_on_every_node(
     until_ephemeral(&mut bob_ws, online(true)).await;
     cluster.stop(0).await;
     until_ephemeral(&mut bob_ws, online(false)).await;
+}
+
+#[tokio::test]
+async fn a_profile_change_and_a_password_change_reach_every_node() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (alice, a) = cluster.user(0, "alice").await;
+    let (bob, _) = cluster.user(1, "bob").await;
+    alice.direct(&bob.me().await.unwrap().id).await.unwrap();
+    let mut bob_ws = bob.connect(None).await.unwrap();
+    let (alice_phone, _) = cluster
+        .anon(1)
+        .login(&natter_client::LoginRequest {
+            username: "alice".into(),
+            password: PASSWORD.into(),
+            device_name: Some("phone".into()),
+        })
+        .await
+        .unwrap();
+    let mut phone_ws = alice_phone.connect(None).await.unwrap();
+
+    // A new display name set through node 0 reaches bob and alice's phone on node 1.
+    alice.update_profile("Alice L.").await.unwrap();
+    for ws in [&mut bob_ws, &mut phone_ws] {
+        let e = until(ws, |d| matches!(d, EventData::UserUpdated(u) if u.id == a)).await;
+        let EventData::UserUpdated(u) = e.event else {
+            unreachable!()
+        };
+        assert_eq!(u.display_name, "Alice L.");
+    }
+
+    // A new password set through node 0 closes the phone's socket on node 1, and its token
+    // stops working on both nodes; the caller's session goes on.
+    alice
+        .change_password(PASSWORD, "a brand new password")
+        .await
+        .unwrap();
+    assert_eq!(closed_code(&mut phone_ws).await, 4001);
+    assert_api_error(alice_phone.me().await, 401, "unauthorized");
+    assert_api_error(cluster.on(0, &alice_phone).me().await, 401, "unauthorized");
+    cluster.on(1, &alice).me().await.unwrap();
 }
 
 #[tokio::test]

@@ -7,12 +7,14 @@ use std::{
 };
 
 use async_trait::async_trait;
-use natter_core::{ConversationId, MediaId, MessageId, Role, SessionId, UserId};
+use natter_core::{
+    ConversationId, MediaId, MessageId, Role, SessionId, UserId, decide::Registration,
+};
 use natter_server::store::{
     Accounts, Backlog, ConversationRow, ConversationView, ConversationViews, Conversations,
-    EventLog, EventRow, MarkKind, MarkTimes, MediaRecords, MediaRow, MemberRow, MessageRow,
-    Messages, NewMessage, Operations, Removed, Sent, SessionRow, StoreError, StoreResult, UserRow,
-    sqlite::SqliteStore,
+    EventLog, EventRow, InviteRow, MarkKind, MarkTimes, MediaRecords, MediaRow, MemberRow,
+    MessageRow, Messages, NewMessage, Operations, Removed, Sent, SessionRow, StoreError,
+    StoreResult, UserRow, sqlite::SqliteStore,
 };
 
 /// The viewer the fan-out reads messages as: no one in particular, so that one rendering
@@ -91,6 +93,48 @@ impl FaultyStore {
 impl Accounts for FaultyStore {
     async fn create_user(&self, user: &UserRow) -> StoreResult<()> {
         self.inner.create_user(user).await
+    }
+
+    async fn register(
+        &self,
+        user: &UserRow,
+        mode: Registration,
+        invite: Option<&str>,
+    ) -> StoreResult<UserRow> {
+        self.inner.register(user, mode, invite).await
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        self.inner.count_users().await
+    }
+
+    async fn set_display_name(&self, user_id: &UserId, name: &str, at: i64) -> StoreResult<()> {
+        self.inner.set_display_name(user_id, name, at).await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &str,
+        keep: &SessionId,
+    ) -> StoreResult<Vec<String>> {
+        self.inner.set_password(user_id, password_hash, keep).await
+    }
+
+    async fn create_invite(&self, invite: &InviteRow) -> StoreResult<()> {
+        self.inner.create_invite(invite).await
+    }
+
+    async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>> {
+        self.inner.invite(code).await
+    }
+
+    async fn invites_of(&self, creator_id: &UserId) -> StoreResult<Vec<InviteRow>> {
+        self.inner.invites_of(creator_id).await
+    }
+
+    async fn delete_invite(&self, code: &str, actor: &UserId) -> StoreResult<()> {
+        self.inner.delete_invite(code, actor).await
     }
 
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRow>> {

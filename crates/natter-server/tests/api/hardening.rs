@@ -15,6 +15,7 @@ fn register(name: &str) -> RegisterRequest {
         username: name.into(),
         password: PASSWORD.into(),
         display_name: None,
+        invite: None,
     }
 }
 

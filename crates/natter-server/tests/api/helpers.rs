@@ -93,13 +93,15 @@ pub async fn spawn_app_on_faulty_store() -> (TestApp, Arc<FaultyStore>) {
     (app, store)
 }
 
-/// The default configuration on a temporary data directory, rate limits off.
+/// The default configuration on a temporary data directory, rate limits off, and registration
+/// open, so that tests register whom they need (the tests of the registration modes set theirs).
 fn test_config() -> (TempDir, Config) {
     let data = tempfile::tempdir().expect("a temporary directory");
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.path().to_path_buf(),
         rate_limit: false,
+        registration: natter_server::config::Registration::Open,
         ..Config::default()
     };
     (data, config)
@@ -138,6 +140,26 @@ impl TestApp {
     /// The server's data directory (its database, and media under `media/` by default).
     pub fn data_dir(&self) -> &std::path::Path {
         self._data.path()
+    }
+
+    /// A second handle on the server's database, for what a test must arrange that the API
+    /// cannot (an invite that has already expired). Dropped before the server stops.
+    pub async fn store(&self) -> Arc<dyn natter_server::store::Store> {
+        match &self.database_url {
+            Some(url) if url.starts_with("postgres") => Arc::new(
+                natter_server::store::postgres::PgStore::open(url)
+                    .await
+                    .expect("the database opens"),
+            ),
+            _ => Arc::new(
+                natter_server::store::sqlite::SqliteStore::open(&format!(
+                    "sqlite://{}",
+                    self.data_dir().join("natter.db").display()
+                ))
+                .await
+                .expect("the database opens"),
+            ),
+        }
     }
 
     /// Stops the server gracefully; it must shut down without an error.

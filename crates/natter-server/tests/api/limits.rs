@@ -15,6 +15,7 @@ async fn register(
         username: username.into(),
         password: password.into(),
         display_name: display_name.map(Into::into),
+        invite: None,
     })
     .await
 }

@@ -5,6 +5,7 @@
 //! cores). The assertions are API.md's: statuses, error codes and field values.
 
 mod accounts;
+mod accounts_modes;
 mod authz_matrix;
 mod bus_nats;
 mod cluster;

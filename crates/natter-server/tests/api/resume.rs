@@ -60,6 +60,7 @@ fn kind(e: &EventData) -> &'static str {
         EventData::ConversationUpdated(_) => "conversation_updated",
         EventData::ConversationRemoved(_) => "conversation_removed",
         EventData::ConversationStatus(_) => "conversation_status",
+        EventData::UserUpdated(_) => "user_updated",
     }
 }
 

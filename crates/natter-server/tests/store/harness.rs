@@ -59,6 +59,8 @@ pub fn user_row(username: &str) -> UserRow {
         password_hash: format!("hash-of-{username}"),
         created_at: T0,
         last_seen_at: None,
+        admin: false,
+        deleted: false,
     }
 }
 

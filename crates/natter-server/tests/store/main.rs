@@ -54,6 +54,15 @@ macro_rules! conformance_suite {
                 contacts_of_lists_each_user_sharing_a_conversation_once,
                 contacts_among_keeps_the_ids_sharing_a_conversation,
             }
+            registration {
+                the_first_registration_makes_an_admin_whatever_the_mode,
+                concurrent_first_registrations_make_exactly_one_admin,
+                an_invite_admits_as_many_as_its_uses_even_concurrently,
+                expired_and_revoked_invites_admit_no_one,
+                an_invite_is_revoked_by_its_creator_or_an_admin_only,
+                a_password_change_deletes_every_other_session_of_the_user,
+                a_display_name_change_logs_user_updated_for_the_user_and_its_contacts,
+            }
             sessions {
                 sessions_are_found_by_token_hash_and_listed_per_user,
                 touching_a_session_moves_its_last_activity,

@@ -73,6 +73,8 @@ impl Target {
                 "127.0.0.1:0",
                 "--rate-limit",
                 "off",
+                "--registration",
+                "open",
                 "--data-dir",
             ])
             .arg(dir.path())

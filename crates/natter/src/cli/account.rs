@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use natter_client::{LoginRequest, RegisterRequest};
+use natter_client::{CreateInviteRequest, LoginRequest, RegisterRequest};
 
 use super::{
     Common,
@@ -16,6 +16,7 @@ pub async fn register(
     common: &Common,
     username: &str,
     display_name: Option<String>,
+    invite: Option<String>,
 ) -> Result<(), Failure> {
     let password = read_password()?;
     let user = common
@@ -24,6 +25,7 @@ pub async fn register(
             username: username.into(),
             password,
             display_name,
+            invite,
         })
         .await
         .map_err(|e| common.sdk(e))?;
@@ -82,6 +84,35 @@ pub async fn login(common: &Common, username: &str, device_name: &str) -> Result
         print_json(&resp.user);
     } else {
         println!("logged in to {} as {}", common.server(), resp.user.username);
+    }
+    Ok(())
+}
+
+/// `natter invite`: as the logged-in user.
+pub async fn invite(
+    common: &Common,
+    uses: i64,
+    expires: std::time::Duration,
+) -> Result<(), Failure> {
+    let (client, _) = common.logged_in()?;
+    let invite = client
+        .create_invite(&CreateInviteRequest {
+            uses: Some(uses),
+            expires_in_s: Some(i64::try_from(expires.as_secs()).unwrap_or(i64::MAX)),
+        })
+        .await
+        .map_err(|e| common.sdk(e))?;
+    if common.json {
+        print_json(&invite);
+    } else {
+        println!("{}", invite.code);
+        println!("{}/#/invite/{}", common.server(), invite.code);
+        println!(
+            "{} use{} left, until {}",
+            invite.uses_left,
+            if invite.uses_left == 1 { "" } else { "s" },
+            invite.expires_at
+        );
     }
     Ok(())
 }

@@ -64,6 +64,20 @@ pub enum Command {
         /// The name shown to others [default: the username].
         #[arg(long)]
         display_name: Option<String>,
+        /// An invite code (needed when the server registers by invite only).
+        #[arg(long)]
+        invite: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Create an invite and print its code and a link to register with it.
+    Invite {
+        /// How many people may register with it (1-1000).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=1000))]
+        uses: i64,
+        /// How long it stays valid, such as 7d or 12h (1m to 90d).
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        expires: std::time::Duration,
         #[command(flatten)]
         common: Common,
     },
@@ -158,8 +172,14 @@ pub async fn run(command: Command) -> i32 {
         Command::Register {
             username,
             display_name,
+            invite,
             common,
-        } => account::register(&common, &username, display_name).await,
+        } => account::register(&common, &username, display_name, invite).await,
+        Command::Invite {
+            uses,
+            expires,
+            common,
+        } => account::invite(&common, uses, expires).await,
         Command::Login {
             username,
             device_name,

@@ -48,6 +48,10 @@ pub fn serve_with(data_dir: &Path, listen: &str, log: Option<&str>, more: &[&str
         .env_remove("NATTER_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // The tests register several users freely, unless one asks for another mode.
+    if !more.contains(&"--registration") {
+        command.args(["--registration", "open"]);
+    }
     if let Some(log) = log {
         command.env("NATTER_LOG", log);
     }

@@ -5,8 +5,8 @@ use natter_core::{ConversationKind, MessageKind, Role, receipts::Marks};
 use sqlx::{PgConnection, Row, postgres::PgRow};
 
 use crate::store::{
-    ConversationRow, ConversationView, EventKind, EventRow, MediaRow, MemberRow, MessageRow,
-    SessionRow, StoreResult, UserRow,
+    ConversationRow, ConversationView, EventKind, EventRow, InviteRow, MediaRow, MemberRow,
+    MessageRow, SessionRow, StoreResult, UserRow,
 };
 
 // ---- row decoding ----
@@ -23,6 +23,18 @@ pub(super) fn user_row(r: &PgRow) -> sqlx::Result<UserRow> {
         password_hash: r.try_get("password_hash")?,
         created_at: r.try_get("created_at")?,
         last_seen_at: r.try_get("last_seen_at")?,
+        admin: r.try_get("admin")?,
+        deleted: r.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+    })
+}
+
+pub(super) fn invite_row(r: &PgRow) -> sqlx::Result<InviteRow> {
+    Ok(InviteRow {
+        code: r.try_get("code")?,
+        creator_id: r.try_get("creator_id")?,
+        uses_left: r.try_get("uses_left")?,
+        expires_at: r.try_get("expires_at")?,
+        created_at: r.try_get("created_at")?,
     })
 }
 

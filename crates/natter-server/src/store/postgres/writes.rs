@@ -12,8 +12,8 @@ use sqlx::Row;
 
 use super::rows::{member_row, message_row};
 use crate::store::{
-    MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent, SessionRow, StoreError,
-    UserRow, payload,
+    InviteRow, MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent, SessionRow,
+    StoreError, UserRow, payload,
 };
 
 use super::tx::{Fail, Queued, Wtx, is_foreign_key_violation, is_unique_violation};
@@ -392,6 +392,13 @@ async fn apply_change(tx: &mut Wtx, c: &Change) -> Res<()> {
             .execute(tx.c())
             .await?;
         }
+        Change::SetDisplayName { user_id, name } => {
+            sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(user_id)
+                .execute(tx.c())
+                .await?;
+        }
         Change::SetWatermarks {
             conversation_id,
             watermarks,
@@ -673,13 +680,15 @@ pub(super) async fn hide(tx: &mut Wtx, user_id: &str, message_id: &str, at: i64)
 
 pub(super) async fn create_user(tx: &mut Wtx, user: &UserRow) -> Res<()> {
     let r = sqlx::query(
-        "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO users (id, username, display_name, password_hash, created_at, admin) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&user.id)
     .bind(&user.username)
     .bind(&user.display_name)
     .bind(&user.password_hash)
     .bind(user.created_at)
+    .bind(user.admin)
     .execute(tx.c())
     .await;
     match r {
@@ -687,6 +696,127 @@ pub(super) async fn create_user(tx: &mut Wtx, user: &UserRow) -> Res<()> {
         Err(e) if is_unique_violation(&e) => Err(Rule::conflict("that username is taken").into()),
         Err(e) => Err(e.into()),
     }
+}
+
+pub(super) async fn register(
+    tx: &mut Wtx,
+    user: &UserRow,
+    mode: decide::Registration,
+    code: Option<&str>,
+) -> Res<UserRow> {
+    // Registrations take turns: the lock conflicts with itself (and with no reader), so the
+    // count and the invite read here stay true until this transaction commits: two first
+    // registrations cannot both see no user, nor two registrations both take an invite's last
+    // use. Registrations are rare and already wait for Argon2; the wait is short.
+    sqlx::query("LOCK TABLE invites IN SHARE ROW EXCLUSIVE MODE")
+        .execute(tx.c())
+        .await?;
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(tx.c())
+        .await?;
+    let invite = match code {
+        Some(code) => sqlx::query("SELECT uses_left, expires_at FROM invites WHERE code = $1")
+            .bind(code)
+            .fetch_optional(tx.c())
+            .await?
+            .map(|r| -> sqlx::Result<decide::Invite> {
+                Ok(decide::Invite {
+                    uses_left: r.try_get("uses_left")?,
+                    expires_at: r.try_get("expires_at")?,
+                })
+            })
+            .transpose()?,
+        None => None,
+    };
+    let admission = decide::admit(mode, users, invite, user.created_at)?;
+    let user = UserRow {
+        admin: admission.admin,
+        ..user.clone()
+    };
+    create_user(tx, &user).await?;
+    if admission.use_invite
+        && let Some(code) = code
+    {
+        sqlx::query("UPDATE invites SET uses_left = uses_left - 1 WHERE code = $1")
+            .bind(code)
+            .execute(tx.c())
+            .await?;
+    }
+    Ok(user)
+}
+
+pub(super) async fn set_display_name(tx: &mut Wtx, user_id: &str, name: &str, at: i64) -> Res<()> {
+    let contacts: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT other.user_id FROM members mine \
+         JOIN members other ON other.conversation_id = mine.conversation_id \
+         WHERE mine.user_id = $1 AND other.user_id <> $1 ORDER BY other.user_id",
+    )
+    .bind(user_id)
+    .fetch_all(tx.c())
+    .await?;
+    decided(
+        tx,
+        Ok(decide::set_display_name(user_id, name, &contacts, at)),
+    )
+    .await
+}
+
+pub(super) async fn set_password(
+    tx: &mut Wtx,
+    user_id: &str,
+    hash: &str,
+    keep: &str,
+) -> Res<Vec<String>> {
+    let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user_id)
+        .execute(tx.c())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Rule::not_found("user").into());
+    }
+    Ok(
+        sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING id")
+            .bind(user_id)
+            .bind(keep)
+            .fetch_all(tx.c())
+            .await?,
+    )
+}
+
+pub(super) async fn create_invite(tx: &mut Wtx, i: &InviteRow) -> Res<()> {
+    sqlx::query(
+        "INSERT INTO invites (code, creator_id, uses_left, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&i.code)
+    .bind(&i.creator_id)
+    .bind(i.uses_left)
+    .bind(i.expires_at)
+    .bind(i.created_at)
+    .execute(tx.c())
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn delete_invite(tx: &mut Wtx, code: &str, actor: &str) -> Res<()> {
+    let creator: Option<String> =
+        sqlx::query_scalar("SELECT creator_id FROM invites WHERE code = $1 FOR UPDATE")
+            .bind(code)
+            .fetch_optional(tx.c())
+            .await?;
+    let creator = creator.ok_or_else(|| Rule::not_found("invite"))?;
+    let admin: bool = sqlx::query_scalar("SELECT admin FROM users WHERE id = $1")
+        .bind(actor)
+        .fetch_optional(tx.c())
+        .await?
+        .unwrap_or(false);
+    decide::may_revoke_invite(&creator, actor, admin)?;
+    sqlx::query("DELETE FROM invites WHERE code = $1")
+        .bind(code)
+        .execute(tx.c())
+        .await?;
+    Ok(())
 }
 
 pub(super) async fn set_last_seen(tx: &mut Wtx, user_id: &str, at: i64) -> Res<()> {

@@ -12,8 +12,8 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::writer::Tx;
 
 use crate::store::{
-    EventKind, EventRow, MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent,
-    SessionRow, StoreError, StoreResult, UserRow, payload,
+    EventKind, EventRow, InviteRow, MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed,
+    Sent, SessionRow, StoreError, StoreResult, UserRow, payload,
 };
 
 type Sql<T> = rusqlite::Result<T>;
@@ -397,6 +397,10 @@ fn apply_change(conn: &Tx, c: &Change) -> Sql<()> {
             )?
             .execute([user_id, message_id])?;
         }
+        Change::SetDisplayName { user_id, name } => {
+            conn.prepare_cached("UPDATE users SET display_name = ? WHERE id = ?")?
+                .execute([name, user_id])?;
+        }
         Change::SetWatermarks {
             conversation_id,
             watermarks,
@@ -691,14 +695,16 @@ pub(super) fn hide(conn: &Tx, user_id: &str, message_id: &str, at: i64) -> Store
 pub(super) fn create_user(conn: &Tx, user: &UserRow) -> StoreResult<()> {
     let res = conn
         .prepare_cached(
-            "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO users (id, username, display_name, password_hash, created_at, admin) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )?
         .execute(params![
             user.id,
             user.username,
             user.display_name,
             user.password_hash,
-            user.created_at
+            user.created_at,
+            user.admin
         ]);
     match res {
         Ok(_) => Ok(()),
@@ -710,6 +716,107 @@ pub(super) fn create_user(conn: &Tx, user: &UserRow) -> StoreResult<()> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// On the single writer, so the count and the invite cannot change before the user is stored.
+pub(super) fn register(
+    conn: &Tx,
+    user: &UserRow,
+    mode: decide::Registration,
+    code: Option<&str>,
+) -> StoreResult<UserRow> {
+    let users: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM users")?
+        .query_row([], |r| r.get(0))?;
+    let invite = match code {
+        Some(code) => conn
+            .prepare_cached("SELECT uses_left, expires_at FROM invites WHERE code = ?")?
+            .query_row([code], |r| {
+                Ok(decide::Invite {
+                    uses_left: r.get(0)?,
+                    expires_at: r.get(1)?,
+                })
+            })
+            .optional()?,
+        None => None,
+    };
+    let admission = decide::admit(mode, users, invite, user.created_at)?;
+    let user = UserRow {
+        admin: admission.admin,
+        ..user.clone()
+    };
+    create_user(conn, &user)?;
+    if admission.use_invite
+        && let Some(code) = code
+    {
+        conn.prepare_cached("UPDATE invites SET uses_left = uses_left - 1 WHERE code = ?")?
+            .execute([code])?;
+    }
+    Ok(user)
+}
+
+pub(super) fn set_display_name(conn: &Tx, user_id: &str, name: &str, at: i64) -> StoreResult<()> {
+    decided(conn, |conn| {
+        let contacts: Vec<String> = conn
+            .prepare_cached(
+                "SELECT DISTINCT other.user_id FROM members mine \
+                 JOIN members other ON other.conversation_id = mine.conversation_id \
+                 WHERE mine.user_id = ?1 AND other.user_id <> ?1 ORDER BY other.user_id",
+            )?
+            .query_map([user_id], |r| r.get(0))?
+            .collect::<Sql<_>>()?;
+        Ok(decide::set_display_name(user_id, name, &contacts, at))
+    })
+}
+
+pub(super) fn set_password(
+    conn: &Tx,
+    user_id: &str,
+    hash: &str,
+    keep: &str,
+) -> StoreResult<Vec<String>> {
+    let n = conn
+        .prepare_cached("UPDATE users SET password_hash = ? WHERE id = ?")?
+        .execute([hash, user_id])?;
+    if n == 0 {
+        return Err(Rule::not_found("user").into());
+    }
+    Ok(conn
+        .prepare_cached("DELETE FROM sessions WHERE user_id = ? AND id <> ? RETURNING id")?
+        .query_map([user_id, keep], |r| r.get(0))?
+        .collect::<Sql<_>>()?)
+}
+
+pub(super) fn create_invite(conn: &Tx, i: &InviteRow) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO invites (code, creator_id, uses_left, expires_at, created_at) \
+         VALUES (?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        i.code,
+        i.creator_id,
+        i.uses_left,
+        i.expires_at,
+        i.created_at
+    ])?;
+    Ok(())
+}
+
+pub(super) fn delete_invite(conn: &Tx, code: &str, actor: &str) -> StoreResult<()> {
+    let creator: Option<String> = conn
+        .prepare_cached("SELECT creator_id FROM invites WHERE code = ?")?
+        .query_row([code], |r| r.get(0))
+        .optional()?;
+    let creator = creator.ok_or_else(|| Rule::not_found("invite"))?;
+    let admin: bool = conn
+        .prepare_cached("SELECT admin FROM users WHERE id = ?")?
+        .query_row([actor], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false);
+    decide::may_revoke_invite(&creator, actor, admin)?;
+    conn.prepare_cached("DELETE FROM invites WHERE code = ?")?
+        .execute([code])?;
+    Ok(())
 }
 
 pub(super) fn set_last_seen(conn: &Tx, user_id: &str, at: i64) -> StoreResult<()> {

@@ -10,6 +10,7 @@ pub mod history;
 pub mod marks;
 pub mod media;
 pub mod operations;
+pub mod registration;
 pub mod sending;
 pub mod sessions;
 pub mod users;

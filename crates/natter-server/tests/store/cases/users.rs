@@ -19,6 +19,8 @@ pub async fn creates_and_fetches_users_by_id_and_username(store: Arc<dyn Store>)
         password_hash: "$argon2id$v=19$stand-in".into(),
         created_at: T0 + 5,
         last_seen_at: None,
+        admin: false,
+        deleted: false,
     };
     store.create_user(&alice).await.unwrap();
     store.create_user(&user_row("bob")).await.unwrap();
