@@ -74,11 +74,16 @@ export class Server {
     this.dataDir = mkdtempSync(path.join(tmpdir(), 'natter-browser-'));
   }
 
-  static async start() {
+  /** @param {{registration?: string}} [options] the registration mode (default `open`) */
+  static async start(options = {}) {
     const server = new Server();
+    server.registration = options.registration ?? 'open';
     await server.#spawn('127.0.0.1:0');
     return server;
   }
+
+  /** `--registration`: `open` unless a test asks for another mode. */
+  registration = 'open';
 
   #record(line) {
     this.log.push(line);
@@ -92,8 +97,9 @@ export class Server {
       Object.entries(process.env).filter(([k]) => !k.startsWith('NATTER_') || k === 'NATTER_LOG'),
     );
     const args = ['serve', '--listen', listen, '--data-dir', this.dataDir, '--rate-limit', 'off'];
-    // Anyone may register (the tests create several accounts), where the server has the setting.
-    if (serveFlags().includes('--registration')) args.push('--registration', 'open');
+    // Anyone may register (the tests create several accounts) unless a test asks otherwise,
+    // where the server has the setting.
+    if (serveFlags().includes('--registration')) args.push('--registration', this.registration);
     const child = spawn(NATTER_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     createInterface({ input: /** @type {any} */ (child.stderr) }).on('line', (l) => this.#record(l));
@@ -221,12 +227,14 @@ export class World {
   /** Console errors matching one of these are expected (e.g. while the server is down). */
   allowed = /** @type {RegExp[]} */ ([]);
 
-  constructor(name) {
+  /** @param {string} name @param {{registration?: string}} [serverOptions] */
+  constructor(name, serverOptions = {}) {
     this.name = name;
+    this.serverOptions = serverOptions;
   }
 
   async start() {
-    this.server = await Server.start();
+    this.server = await Server.start(this.serverOptions);
     this.browser = await launchBrowser();
     return this;
   }
@@ -333,11 +341,11 @@ function labelOf(page) {
  * on failure, writes screenshots and prints the server's log.
  * @param {string} name
  * @param {(w: World) => Promise<void>} fn
- * @param {{timeout?: number}} [options]
+ * @param {{timeout?: number, registration?: string}} [options] `registration`: the server's mode (default `open`)
  */
 export function browserTest(name, fn, options = {}) {
   test(name, { timeout: options.timeout ?? 60_000 }, async () => {
-    const w = new World(name);
+    const w = new World(name, { registration: options.registration });
     try {
       await w.start();
       await fn(w);
@@ -496,6 +504,7 @@ export function signInForm(page) {
     username: page.getByLabel('Username', { exact: true }),
     password: page.getByLabel('Password', { exact: true }),
     displayName: page.getByLabel('Display name (optional)', { exact: true }),
+    invite: page.getByLabel('Invite code (to create an account)', { exact: true }),
     logIn: button(page, 'Log in'),
     createAccount: button(page, 'Create account'),
     alert: page.getByRole('alert'),

@@ -34,11 +34,15 @@ export async function login(username, password) {
   startSession();
 }
 
-/** Register, then log in. @param {string} username @param {string} password @param {string} displayName */
-export async function register(username, password, displayName) {
-  /** @type {{username: string, password: string, display_name?: string}} */
+/**
+ * Register (with an invite code, if given), then log in.
+ * @param {string} username @param {string} password @param {string} displayName @param {string} [invite]
+ */
+export async function register(username, password, displayName, invite = '') {
+  /** @type {{username: string, password: string, display_name?: string, invite?: string}} */
   const body = { username, password };
   if (displayName.trim()) body.display_name = displayName.trim();
+  if (invite) body.invite = invite;
   await api.request('POST', '/users', body, { auth: false });
   await login(username, password);
 }
