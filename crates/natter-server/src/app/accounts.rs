@@ -384,11 +384,14 @@ impl App {
         self.user(caller, &caller.user_id).await
     }
 
-    /// `PUT /users/me/password`: every other session of the caller is revoked.
+    /// `PUT /users/me/password` from the client address `from`: every other session of the
+    /// caller is revoked. Wrong current passwords count with failed logins (same username,
+    /// same address), so a stolen token cannot guess the password faster than a login can.
     pub async fn change_password(
         &self,
         caller: &Caller,
         req: wire::ChangePasswordRequest,
+        from: IpAddr,
     ) -> AppResult<()> {
         validate::password(&req.new_password, self.limits())?;
         let user = self
@@ -396,12 +399,21 @@ impl App {
             .user_by_id(caller.user_id())
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
+        if self.config().rate_limit
+            && let Some(wait) = self.inner.sessions.login_wait(&user.username, from)
+        {
+            return Err(AppError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
         if !self
             .verify_password(req.current_password, user.password_hash)
             .await?
         {
+            self.inner.sessions.login_failed(&user.username, from);
             return Err(natter_core::Error::forbidden("wrong current password").into());
         }
+        self.inner.sessions.login_succeeded(&user.username, from);
         let hash = self.hash_password(req.new_password).await?;
         let revoked = self
             .store()

@@ -167,14 +167,16 @@ pub async fn update_profile(
         (status = 204, description = "Changed"),
         (status = 400, description = "`invalid_request`: the new password is too short or too long", body = wire::ErrorBody),
         (status = 403, description = "`forbidden`: the current password is wrong", body = wire::ErrorBody),
+        (status = 429, description = "`rate_limited`: too many wrong passwords (counted with failed logins); see `Retry-After`", body = wire::ErrorBody),
     ),
 )]
 pub async fn change_password(
     State(app): State<App>,
     caller: Caller,
+    ClientAddr(from): ClientAddr,
     Json(req): Json<wire::ChangePasswordRequest>,
 ) -> Result<StatusCode> {
-    app.change_password(&caller, req).await?;
+    app.change_password(&caller, req, from).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -420,6 +420,55 @@ async fn failed_logins_slow_down_for_that_username() {
 }
 
 #[tokio::test]
+async fn wrong_current_passwords_count_with_failed_logins() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit = true;
+        c.auth_per_minute = 1000;
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    // Five wrong current passwords are answered 403 each...
+    for _ in 0..5 {
+        let e = alice
+            .change_password("wrong password", "a brand new password")
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(403));
+    }
+    // ...then a sixth must wait, even with the right one, and so must a login from here.
+    let e = alice
+        .change_password(PASSWORD, "a brand new password")
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(429));
+    assert_eq!(e.code(), Some("rate_limited"));
+    let e = app
+        .anon()
+        .login(&natter_client::LoginRequest {
+            username: "alice".into(),
+            password: PASSWORD.into(),
+            device_name: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(429));
+    // After the wait (one second), the right password changes it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    alice
+        .change_password(PASSWORD, "a brand new password")
+        .await
+        .unwrap();
+    app.anon()
+        .login(&natter_client::LoginRequest {
+            username: "alice".into(),
+            password: "a brand new password".into(),
+            device_name: None,
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn websocket_frames_that_act_count_against_the_write_limit() {
     let app = spawn_app_with(|c| {
         c.rate_limit = true;
