@@ -11,6 +11,7 @@
 //! `&ConversationId`, ...), so that passing one kind of id where another is expected does not
 //! compile. Lists of ids stay `&[String]`.
 
+pub(crate) mod marks;
 pub mod payload;
 pub mod postgres;
 mod sql_errors;

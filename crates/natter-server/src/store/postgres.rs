@@ -56,7 +56,7 @@ pub struct PgStore {
     pause_armed: AtomicBool,
     pause: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
     /// Marks waiting together, coalesced (as the SQLite adapter coalesces them).
-    marks: Arc<super::sqlite::marks::Coalescer>,
+    marks: Arc<super::marks::Coalescer>,
 }
 
 /// Test only: a write transaction paused before its COMMIT. `reached` fires once it has taken
@@ -800,10 +800,10 @@ impl Messages for PgStore {
             kind == MarkKind::Read,
         );
         let pending = match self.marks.join(&key, seq, at) {
-            super::sqlite::marks::Turn::Follow(done) => {
-                return super::sqlite::marks::follow(done).await;
+            super::marks::Turn::Follow(done) => {
+                return super::marks::follow(done).await;
             }
-            super::sqlite::marks::Turn::Lead(p) => p,
+            super::marks::Turn::Lead(p) => p,
         };
         let answer = write_tx!(self, |tx| {
             let (seq, at) = self.marks.start(&key, &pending);

@@ -370,7 +370,6 @@ macro_rules! select_messages {
     };
 }
 
-pub(super) mod marks;
 mod writer;
 mod writes;
 

@@ -1,6 +1,7 @@
-//! Marks that wait together coalesce: while one member's mark of one conversation and kind is
-//! queued for the writer, later marks of the same key only raise its seq and share its answer.
-//! A burst of marks so costs one move, one event and one fsync, to the highest seq asked.
+//! Marks that wait together coalesce, on either adapter: while one member's mark of one
+//! conversation and kind is queued for its write, later marks of the same key only raise its
+//! seq and share its answer. A burst of marks so costs one move, one event and one commit, to
+//! the highest seq asked.
 
 use std::{
     collections::HashMap,
