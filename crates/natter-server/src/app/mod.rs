@@ -2,6 +2,7 @@
 //! Handlers translate the wire to these calls and back; storage sits behind the `Store` port.
 
 mod accounts;
+mod blocks;
 mod compose;
 mod conversations;
 mod events;

@@ -47,6 +47,11 @@ pub fn router(app: App) -> Router {
             get(accounts::me).patch(accounts::update_profile),
         )
         .route("/users/me/password", put(accounts::change_password))
+        .route("/users/me/blocks", get(accounts::blocks))
+        .route(
+            "/users/me/blocks/{user_id}",
+            put(accounts::block).delete(accounts::unblock),
+        )
         .route(
             "/invites",
             post(accounts::create_invite).get(accounts::invites),

@@ -7,6 +7,7 @@
 mod accounts;
 mod accounts_modes;
 mod authz_matrix;
+mod blocks;
 mod bus_nats;
 mod cluster;
 mod conversations;
