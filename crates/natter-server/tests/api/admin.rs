@@ -524,6 +524,14 @@ async fn a_deleted_account_leaves_its_groups_and_its_name_behind() {
             .users
             .is_empty()
     );
+    // No one writes to a deleted account: its direct conversation takes no more messages, and
+    // none can be opened with it.
+    assert_api_error(
+        bob.send_text(&direct.id, "are you there?").await,
+        403,
+        "forbidden",
+    );
+    assert_api_error(carol.direct(&alice_user.id).await, 403, "forbidden");
 }
 
 #[tokio::test]
