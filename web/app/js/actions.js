@@ -519,8 +519,26 @@ export async function deleteAccount(password) {
 
 // ---- blocking ------------------------------------------------------------------------------
 
+/** @type {Promise<Set<string>>|null} */
+let serverPaths = null;
+
+/**
+ * Whether the server has an endpoint (by its OpenAPI description, fetched once): newer
+ * features are used only where they exist, so that no request fails on an older server.
+ * @param {string} path e.g. "/api/v1/users/me/blocks"
+ */
+async function serverHas(path) {
+  serverPaths ??= api.get('/openapi.json').then(
+    (doc) => new Set(Object.keys(doc?.paths ?? {})),
+    () => { serverPaths = null; return new Set(); });
+  return (await serverPaths).has(path);
+}
+
 /** The users the signed-in user blocked (servers without blocking: none). */
 export async function loadBlocks() {
+  state.canBlock = await serverHas('/api/v1/users/me/blocks');
+  notify();
+  if (!state.canBlock) return;
   try {
     const res = await api.get('/users/me/blocks');
     state.blocked = new Set(res.users.map((/** @type {User} */ u) => u.id));

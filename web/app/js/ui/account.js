@@ -106,9 +106,9 @@ function BlockedList() {
   const [unsupported, setUnsupported] = useState(false);
   const { error, busy, run } = useAction();
   useEffect(() => {
-    actions.listBlocks().then(setUsers, () => setUnsupported(true));
-  }, []);
-  if (unsupported) return null;
+    if (state.canBlock) actions.listBlocks().then(setUsers, () => setUnsupported(true));
+  }, [state.canBlock]);
+  if (unsupported || !state.canBlock) return null;
   // Blocked elsewhere (a profile) while this is open: the list follows the store.
   const shown = users?.filter((u) => state.blocked.has(u.id));
   return html`

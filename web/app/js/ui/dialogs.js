@@ -180,7 +180,7 @@ export function UserProfileDialog({ userId, onClose }) {
           ${u?.admin && html` <span class="tag">admin</span>`}${blocked && html` <span class="tag" data-testid="blocked-tag">blocked</span>`}<br />
           <span class="muted small">${u?.deleted ? 'This account was deleted.' : u?.online ? 'online' : lastSeen(u?.last_seen_at ?? null)}</span>
         </span></p>
-      ${!self && !u?.deleted && html`
+      ${!self && !u?.deleted && (state.canBlock || blocked) && html`
         <p class="muted small">${blocked
           ? 'You blocked this person: they cannot message you or see when you are online.'
           : 'Blocking stops their messages to you and hides your presence and typing from them.'}</p>
