@@ -127,7 +127,11 @@ browserTest('deleting the account asks for the password, signs out, and the othe
   await expectVisible(signInForm(ann).alert);
   await assert.rejects(server.api('POST', '/sessions', null, { username: 'ann', password: PASSWORD }), /401/);
 
-  // Bob: the chat stays, with Ann's messages, under "Deleted account"; sending there is not offered.
+  // Bob, live: the chat's title becomes "Deleted account", with Ann's messages still there;
+  // sending there is not offered. The same after a reload.
+  await expectVisible(heading(bob, 'Deleted account'));
+  await expectVisible(message(bob, 'Hello Bob, it is Ann.'));
+  await expectText(bob.getByTestId('composer-note'), 'This account was deleted');
   await bob.reload();
   await openConversation(bob, 'Deleted account');
   await expectVisible(message(bob, 'Hello Bob, it is Ann.'));
