@@ -328,6 +328,66 @@ impl Client {
         .await
     }
 
+    /// `DELETE /api/v1/users/me`: deletes the caller's account for good.
+    pub async fn delete_account(&self, password: &str) -> Result<()> {
+        let body = wire::DeleteAccountRequest {
+            password: password.into(),
+        };
+        self.call_empty(self.request(Method::DELETE, "/api/v1/users/me").json(&body))
+            .await
+    }
+
+    /// `GET /api/v1/admin/users?query=&limit=&before=`
+    pub async fn admin_users(
+        &self,
+        query: Option<&str>,
+        limit: Option<i64>,
+        before: Option<&str>,
+    ) -> Result<wire::UserList> {
+        let mut q: Vec<(&str, String)> = Vec::new();
+        if let Some(v) = query {
+            q.push(("query", v.into()));
+        }
+        if let Some(v) = limit {
+            q.push(("limit", v.to_string()));
+        }
+        if let Some(v) = before {
+            q.push(("before", v.into()));
+        }
+        Ok(self
+            .call(self.request(Method::GET, "/api/v1/admin/users").query(&q))
+            .await?
+            .0)
+    }
+
+    /// `POST /api/v1/admin/users`
+    pub async fn admin_create_user(
+        &self,
+        req: &wire::AdminCreateUserRequest,
+    ) -> Result<wire::User> {
+        Ok(self
+            .send_json(Method::POST, "/api/v1/admin/users", req)
+            .await?
+            .0)
+    }
+
+    /// `PATCH /api/v1/admin/users/{id}`
+    pub async fn admin_update_user(
+        &self,
+        id: &str,
+        req: &wire::AdminUpdateUserRequest,
+    ) -> Result<wire::User> {
+        Ok(self
+            .send_json(Method::PATCH, &format!("/api/v1/admin/users/{id}"), req)
+            .await?
+            .0)
+    }
+
+    /// `GET /api/v1/admin/stats`
+    pub async fn admin_stats(&self) -> Result<wire::AdminStats> {
+        self.get("/api/v1/admin/stats").await
+    }
+
     /// `POST /api/v1/invites`
     pub async fn create_invite(&self, req: &wire::CreateInviteRequest) -> Result<wire::Invite> {
         Ok(self

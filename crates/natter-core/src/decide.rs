@@ -81,7 +81,9 @@ pub enum Change {
         user_id: String,
     },
     /// The conversation and everything in it go.
-    DeleteConversation { conversation_id: String },
+    DeleteConversation {
+        conversation_id: String,
+    },
     SetRole {
         conversation_id: String,
         user_id: String,
@@ -92,7 +94,10 @@ pub enum Change {
         name: String,
     },
     /// The message is stored at `seq`, which becomes the conversation's last seq.
-    InsertMessage { message: NewMessage, seq: i64 },
+    InsertMessage {
+        message: NewMessage,
+        seq: i64,
+    },
     SetMarks {
         conversation_id: String,
         user_id: String,
@@ -112,15 +117,47 @@ pub enum Change {
         at: i64,
     },
     /// Deleted for everyone: the text and media reference erased, the tombstone kept.
-    EraseMessage { message_id: String, at: i64 },
+    EraseMessage {
+        message_id: String,
+        at: i64,
+    },
     /// Deleted for one user only.
-    HideMessage { user_id: String, message_id: String },
+    HideMessage {
+        user_id: String,
+        message_id: String,
+    },
     SetWatermarks {
         conversation_id: String,
         watermarks: Watermarks,
     },
     /// A user's display name changes.
-    SetDisplayName { user_id: String, name: String },
+    SetDisplayName {
+        user_id: String,
+        name: String,
+    },
+    SetAdmin {
+        user_id: String,
+        admin: bool,
+    },
+    /// A disabled account cannot log in.
+    SetDisabled {
+        user_id: String,
+        disabled: bool,
+    },
+    SetPasswordHash {
+        user_id: String,
+        hash: String,
+    },
+    /// Every session of the user goes (the adapter reads their ids first, to close them).
+    DeleteSessions {
+        user_id: String,
+    },
+    /// The account is deleted: its name kept reserved, its display name [`DELETED_NAME`], its
+    /// password hash, admin flag and invites gone.
+    EraseAccount {
+        user_id: String,
+        at: i64,
+    },
 }
 
 /// What a durable event says. Messages and conversations are referred to, not copied: a replay
@@ -797,6 +834,147 @@ pub fn set_display_name(user_id: &str, name: &str, contacts: &[String], at: i64)
     d
 }
 
+/// What the account decisions need of a stored user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account<'a> {
+    pub id: &'a str,
+    pub admin: bool,
+    pub disabled: bool,
+    pub deleted: bool,
+}
+
+/// Who manages an account: an admin through the API, or the server's operator from the shell
+/// (on the server's data, for recovery), whom no rule of the API binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Manager<'a> {
+    Admin(Account<'a>),
+    Operator,
+}
+
+/// What an admin changes of an account (`PATCH /admin/users/{id}`); `None` leaves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountUpdate {
+    pub disabled: Option<bool>,
+    pub admin: Option<bool>,
+    /// The new password's hash.
+    pub password_hash: Option<String>,
+}
+
+/// The name a deleted account is shown under.
+pub const DELETED_NAME: &str = "Deleted account";
+
+/// An admin (or the operator) changes `target`. `admins` is how many admins can still act
+/// (neither disabled nor deleted), read in the same transaction. The outcome is whether every
+/// session of the target is to be revoked (it was disabled, or its password set).
+///
+/// Only admins manage accounts; a deleted account cannot be changed; an admin cannot disable
+/// itself, nor remove its own admin flag while it is the last admin (the server would be left
+/// without one; the operator can, and can make another from the shell).
+pub fn update_account(
+    manager: Manager<'_>,
+    target: Option<Account<'_>>,
+    update: &AccountUpdate,
+    admins: i64,
+    at: i64,
+) -> Result<Decision<bool>, Error> {
+    if let Manager::Admin(me) = manager
+        && (!me.admin || me.disabled || me.deleted)
+    {
+        return Err(Error::forbidden("only admins may manage accounts"));
+    }
+    let target = target.ok_or_else(|| Error::not_found("user"))?;
+    if target.deleted {
+        return Err(Error::conflict("the account was deleted"));
+    }
+    if let Manager::Admin(me) = manager
+        && me.id == target.id
+    {
+        if update.disabled == Some(true) {
+            return Err(Error::conflict("an admin cannot disable its own account"));
+        }
+        if update.admin == Some(false) && admins <= 1 {
+            return Err(Error::conflict(
+                "the last admin cannot remove its own admin flag: make another user an admin first",
+            ));
+        }
+    }
+    let mut d = Decision::new(false);
+    if let Some(admin) = update.admin.filter(|a| *a != target.admin) {
+        d.changes.push(Change::SetAdmin {
+            user_id: target.id.to_owned(),
+            admin,
+        });
+        // The account's own devices learn of it (an admin's client shows its admin page).
+        d.event(
+            "",
+            Some(target.id),
+            EventData::UserUpdated {
+                user_id: target.id.to_owned(),
+            },
+            at,
+        );
+    }
+    if let Some(disabled) = update.disabled.filter(|x| *x != target.disabled) {
+        d.changes.push(Change::SetDisabled {
+            user_id: target.id.to_owned(),
+            disabled,
+        });
+        d.outcome |= disabled;
+    }
+    if let Some(hash) = &update.password_hash {
+        d.changes.push(Change::SetPasswordHash {
+            user_id: target.id.to_owned(),
+            hash: hash.clone(),
+        });
+        d.outcome = true;
+    }
+    if d.outcome {
+        d.changes.push(Change::DeleteSessions {
+            user_id: target.id.to_owned(),
+        });
+    }
+    Ok(d)
+}
+
+/// A user deletes its own account (after leaving its groups, each decided by
+/// [`remove_member`]). `contacts` are the users who shared a conversation with it before it
+/// left: they, and its own devices, get a `user_updated` event showing it deleted. The last
+/// admin cannot leave (`409`): the server would be left without one.
+pub fn delete_account(
+    user: Option<Account<'_>>,
+    admins: i64,
+    contacts: &[String],
+    at: i64,
+) -> Result<Decision<()>, Error> {
+    let user = user
+        .filter(|u| !u.deleted)
+        .ok_or_else(|| Error::not_found("user"))?;
+    if user.admin && !user.disabled && admins <= 1 {
+        return Err(Error::conflict(
+            "the last admin cannot delete its account: make another user an admin first",
+        ));
+    }
+    let mut d = Decision::new(());
+    d.changes.push(Change::DeleteSessions {
+        user_id: user.id.to_owned(),
+    });
+    d.changes.push(Change::EraseAccount {
+        user_id: user.id.to_owned(),
+        at,
+    });
+    for to in std::iter::once(user.id).chain(contacts.iter().map(String::as_str)) {
+        d.event(
+            "",
+            Some(to),
+            EventData::UserUpdated {
+                user_id: user.id.to_owned(),
+            },
+            at,
+        );
+    }
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1100,5 +1278,102 @@ mod tests {
         assert_eq!(d.changes.len(), 1);
         let to: Vec<_> = d.events.iter().map(|e| e.to.as_deref().unwrap()).collect();
         assert_eq!(to, ["u", "c1", "c2"]);
+    }
+
+    fn account(id: &str, admin: bool) -> Account<'_> {
+        Account {
+            id,
+            admin,
+            disabled: false,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn only_admins_manage_accounts_and_the_last_admin_stays() {
+        let (root, bob) = (account("root", true), account("bob", false));
+        let promote = AccountUpdate {
+            admin: Some(true),
+            ..Default::default()
+        };
+        let r = update_account(Manager::Admin(bob), Some(root), &promote, 1, 1);
+        assert!(matches!(r, Err(Error::Forbidden(_))));
+        let r = update_account(Manager::Admin(root), None, &promote, 1, 1);
+        assert!(matches!(r, Err(Error::NotFound(_))));
+        // The last admin cannot demote or disable itself; the operator can.
+        let demote = AccountUpdate {
+            admin: Some(false),
+            ..Default::default()
+        };
+        let r = update_account(Manager::Admin(root), Some(root), &demote, 1, 1);
+        assert!(matches!(r, Err(Error::Conflict(_))));
+        let d = update_account(Manager::Admin(root), Some(root), &demote, 2, 1).unwrap();
+        assert_eq!(kinds(&d).len(), 1);
+        assert!(!d.outcome);
+        let disable = AccountUpdate {
+            disabled: Some(true),
+            ..Default::default()
+        };
+        let r = update_account(Manager::Admin(root), Some(root), &disable, 2, 1);
+        assert!(matches!(r, Err(Error::Conflict(_))));
+        assert!(update_account(Manager::Operator, Some(root), &demote, 1, 1).is_ok());
+        // Disabling revokes every session; so does setting a password; enabling does not.
+        let d = update_account(Manager::Admin(root), Some(bob), &disable, 1, 1).unwrap();
+        assert!(d.outcome);
+        assert!(d.changes.contains(&Change::DeleteSessions {
+            user_id: "bob".into()
+        }));
+        let off = Account {
+            disabled: true,
+            ..bob
+        };
+        let enable = AccountUpdate {
+            disabled: Some(false),
+            ..Default::default()
+        };
+        let d = update_account(Manager::Admin(root), Some(off), &enable, 1, 1).unwrap();
+        assert!(!d.outcome);
+        let password = AccountUpdate {
+            password_hash: Some("h".into()),
+            ..Default::default()
+        };
+        assert!(
+            update_account(Manager::Operator, Some(bob), &password, 1, 1)
+                .unwrap()
+                .outcome
+        );
+        // Nothing to change changes nothing; a deleted account cannot be changed.
+        assert!(
+            update_account(Manager::Admin(root), Some(bob), &demote, 1, 1)
+                .unwrap()
+                .is_empty()
+        );
+        let gone = Account {
+            deleted: true,
+            ..bob
+        };
+        let r = update_account(Manager::Admin(root), Some(gone), &enable, 1, 1);
+        assert!(matches!(r, Err(Error::Conflict(_))));
+    }
+
+    #[test]
+    fn deleting_an_account_tells_its_contacts_and_keeps_an_admin() {
+        let d = delete_account(Some(account("bob", false)), 1, &["ann".into()], 7).unwrap();
+        assert_eq!(d.events.len(), 2);
+        assert!(d.changes.contains(&Change::EraseAccount {
+            user_id: "bob".into(),
+            at: 7
+        }));
+        let r = delete_account(Some(account("root", true)), 1, &[], 7);
+        assert!(matches!(r, Err(Error::Conflict(_))));
+        assert!(delete_account(Some(account("root", true)), 2, &[], 7).is_ok());
+        let gone = Account {
+            deleted: true,
+            ..account("bob", false)
+        };
+        assert!(matches!(
+            delete_account(Some(gone), 1, &[], 7),
+            Err(Error::NotFound(_))
+        ));
     }
 }

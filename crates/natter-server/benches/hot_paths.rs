@@ -85,6 +85,7 @@ fn store_concurrent_sends(b: divan::Bencher, n: usize) {
                 last_seen_at: None,
                 admin: false,
                 deleted: false,
+                disabled: false,
             })
             .await
             .unwrap();

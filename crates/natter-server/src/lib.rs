@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod operator;
 pub mod store;
 
 use std::{future::Future, net::SocketAddr};

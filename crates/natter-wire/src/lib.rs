@@ -141,6 +141,9 @@ pub struct User {
     /// absent when the server sets no quota.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_quota: Option<i64>,
+    /// Whether an admin disabled the account; only in the admin endpoints' answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
 }
 
 /// A member of a conversation.
@@ -296,6 +299,65 @@ pub struct UpdateProfileRequest {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     /// The name shown to others.
     pub display_name: String,
+}
+
+/// `DELETE /users/me`: delete the caller's account for good.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeleteAccountRequest {
+    /// The caller's password, to confirm.
+    pub password: String,
+}
+
+/// `POST /admin/users`: an admin creates an account (whatever the registration mode).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminCreateUserRequest {
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9_.-]{3,32}$"))]
+    /// 3–32 of `a-z0-9_.-`.
+    pub username: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
+    /// 8–1024 characters.
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    /// The name shown to others (default: the username).
+    pub display_name: Option<String>,
+    #[serde(default)]
+    /// Whether the new account is an admin (default false).
+    pub admin: bool,
+}
+
+/// `PATCH /admin/users/{id}`: what to change of an account; each field is optional.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminUpdateUserRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Disable (every session is revoked, logins are refused with `401`) or enable.
+    pub disabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Make or unmake a server admin.
+    pub admin: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
+    /// A new password (every session is revoked).
+    pub password: Option<String>,
+}
+
+/// `GET /admin/stats`: what the server holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AdminStats {
+    /// Accounts not deleted (disabled ones included).
+    pub users: i64,
+    /// Conversations, direct and group.
+    pub conversations: i64,
+    /// Messages not deleted for everyone.
+    pub messages: i64,
+    /// The bytes of every upload stored.
+    pub media_bytes: i64,
+    /// WebSocket connections open on this node.
+    pub connections: i64,
 }
 
 /// `PUT /users/me/password`: change the caller's password.

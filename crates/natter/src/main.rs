@@ -37,8 +37,120 @@ enum Command {
         #[command(flatten)]
         serve: ServeArgs,
     },
+    /// Manage accounts on the server's data, from the shell (for recovery: no admin needed).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     #[command(flatten)]
     Client(cli::Command),
+}
+
+/// `natter admin …`: on the database the server settings name (`--data-dir`,
+/// `--database-url`, `NATTER_*`, `--config`), whether the server runs or not.
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create an account, whatever the registration mode; the password is read from standard
+    /// input (one line).
+    CreateUser {
+        /// Its username.
+        name: String,
+        /// Make it a server admin.
+        #[arg(long)]
+        admin: bool,
+        /// The name shown to others [default: the username].
+        #[arg(long)]
+        display_name: Option<String>,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Make an account a server admin (or, with --remove, no longer one).
+    SetAdmin {
+        name: String,
+        #[arg(long)]
+        remove: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Set an account's password, read from standard input (one line); every session of the
+    /// account is deleted.
+    SetPassword {
+        name: String,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+}
+
+/// A password from standard input: its first line, without the line break.
+fn read_password() -> Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        eprint!("password (shown as typed; pipe it in to keep it off the screen): ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(line.strip_suffix('\r').unwrap_or(line).to_owned())
+}
+
+/// Runs `natter admin …`; an error is printed and exits with status 1.
+async fn admin(action: AdminAction) -> Result<()> {
+    use natter_server::operator;
+    let done = match action {
+        AdminAction::CreateUser {
+            name,
+            admin,
+            display_name,
+            serve,
+        } => {
+            let config = serve.into_config()?;
+            let password = read_password()?;
+            operator::create_user(&config, &name, password, display_name.as_deref(), admin)
+                .await
+                .map(|u| {
+                    format!(
+                        "created {}{} ({})",
+                        u.username,
+                        if u.admin { ", an admin" } else { "" },
+                        u.id
+                    )
+                })
+        }
+        AdminAction::SetAdmin {
+            name,
+            remove,
+            serve,
+        } => operator::set_admin(&serve.into_config()?, &name, !remove)
+            .await
+            .map(|u| {
+                format!(
+                    "{} is {}",
+                    u.username,
+                    if u.admin {
+                        "an admin"
+                    } else {
+                        "no longer an admin"
+                    }
+                )
+            }),
+        AdminAction::SetPassword { name, serve } => {
+            let config = serve.into_config()?;
+            let password = read_password()?;
+            operator::set_password(&config, &name, password)
+                .await
+                .map(|n| format!("password of {name} set; {n} session(s) signed out"))
+        }
+    };
+    match done {
+        Ok(line) => {
+            println!("{line}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("natter admin: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Every flag is optional here so that the order of precedence can be applied: a flag, else
@@ -307,6 +419,7 @@ async fn run(cli: Cli) -> Result<()> {
     init_logs(std::env::var("NATTER_LOG").ok().as_deref());
     match cli.command {
         Command::Client(command) => std::process::exit(cli::run(command).await),
+        Command::Admin { action } => admin(action).await,
         Command::Serve(args) => serve(args.into_config()?).await,
         Command::Backup { file, serve } => {
             natter_server::backup(&serve.into_config()?, &file).await?;

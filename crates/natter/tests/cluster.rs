@@ -18,48 +18,9 @@ use std::{
 };
 
 use natter_client::{Client, EventData, MessageQuery, SendMessageRequest, ServerFrame, Socket};
-use sqlx::{Connection, PgConnection};
 
 /// Sender tasks, half starting on each node.
 const TASKS: usize = 8;
-
-struct Schema {
-    base: String,
-    name: String,
-    url: String,
-}
-
-impl Schema {
-    async fn create(base: &str) -> Schema {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!("natter_kill_{}_{nanos}", std::process::id());
-        let mut conn = PgConnection::connect(base).await.expect("PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        Schema {
-            url: format!("{base}{sep}options=-c%20search_path%3D{name}"),
-            base: base.to_owned(),
-            name,
-        }
-    }
-
-    async fn drop_it(self) {
-        if let Ok(mut conn) = PgConnection::connect(&self.base).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {} CASCADE",
-                self.name
-            )))
-            .execute(&mut conn)
-            .await;
-        }
-    }
-}
 
 /// One sender: numbered messages into one conversation, as one user, on one node until it dies.
 struct Sender {
@@ -224,7 +185,7 @@ async fn losing_a_node_loses_no_acknowledged_message_and_leaves_no_gap() {
         eprintln!("NATTER_TEST_POSTGRES_URL and NATTER_TEST_NATS_URL are not both set: not run");
         return;
     };
-    let schema = Schema::create(&pg).await;
+    let schema = common::Schema::create(&pg).await;
     let media = tempfile::tempdir().unwrap();
     let prefix = format!("kill{}", std::process::id());
     let media_dir = media.path().to_str().unwrap().to_owned();
@@ -391,7 +352,7 @@ async fn the_users_of_a_killed_node_show_offline_within_the_presence_timeout() {
         eprintln!("NATTER_TEST_POSTGRES_URL and NATTER_TEST_NATS_URL are not both set: not run");
         return;
     };
-    let schema = Schema::create(&pg).await;
+    let schema = common::Schema::create(&pg).await;
     let prefix = format!("presence{}", std::process::id());
     let args = [
         "--database-url",

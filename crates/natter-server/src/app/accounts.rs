@@ -283,6 +283,16 @@ impl PasswordHasher for Hasher {
     }
 }
 
+/// Hashes a password as the server stores it (Argon2id), for the shell's account commands.
+/// Blocking: run it off the async runtime.
+pub fn hash_password_blocking(password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Hasher
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("hashing: {e}")))
+}
+
 /// An invite code: 144 random bits, base64url (24 characters, URL-safe).
 fn invite_code() -> String {
     let mut bytes = [0u8; 18];
@@ -303,16 +313,10 @@ fn token_hash(token: &str) -> Vec<u8> {
 }
 
 impl App {
-    async fn hash_password(&self, password: String) -> AppResult<String> {
+    pub(super) async fn hash_password(&self, password: String) -> AppResult<String> {
         self.inner
             .hashing
-            .run(move || {
-                let salt = SaltString::generate(&mut OsRng);
-                Hasher
-                    .hash_password(password.as_bytes(), &salt)
-                    .map(|h| h.to_string())
-                    .map_err(|e| AppError::Internal(format!("hashing: {e}")))
-            })
+            .run(move || hash_password_blocking(&password))
             .await
             .ok_or_else(|| AppError::Internal("hashing panicked".into()))?
     }
@@ -361,6 +365,7 @@ impl App {
             last_seen_at: None,
             admin: false,
             deleted: false,
+            disabled: false,
         };
         // Whether it may, and whether it is the first (an admin), is decided by the store's
         // transaction, on the count and the invite it reads there.
@@ -368,6 +373,14 @@ impl App {
             .store()
             .register(&user, self.config().registration, req.invite.as_deref())
             .await?;
+        tracing::info!(
+            target: "natter::audit",
+            user = %user.username,
+            user_id = %user.id,
+            admin = user.admin,
+            invite = req.invite.is_some(),
+            "registered"
+        );
         self.render_own_user(&user).await
     }
 
@@ -399,6 +412,34 @@ impl App {
             .user_by_id(caller.user_id())
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
+        self.confirm_password(&user, req.current_password, from)
+            .await?;
+        let hash = self.hash_password(req.new_password).await?;
+        let revoked = self
+            .store()
+            .set_password(caller.user_id(), &hash, caller.session_id())
+            .await?;
+        tracing::info!(
+            target: "natter::audit",
+            user = %user.username,
+            user_id = %user.id,
+            sessions_revoked = revoked.len(),
+            "password changed by its owner"
+        );
+        // Their sockets close at once, on whichever node holds them.
+        self.revoked(revoked);
+        Ok(())
+    }
+
+    /// Checks the password a signed-in user gives to confirm a change (`403` if wrong). Wrong
+    /// ones count with failed logins of the same username from the same address, so a stolen
+    /// token cannot guess the password faster than a login can (`429` past the free ones).
+    pub(super) async fn confirm_password(
+        &self,
+        user: &UserRow,
+        password: String,
+        from: IpAddr,
+    ) -> AppResult<()> {
         if self.config().rate_limit
             && let Some(wait) = self.inner.sessions.login_wait(&user.username, from)
         {
@@ -406,25 +447,21 @@ impl App {
                 retry_after_secs: wait.as_secs().max(1),
             });
         }
-        if !self
-            .verify_password(req.current_password, user.password_hash)
-            .await?
+        if user.deleted
+            || !self
+                .verify_password(password, user.password_hash.clone())
+                .await?
         {
             self.inner.sessions.login_failed(&user.username, from);
-            return Err(natter_core::Error::forbidden("wrong current password").into());
+            tracing::info!(
+                target: "natter::audit",
+                user = %user.username,
+                from = %from,
+                "wrong password given to confirm a change"
+            );
+            return Err(natter_core::Error::forbidden("wrong password").into());
         }
         self.inner.sessions.login_succeeded(&user.username, from);
-        let hash = self.hash_password(req.new_password).await?;
-        let revoked = self
-            .store()
-            .set_password(caller.user_id(), &hash, caller.session_id())
-            .await?;
-        for id in revoked {
-            self.inner.sessions.evict(&id);
-            // Their sockets close at once, on whichever node holds them.
-            self.bus()
-                .publish(crate::bus::BusMessage::SessionRevoked { session_id: id });
-        }
         Ok(())
     }
 
@@ -473,6 +510,7 @@ impl App {
         from: IpAddr,
     ) -> AppResult<wire::LoginResponse> {
         const WRONG: AppError = AppError::Unauthorized("wrong username or password");
+        const DISABLED: AppError = AppError::Unauthorized("this account is disabled");
         let device_name = validate::device_name(req.device_name.as_deref(), self.limits())?;
         // A name no account can have is refused like a wrong password, before anything is
         // looked up or remembered: the failure table then holds only names of valid shape.
@@ -486,7 +524,13 @@ impl App {
                 retry_after_secs: wait.as_secs().max(1),
             });
         }
-        let user = self.store().user_by_username(&username).await?;
+        // A deleted account has no password: it is refused like an unknown name, in the same
+        // time.
+        let user = self
+            .store()
+            .user_by_username(&username)
+            .await?
+            .filter(|u| !u.deleted);
         let hash = user
             .as_ref()
             .map(|u| u.password_hash.clone())
@@ -496,10 +540,15 @@ impl App {
             (Some(u), true) => u,
             _ => {
                 self.inner.sessions.login_failed(&username, from);
+                tracing::info!(target: "natter::audit", user = %username, from = %from, "login failed");
                 return Err(WRONG);
             }
         };
         self.inner.sessions.login_succeeded(&username, from);
+        if user.disabled {
+            tracing::info!(target: "natter::audit", user = %username, from = %from, "login refused: the account is disabled");
+            return Err(DISABLED);
+        }
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let token = URL_SAFE_NO_PAD.encode(raw);
@@ -512,7 +561,21 @@ impl App {
             created_at: now,
             last_active_at: now,
         };
-        self.store().create_session(&session).await?;
+        // Refused if the account was disabled (or deleted) since it was read above.
+        match self.store().create_session(&session).await {
+            Err(crate::store::StoreError::Rule(natter_core::Error::Forbidden(_))) => {
+                return Err(DISABLED);
+            }
+            other => other?,
+        }
+        tracing::info!(
+            target: "natter::audit",
+            user = %username,
+            user_id = %user.id,
+            session_id = %session.id,
+            from = %from,
+            "login"
+        );
         Ok(wire::LoginResponse {
             token,
             session_id: session.id,
@@ -640,7 +703,9 @@ impl App {
         query: &str,
         limit: u32,
     ) -> AppResult<wire::UserList> {
-        let rows = self.store().search_users(query, limit).await?;
+        let mut rows = self.store().search_users(query, limit).await?;
+        // A deleted account is found by no one (its name stays reserved all the same).
+        rows.retain(|u| !u.deleted);
         let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
         let contacts: std::collections::HashSet<String> = self
             .store()

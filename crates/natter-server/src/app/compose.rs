@@ -21,7 +21,7 @@ pub struct Adapters {
 /// Opens the adapters `config` selects: the storage its database URL names (SQLite or PostgreSQL), media under the
 /// media directory, and the in-process bus or, with `--bus-url`, NATS.
 pub async fn adapters(config: &Config) -> Result<Adapters, ServeError> {
-    let store = store(config).await?;
+    let store = open_store(config).await?;
     adapters_on(config, store).await
 }
 
@@ -36,7 +36,7 @@ pub async fn adapters_on(config: &Config, store: Arc<dyn Store>) -> Result<Adapt
 }
 
 /// Opens the storage adapter the database URL names.
-async fn store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     let url = config.database_url();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Arc::new(crate::store::postgres::PgStore::open(&url).await?));

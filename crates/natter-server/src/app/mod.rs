@@ -2,6 +2,7 @@
 //! Handlers translate the wire to these calls and back; storage sits behind the `Store` port.
 
 mod accounts;
+mod admin;
 mod compose;
 mod conversations;
 mod events;
@@ -13,7 +14,8 @@ mod render;
 mod replay;
 mod typing;
 
-pub use compose::{Adapters, adapters, adapters_on};
+pub use accounts::hash_password_blocking;
+pub use compose::{Adapters, adapters, adapters_on, open_store};
 pub use messages::Page;
 
 use std::{

@@ -50,7 +50,8 @@ impl App {
         presence: bool,
         usage: Option<Usage>,
     ) -> wire::User {
-        let online = presence && self.is_online(&u.id);
+        // A deleted account is never online, even in the grace after its sockets closed.
+        let online = presence && !u.deleted && self.is_online(&u.id);
         wire::User {
             id: u.id.clone(),
             username: u.username.clone(),
@@ -69,6 +70,7 @@ impl App {
             deleted: u.deleted,
             media_bytes: usage.map(|u| u.bytes),
             media_quota: usage.and_then(|u| u.quota),
+            disabled: None,
         }
     }
 

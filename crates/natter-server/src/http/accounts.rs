@@ -180,6 +180,33 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /api/v1/users/me`: delete the caller's account.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/me",
+    operation_id = "deleteAccount",
+    tag = "accounts",
+    summary = "Delete the caller's account for good",
+    description = "Every session is revoked (WebSockets close with 4001); the user leaves every group (the owner's succession applies); its uploads that no message carries are erased. Its messages remain for the others; the User shows `deleted: true` and the display name \"Deleted account\"; the username stays reserved. The last admin cannot leave (`409`).",
+    request_body = wire::DeleteAccountRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`forbidden`: the password is wrong", body = wire::ErrorBody),
+        (status = 409, description = "`conflict`: the caller is the server's last admin", body = wire::ErrorBody),
+        (status = 429, description = "`rate_limited`: too many wrong passwords (counted with failed logins); see `Retry-After`", body = wire::ErrorBody),
+    ),
+)]
+pub async fn delete_account(
+    State(app): State<App>,
+    caller: Caller,
+    ClientAddr(from): ClientAddr,
+    Json(req): Json<wire::DeleteAccountRequest>,
+) -> Result<StatusCode> {
+    app.delete_account(&caller, req, from).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /api/v1/invites`: a new invite.
 #[utoipa::path(
     post,

@@ -2,6 +2,7 @@
 //! between the wire and the application services.
 
 mod accounts;
+mod admin;
 mod conversations;
 pub mod error;
 pub mod extract;
@@ -27,7 +28,7 @@ use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, post, put},
+    routing::{get, patch, post, put},
 };
 use tower_http::{
     catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
@@ -44,8 +45,13 @@ pub fn router(app: App) -> Router {
         .route("/users", post(accounts::register).get(accounts::search))
         .route(
             "/users/me",
-            get(accounts::me).patch(accounts::update_profile),
+            get(accounts::me)
+                .patch(accounts::update_profile)
+                .delete(accounts::delete_account),
         )
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}", patch(admin::update_user))
+        .route("/admin/stats", get(admin::stats))
         .route("/users/me/password", put(accounts::change_password))
         .route(
             "/invites",

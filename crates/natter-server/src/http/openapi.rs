@@ -31,7 +31,7 @@ use utoipa::{
     },
 };
 
-use super::{accounts, conversations, media, messages, ops, sync, ws};
+use super::{accounts, admin, conversations, media, messages, ops, sync, ws};
 
 /// The name of the bearer security scheme.
 pub const BEARER: &str = "bearer";
@@ -57,11 +57,16 @@ pub const BEARER: &str = "bearer";
         accounts::me,
         accounts::update_profile,
         accounts::change_password,
+        accounts::delete_account,
         accounts::user,
         accounts::search,
         accounts::create_invite,
         accounts::invites,
         accounts::revoke_invite,
+        admin::users,
+        admin::create_user,
+        admin::update_user,
+        admin::stats,
         conversations::create,
         conversations::list,
         conversations::get,
@@ -98,6 +103,7 @@ pub const BEARER: &str = "bearer";
     modifiers(&CommonAnswers),
     tags(
         (name = "accounts", description = "Accounts, profiles, invites and device sessions"),
+        (name = "admin", description = "The server's admins: accounts and what the server holds"),
         (name = "conversations", description = "Direct and group conversations, members, typing"),
         (name = "messages", description = "Messages, delivery and read marks, receipts"),
         (name = "media", description = "Uploads and downloads of media"),

@@ -23,6 +23,8 @@ use natter_core::{
     decide::Registration, receipts::Marks,
 };
 
+pub use natter_core::decide::AccountUpdate;
+
 /// What storage can fail with. No engine's types appear here: each adapter classifies its own
 /// errors (see `sql_errors`), so the application never depends on an engine.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,41 @@ pub struct UserRow {
     pub admin: bool,
     /// The account was deleted (its row stays, so that its name stays reserved).
     pub deleted: bool,
+    /// An admin disabled the account: it cannot log in.
+    pub disabled: bool,
+}
+
+impl UserRow {
+    /// What the account decisions need of it.
+    pub fn account(&self) -> natter_core::decide::Account<'_> {
+        natter_core::decide::Account {
+            id: &self.id,
+            admin: self.admin,
+            disabled: self.disabled,
+            deleted: self.deleted,
+        }
+    }
+}
+
+/// What deleting an account left for the application to finish outside the transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountDeleted {
+    /// The sessions deleted: their tokens and sockets are to be stopped.
+    pub sessions: Vec<String>,
+    /// The user's uploads no message carries: their records and bytes are to be erased.
+    pub media: Vec<String>,
+}
+
+/// What the server holds, for its admins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Accounts not deleted.
+    pub users: i64,
+    pub conversations: i64,
+    /// Messages not deleted for everyone.
+    pub messages: i64,
+    /// The bytes of every upload stored.
+    pub media_bytes: i64,
 }
 
 /// An invite: lets `uses_left` more people register until `expires_at`.
@@ -319,6 +356,30 @@ pub trait Accounts: Send + Sync + 'static {
         keep: &SessionId,
     ) -> StoreResult<Vec<String>>;
 
+    /// An admin (or, from the shell, the operator) changes an account, as
+    /// `natter_core::decide::update_account` decides on the number of admins read in the same
+    /// transaction. Returns the account as stored and the ids of the sessions deleted.
+    async fn update_account(
+        &self,
+        manager: Option<&UserId>,
+        target: &UserId,
+        update: &AccountUpdate,
+        at: i64,
+    ) -> StoreResult<(UserRow, Vec<String>)>;
+    /// Deletes `user_id`'s account (`natter_core::decide::delete_account`): it leaves every
+    /// group (each as `decide::remove_member` decides, the owner's succession included), its
+    /// sessions and invites go, its row stays with its name reserved. Its messages remain.
+    async fn delete_account(&self, user_id: &UserId, at: i64) -> StoreResult<AccountDeleted>;
+    /// Every account (disabled and deleted ones too) whose username starts with `prefix`,
+    /// newest first, created before `before` if given.
+    async fn list_users(
+        &self,
+        prefix: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>>;
+    async fn stats(&self) -> StoreResult<StoreStats>;
+
     async fn create_invite(&self, invite: &InviteRow) -> StoreResult<()>;
     async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>>;
     /// `creator_id`'s invites, newest first.
@@ -339,6 +400,8 @@ pub trait Accounts: Send + Sync + 'static {
     /// Which of `ids` exist.
     async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>>;
 
+    /// Stores a session, unless its user is disabled or deleted (`Forbidden`), checked in the
+    /// same transaction so that no login can outlast a disabling that committed first.
     async fn create_session(&self, session: &SessionRow) -> StoreResult<()>;
     async fn session_by_token_hash(&self, hash: &[u8]) -> StoreResult<Option<SessionRow>>;
     async fn touch_session(&self, id: &SessionId, at: i64) -> StoreResult<()>;

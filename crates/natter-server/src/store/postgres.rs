@@ -276,6 +276,61 @@ impl Accounts for PgStore {
         .await?)
     }
 
+    async fn update_account(
+        &self,
+        manager: Option<&UserId>,
+        target: &UserId,
+        update: &AccountUpdate,
+        at: i64,
+    ) -> StoreResult<(UserRow, Vec<String>)> {
+        let manager = manager.map(UserId::as_str);
+        let target = target.as_str();
+        write_tx!(self, |tx| writes::update_account(
+            tx, manager, target, update, at
+        )
+        .await?)
+    }
+
+    async fn delete_account(&self, user_id: &UserId, at: i64) -> StoreResult<AccountDeleted> {
+        let user_id = user_id.as_str();
+        write_tx!(self, |tx| writes::delete_account(tx, user_id, at).await?)
+    }
+
+    async fn list_users(
+        &self,
+        prefix: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE username >= $1 AND substr(username, 1, length($1)) = $1 \
+             AND ($2::BIGINT IS NULL OR created_at < $2) ORDER BY created_at DESC, id DESC LIMIT $3",
+        )
+        .bind(prefix)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        let (users, conversations, messages, media_bytes): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM users WHERE deleted_at IS NULL), \
+                    (SELECT COUNT(*) FROM conversations), \
+                    (SELECT COUNT(*) FROM messages WHERE deleted_at IS NULL), \
+                    (SELECT COALESCE(SUM(size), 0)::BIGINT FROM media)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreStats {
+            users,
+            conversations,
+            messages,
+            media_bytes,
+        })
+    }
+
     async fn create_invite(&self, invite: &InviteRow) -> StoreResult<()> {
         write_tx!(self, |tx| writes::create_invite(tx, invite).await?)
     }

@@ -250,6 +250,7 @@ fn user_row(r: &SqliteRow) -> sqlx::Result<UserRow> {
         last_seen_at: r.try_get("last_seen_at")?,
         admin: r.try_get("admin")?,
         deleted: r.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+        disabled: r.try_get("disabled")?,
     })
 }
 
@@ -569,6 +570,62 @@ impl Accounts for SqliteStore {
         self.writer
             .write(move |c| writes::set_password(c, &user_id, &hash, &keep))
             .await
+    }
+
+    async fn update_account(
+        &self,
+        manager: Option<&UserId>,
+        target: &UserId,
+        update: &AccountUpdate,
+        at: i64,
+    ) -> StoreResult<(UserRow, Vec<String>)> {
+        let manager = manager.map(|m| m.as_str().to_owned());
+        let (target, update) = (target.as_str().to_owned(), update.clone());
+        self.writer
+            .write(move |c| writes::update_account(c, manager.as_deref(), &target, &update, at))
+            .await
+    }
+
+    async fn delete_account(&self, user_id: &UserId, at: i64) -> StoreResult<AccountDeleted> {
+        let user_id = user_id.as_str().to_owned();
+        self.writer
+            .write(move |c| writes::delete_account(c, &user_id, at))
+            .await
+    }
+
+    async fn list_users(
+        &self,
+        prefix: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE username >= ?1 AND substr(username, 1, length(?1)) = ?1 \
+             AND (?2 IS NULL OR created_at < ?2) ORDER BY created_at DESC, id DESC LIMIT ?3",
+        )
+        .bind(prefix)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.iter().map(user_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        let (users, conversations, messages, media_bytes): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM users WHERE deleted_at IS NULL), \
+                    (SELECT COUNT(*) FROM conversations), \
+                    (SELECT COUNT(*) FROM messages WHERE deleted_at IS NULL), \
+                    (SELECT COALESCE(SUM(size), 0) FROM media)",
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        Ok(StoreStats {
+            users,
+            conversations,
+            messages,
+            media_bytes,
+        })
     }
 
     async fn create_invite(&self, invite: &InviteRow) -> StoreResult<()> {

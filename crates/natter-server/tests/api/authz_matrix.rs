@@ -124,6 +124,21 @@ const DIRECT_ROWS: &[Row<3>] = &[
     ("download its thumbnail",        "GET",    "/api/v1/media/{media}/thumbnail",                 None,                            [200, 404, 401]),
 ];
 
+/// The callers of the admin table: `owner` signed up first, so it is the server's admin;
+/// `member` is a plain user.
+const ADMIN_ROLES: [&str; 3] = ["owner", "member", "anonymous"];
+
+/// The admin endpoints: the server's admin only (API.md: "Admin (`403` for others)").
+#[rustfmt::skip]
+const ADMIN_ROWS: &[Row<3>] = &[
+    //                                                                                                                  admin user anon
+    ("list every account",            "GET",    "/api/v1/admin/users",                             None,                            [200, 403, 401]),
+    ("create an account",             "POST",   "/api/v1/admin/users",                             Some(r#"{"username":"made_by_admin","password":"correct horse"}"#), [201, 403, 401]),
+    ("change an account",             "PATCH",  "/api/v1/admin/users/{target}",                    Some(r#"{"admin":false}"#),      [200, 403, 401]),
+    ("change an unknown account",     "PATCH",  "/api/v1/admin/users/0190f0f0-0000-7000-8000-000000000000", Some(r#"{"admin":false}"#), [404, 403, 401]),
+    ("the server's stats",            "GET",    "/api/v1/admin/stats",                             None,                            [200, 403, 401]),
+];
+
 /// The users every scene is made of, signed up once per server.
 struct Cast {
     anon: Client,
@@ -449,6 +464,22 @@ async fn authz_matrix_direct() {
     let cast = Cast::new(&app).await;
     run_table("direct", &cast, DIRECT_ROLES, DIRECT_ROWS, || {
         direct_scene(&cast)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn authz_matrix_admin() {
+    let app = spawn_app().await;
+    let cast = Cast::new(&app).await;
+    run_table("admin", &cast, ADMIN_ROLES, ADMIN_ROWS, || async {
+        Scene {
+            vars: HashMap::from([
+                ("target", cast.id("target").to_owned()),
+                ("other_msg", String::new()),
+            ]),
+            own: HashMap::new(),
+        }
     })
     .await;
 }

@@ -11,10 +11,10 @@ use natter_core::{
     ConversationId, MediaId, MessageId, Role, SessionId, UserId, decide::Registration,
 };
 use natter_server::store::{
-    Accounts, Backlog, ConversationRow, ConversationView, ConversationViews, Conversations,
-    EventLog, EventRow, InviteRow, MarkKind, MarkTimes, MediaRecords, MediaRow, MemberRow,
-    MessageRow, Messages, NewMessage, Operations, Removed, Sent, SessionRow, StoreError,
-    StoreResult, UserRow, sqlite::SqliteStore,
+    AccountDeleted, AccountUpdate, Accounts, Backlog, ConversationRow, ConversationView,
+    ConversationViews, Conversations, EventLog, EventRow, InviteRow, MarkKind, MarkTimes,
+    MediaRecords, MediaRow, MemberRow, MessageRow, Messages, NewMessage, Operations, Removed, Sent,
+    SessionRow, StoreError, StoreResult, StoreStats, UserRow, sqlite::SqliteStore,
 };
 
 /// The viewer the fan-out reads messages as: no one in particular, so that one rendering
@@ -119,6 +119,33 @@ impl Accounts for FaultyStore {
         keep: &SessionId,
     ) -> StoreResult<Vec<String>> {
         self.inner.set_password(user_id, password_hash, keep).await
+    }
+
+    async fn update_account(
+        &self,
+        manager: Option<&UserId>,
+        target: &UserId,
+        update: &AccountUpdate,
+        at: i64,
+    ) -> StoreResult<(UserRow, Vec<String>)> {
+        self.inner.update_account(manager, target, update, at).await
+    }
+
+    async fn delete_account(&self, user_id: &UserId, at: i64) -> StoreResult<AccountDeleted> {
+        self.inner.delete_account(user_id, at).await
+    }
+
+    async fn list_users(
+        &self,
+        prefix: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>> {
+        self.inner.list_users(prefix, before, limit).await
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        self.inner.stats().await
     }
 
     async fn create_invite(&self, invite: &InviteRow) -> StoreResult<()> {

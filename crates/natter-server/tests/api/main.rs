@@ -6,6 +6,7 @@
 
 mod accounts;
 mod accounts_modes;
+mod admin;
 mod authz_matrix;
 mod bus_nats;
 mod cluster;

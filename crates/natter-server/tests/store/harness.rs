@@ -61,6 +61,7 @@ pub fn user_row(username: &str) -> UserRow {
         last_seen_at: None,
         admin: false,
         deleted: false,
+        disabled: false,
     }
 }
 

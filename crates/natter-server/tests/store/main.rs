@@ -63,6 +63,17 @@ macro_rules! conformance_suite {
                 a_password_change_deletes_every_other_session_of_the_user,
                 a_display_name_change_logs_user_updated_for_the_user_and_its_contacts,
             }
+            admin {
+                only_admins_change_accounts_and_the_last_admin_stays,
+                two_admins_stepping_down_at_once_leave_one,
+                disabling_deletes_every_session_and_refuses_new_ones,
+                a_password_set_for_an_account_deletes_its_sessions,
+                a_deleted_account_leaves_its_groups_with_a_successor,
+                deleting_an_account_names_its_uploads_no_message_carries,
+                the_last_admin_cannot_delete_its_account,
+                the_admin_list_holds_every_account_newest_first,
+                stats_count_accounts_conversations_messages_and_bytes,
+            }
             sessions {
                 sessions_are_found_by_token_hash_and_listed_per_user,
                 touching_a_session_moves_its_last_activity,

@@ -118,3 +118,46 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// A scratch PostgreSQL schema, for a server of its own: its URL sets the search path.
+#[allow(dead_code)]
+pub struct Schema {
+    base: String,
+    name: String,
+    pub url: String,
+}
+
+#[allow(dead_code)]
+impl Schema {
+    pub async fn create(base: &str) -> Schema {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("natter_kill_{}_{nanos}", std::process::id());
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(base).await.expect("PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Schema {
+            url: format!("{base}{sep}options=-c%20search_path%3D{name}"),
+            base: base.to_owned(),
+            name,
+        }
+    }
+
+    pub async fn drop_it(self) {
+        use sqlx::Connection;
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.base).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                self.name
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}

@@ -25,6 +25,7 @@ pub(super) fn user_row(r: &PgRow) -> sqlx::Result<UserRow> {
         last_seen_at: r.try_get("last_seen_at")?,
         admin: r.try_get("admin")?,
         deleted: r.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+        disabled: r.try_get("disabled")?,
     })
 }
 

@@ -399,6 +399,48 @@ async fn apply_change(tx: &mut Wtx, c: &Change) -> Res<()> {
                 .execute(tx.c())
                 .await?;
         }
+        Change::SetAdmin { user_id, admin } => {
+            sqlx::query("UPDATE users SET admin = $1 WHERE id = $2")
+                .bind(admin)
+                .bind(user_id)
+                .execute(tx.c())
+                .await?;
+        }
+        Change::SetDisabled { user_id, disabled } => {
+            sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+                .bind(disabled)
+                .bind(user_id)
+                .execute(tx.c())
+                .await?;
+        }
+        Change::SetPasswordHash { user_id, hash } => {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(user_id)
+                .execute(tx.c())
+                .await?;
+        }
+        Change::DeleteSessions { user_id } => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(tx.c())
+                .await?;
+        }
+        Change::EraseAccount { user_id, at } => {
+            sqlx::query(
+                "UPDATE users SET display_name = $1, password_hash = '', admin = FALSE, \
+                 deleted_at = $2 WHERE id = $3",
+            )
+            .bind(decide::DELETED_NAME)
+            .bind(at)
+            .bind(user_id)
+            .execute(tx.c())
+            .await?;
+            sqlx::query("DELETE FROM invites WHERE creator_id = $1")
+                .bind(user_id)
+                .execute(tx.c())
+                .await?;
+        }
         Change::SetWatermarks {
             conversation_id,
             watermarks,
@@ -745,15 +787,129 @@ pub(super) async fn register(
     Ok(user)
 }
 
-pub(super) async fn set_display_name(tx: &mut Wtx, user_id: &str, name: &str, at: i64) -> Res<()> {
-    let contacts: Vec<String> = sqlx::query_scalar(
+/// The users sharing a conversation with `user_id`.
+async fn contacts(tx: &mut Wtx, user_id: &str) -> Res<Vec<String>> {
+    Ok(sqlx::query_scalar(
         "SELECT DISTINCT other.user_id FROM members mine \
          JOIN members other ON other.conversation_id = mine.conversation_id \
          WHERE mine.user_id = $1 AND other.user_id <> $1 ORDER BY other.user_id",
     )
     .bind(user_id)
     .fetch_all(tx.c())
+    .await?)
+}
+
+/// A user, its row locked until the transaction ends: a login's session and a disabling, or
+/// two changes of one account, take turns.
+async fn locked_user(tx: &mut Wtx, id: &str) -> Res<Option<UserRow>> {
+    let row = sqlx::query("SELECT * FROM users WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(tx.c())
+        .await?;
+    Ok(row.as_ref().map(super::rows::user_row).transpose()?)
+}
+
+/// The admins who can still act (neither disabled nor deleted), their rows locked: two admins
+/// leaving at once take turns, so the second sees the first gone and the last one stays.
+async fn active_admins(tx: &mut Wtx) -> Res<i64> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE admin AND NOT disabled AND deleted_at IS NULL \
+         ORDER BY id FOR UPDATE",
+    )
+    .fetch_all(tx.c())
     .await?;
+    Ok(ids.len() as i64)
+}
+
+async fn session_ids(tx: &mut Wtx, user_id: &str) -> Res<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1 ORDER BY id")
+            .bind(user_id)
+            .fetch_all(tx.c())
+            .await?,
+    )
+}
+
+pub(super) async fn update_account(
+    tx: &mut Wtx,
+    manager: Option<&str>,
+    target: &str,
+    update: &decide::AccountUpdate,
+    at: i64,
+) -> Res<(UserRow, Vec<String>)> {
+    // Admins first, in id order, then the rest: every account change locks in one order.
+    let admins = active_admins(tx).await?;
+    let me = match manager {
+        Some(id) => Some(
+            locked_user(tx, id)
+                .await?
+                .ok_or_else(|| Rule::forbidden("no such account"))?,
+        ),
+        None => None,
+    };
+    let found = locked_user(tx, target).await?;
+    let manager = match &me {
+        Some(u) => decide::Manager::Admin(u.account()),
+        None => decide::Manager::Operator,
+    };
+    let d = decide::update_account(
+        manager,
+        found.as_ref().map(UserRow::account),
+        update,
+        admins,
+        at,
+    )?;
+    let sessions = if d
+        .changes
+        .iter()
+        .any(|c| matches!(c, Change::DeleteSessions { .. }))
+    {
+        session_ids(tx, target).await?
+    } else {
+        Vec::new()
+    };
+    decided(tx, Ok(d)).await?;
+    let user = locked_user(tx, target)
+        .await?
+        .ok_or_else(|| Rule::not_found("user"))?;
+    Ok((user, sessions))
+}
+
+pub(super) async fn delete_account(
+    tx: &mut Wtx,
+    user_id: &str,
+    at: i64,
+) -> Res<crate::store::AccountDeleted> {
+    let admins = active_admins(tx).await?;
+    let found = locked_user(tx, user_id).await?;
+    let contacts = contacts(tx, user_id).await?;
+    // Decided before anything is written: a refused deletion leaves every group as it was.
+    let d = decide::delete_account(found.as_ref().map(UserRow::account), admins, &contacts, at)?;
+    let groups: Vec<String> = sqlx::query_scalar(
+        "SELECT m.conversation_id FROM members m \
+         JOIN conversations c ON c.id = m.conversation_id \
+         WHERE m.user_id = $1 AND c.kind = 'group' ORDER BY m.conversation_id",
+    )
+    .bind(user_id)
+    .fetch_all(tx.c())
+    .await?;
+    for group in &groups {
+        remove_member(tx, user_id, group, user_id, at).await?;
+    }
+    let sessions = session_ids(tx, user_id).await?;
+    decided(tx, Ok(d)).await?;
+    let media = sqlx::query_scalar(
+        "SELECT id FROM media WHERE uploader_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.media_id = media.id) ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(tx.c())
+    .await?;
+    Ok(crate::store::AccountDeleted { sessions, media })
+}
+
+pub(super) async fn set_display_name(tx: &mut Wtx, user_id: &str, name: &str, at: i64) -> Res<()> {
+    let contacts = contacts(tx, user_id).await?;
     decided(
         tx,
         Ok(decide::set_display_name(user_id, name, &contacts, at)),
@@ -856,6 +1012,16 @@ pub(super) async fn delete_idle_sessions(tx: &mut Wtx, before: i64) -> Res<Vec<S
 }
 
 pub(super) async fn create_session(tx: &mut Wtx, s: &SessionRow) -> Res<()> {
+    // Shares the user's row lock with other logins, and waits for a disabling or a deletion
+    // in progress: none can leave a session behind it.
+    let user: Option<(bool, Option<i64>)> =
+        sqlx::query_as("SELECT disabled, deleted_at FROM users WHERE id = $1 FOR SHARE")
+            .bind(&s.user_id)
+            .fetch_optional(tx.c())
+            .await?;
+    if !matches!(user, Some((false, None))) {
+        return Err(Rule::forbidden("the account is disabled or deleted").into());
+    }
     sqlx::query(
         "INSERT INTO sessions (id, user_id, token_hash, device_name, created_at, last_active_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",

@@ -401,6 +401,31 @@ fn apply_change(conn: &Tx, c: &Change) -> Sql<()> {
             conn.prepare_cached("UPDATE users SET display_name = ? WHERE id = ?")?
                 .execute([name, user_id])?;
         }
+        Change::SetAdmin { user_id, admin } => {
+            conn.prepare_cached("UPDATE users SET admin = ? WHERE id = ?")?
+                .execute(params![admin, user_id])?;
+        }
+        Change::SetDisabled { user_id, disabled } => {
+            conn.prepare_cached("UPDATE users SET disabled = ? WHERE id = ?")?
+                .execute(params![disabled, user_id])?;
+        }
+        Change::SetPasswordHash { user_id, hash } => {
+            conn.prepare_cached("UPDATE users SET password_hash = ? WHERE id = ?")?
+                .execute([hash, user_id])?;
+        }
+        Change::DeleteSessions { user_id } => {
+            conn.prepare_cached("DELETE FROM sessions WHERE user_id = ?")?
+                .execute([user_id])?;
+        }
+        Change::EraseAccount { user_id, at } => {
+            conn.prepare_cached(
+                "UPDATE users SET display_name = ?, password_hash = '', admin = 0, deleted_at = ? \
+                 WHERE id = ?",
+            )?
+            .execute(params![decide::DELETED_NAME, at, user_id])?;
+            conn.prepare_cached("DELETE FROM invites WHERE creator_id = ?")?
+                .execute([user_id])?;
+        }
         Change::SetWatermarks {
             conversation_id,
             watermarks,
@@ -755,16 +780,20 @@ pub(super) fn register(
     Ok(user)
 }
 
+/// The users sharing a conversation with `user_id`.
+fn contacts(conn: &Tx, user_id: &str) -> Sql<Vec<String>> {
+    conn.prepare_cached(
+        "SELECT DISTINCT other.user_id FROM members mine \
+         JOIN members other ON other.conversation_id = mine.conversation_id \
+         WHERE mine.user_id = ?1 AND other.user_id <> ?1 ORDER BY other.user_id",
+    )?
+    .query_map([user_id], |r| r.get(0))?
+    .collect()
+}
+
 pub(super) fn set_display_name(conn: &Tx, user_id: &str, name: &str, at: i64) -> StoreResult<()> {
     decided(conn, |conn| {
-        let contacts: Vec<String> = conn
-            .prepare_cached(
-                "SELECT DISTINCT other.user_id FROM members mine \
-                 JOIN members other ON other.conversation_id = mine.conversation_id \
-                 WHERE mine.user_id = ?1 AND other.user_id <> ?1 ORDER BY other.user_id",
-            )?
-            .query_map([user_id], |r| r.get(0))?
-            .collect::<Sql<_>>()?;
+        let contacts = contacts(conn, user_id)?;
         Ok(decide::set_display_name(user_id, name, &contacts, at))
     })
 }
@@ -826,19 +855,137 @@ pub(super) fn set_last_seen(conn: &Tx, user_id: &str, at: i64) -> StoreResult<()
 }
 
 pub(super) fn create_session(conn: &Tx, s: &SessionRow) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO sessions (id, user_id, token_hash, device_name, created_at, last_active_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        s.id,
-        s.user_id,
-        s.token_hash,
-        s.device_name,
-        s.created_at,
-        s.last_active_at
-    ])?;
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO sessions (id, user_id, token_hash, device_name, created_at, last_active_at) \
+             SELECT ?, id, ?, ?, ?, ? FROM users \
+             WHERE id = ? AND NOT disabled AND deleted_at IS NULL",
+        )?
+        .execute(params![
+            s.id,
+            s.token_hash,
+            s.device_name,
+            s.created_at,
+            s.last_active_at,
+            s.user_id
+        ])?;
+    if n == 0 {
+        return Err(Rule::forbidden("the account is disabled or deleted").into());
+    }
     Ok(())
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, password_hash, created_at, last_seen_at, \
+     admin, deleted_at, disabled";
+
+fn user(conn: &Tx, id: &str) -> Sql<Option<UserRow>> {
+    conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))?
+        .query_row([id], |r| {
+            Ok(UserRow {
+                id: r.get(0)?,
+                username: r.get(1)?,
+                display_name: r.get(2)?,
+                password_hash: r.get(3)?,
+                created_at: r.get(4)?,
+                last_seen_at: r.get(5)?,
+                admin: r.get(6)?,
+                deleted: r.get::<_, Option<i64>>(7)?.is_some(),
+                disabled: r.get(8)?,
+            })
+        })
+        .optional()
+}
+
+/// The admins who can still act: neither disabled nor deleted.
+fn active_admins(conn: &Tx) -> Sql<i64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM users WHERE admin AND NOT disabled AND deleted_at IS NULL",
+    )?
+    .query_row([], |r| r.get(0))
+}
+
+/// The ids of `user_id`'s sessions, read before a decision that deletes them is applied.
+fn session_ids(conn: &Tx, user_id: &str) -> Sql<Vec<String>> {
+    conn.prepare_cached("SELECT id FROM sessions WHERE user_id = ? ORDER BY id")?
+        .query_map([user_id], |r| r.get(0))?
+        .collect()
+}
+
+fn deletes_sessions<T>(d: &Decision<T>) -> bool {
+    d.changes
+        .iter()
+        .any(|c| matches!(c, Change::DeleteSessions { .. }))
+}
+
+pub(super) fn update_account(
+    conn: &Tx,
+    manager: Option<&str>,
+    target: &str,
+    update: &decide::AccountUpdate,
+    at: i64,
+) -> StoreResult<(UserRow, Vec<String>)> {
+    let me = match manager {
+        Some(id) => Some(user(conn, id)?.ok_or_else(|| Rule::forbidden("no such account"))?),
+        None => None,
+    };
+    let manager = match &me {
+        Some(u) => decide::Manager::Admin(u.account()),
+        None => decide::Manager::Operator,
+    };
+    let found = user(conn, target)?;
+    let d = decide::update_account(
+        manager,
+        found.as_ref().map(UserRow::account),
+        update,
+        active_admins(conn)?,
+        at,
+    )?;
+    let sessions = if deletes_sessions(&d) {
+        session_ids(conn, target)?
+    } else {
+        Vec::new()
+    };
+    apply(conn, &d)?;
+    let user = user(conn, target)?.ok_or_else(|| Rule::not_found("user"))?;
+    Ok((user, sessions))
+}
+
+pub(super) fn delete_account(
+    conn: &Tx,
+    user_id: &str,
+    at: i64,
+) -> StoreResult<crate::store::AccountDeleted> {
+    let found = user(conn, user_id)?;
+    let contacts = contacts(conn, user_id)?;
+    // Decided before anything is written: a refused deletion leaves every group as it was.
+    let d = decide::delete_account(
+        found.as_ref().map(UserRow::account),
+        active_admins(conn)?,
+        &contacts,
+        at,
+    )?;
+    let groups: Vec<String> = conn
+        .prepare_cached(
+            "SELECT m.conversation_id FROM members m \
+             JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.user_id = ? AND c.kind = 'group' ORDER BY m.conversation_id",
+        )?
+        .query_map([user_id], |r| r.get(0))?
+        .collect::<Sql<_>>()?;
+    for group in &groups {
+        remove_member(conn, user_id, group, user_id, at)?;
+    }
+    let sessions = session_ids(conn, user_id)?;
+    apply(conn, &d)?;
+    let media = conn
+        .prepare_cached(
+            "SELECT id FROM media WHERE uploader_id = ? \
+             AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.media_id = media.id) \
+             ORDER BY id",
+        )?
+        .query_map([user_id], |r| r.get(0))?
+        .collect::<Sql<_>>()?;
+    Ok(crate::store::AccountDeleted { sessions, media })
 }
 
 pub(super) fn touch_session(conn: &Tx, id: &str, at: i64) -> StoreResult<()> {

@@ -9,7 +9,7 @@ use natter_server::store::{MediaRow, Store};
 
 use crate::harness::{T0, direct, group, text, users};
 
-fn image(id: &str, uploader_id: &str, sha256: &str, at: i64) -> MediaRow {
+pub fn image(id: &str, uploader_id: &str, sha256: &str, at: i64) -> MediaRow {
     MediaRow {
         id: id.to_owned(),
         uploader_id: uploader_id.to_owned(),

@@ -1,6 +1,7 @@
 //! The conformance cases, one module per area of the `Store` trait. Every case takes a fresh,
 //! empty store and uses nothing but the trait.
 
+pub mod admin;
 pub mod changes;
 pub mod direct;
 pub mod events;

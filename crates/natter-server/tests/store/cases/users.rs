@@ -21,6 +21,7 @@ pub async fn creates_and_fetches_users_by_id_and_username(store: Arc<dyn Store>)
         last_seen_at: None,
         admin: false,
         deleted: false,
+        disabled: false,
     };
     store.create_user(&alice).await.unwrap();
     store.create_user(&user_row("bob")).await.unwrap();
