@@ -246,6 +246,7 @@ function Invites() {
   const [expiry, setExpiry] = useState('604800');
   const { error, busy, run } = useAction();
   const head = useId('invites-head');
+  const expiryId = useId('invite-expiry');
   useEffect(() => { run(async () => setInvites(await actions.listInvites())); }, []);
   /** @param {Event} e */
   const create = (e) => {
@@ -267,11 +268,11 @@ function Invites() {
         <label class="field"><span>Uses</span>
           <input type="number" min="1" max="1000" required value=${uses} onInput=${(/** @type {Event} */ e) => setUses(inputValue(e))} />
         </label>
-        <label class="field"><span>Expires in</span>
-          <select value=${expiry} onChange=${(/** @type {Event} */ e) => setExpiry(/** @type {HTMLSelectElement} */ (e.currentTarget).value)}>
+        <span class="field"><label for=${expiryId}>Expires in</label>
+          <select id=${expiryId} value=${expiry} onChange=${(/** @type {Event} */ e) => setExpiry(/** @type {HTMLSelectElement} */ (e.currentTarget).value)}>
             ${EXPIRIES.map(([s, label]) => html`<option key=${s} value=${String(s)}>${label}</option>`)}
           </select>
-        </label>
+        </span>
         <button type="submit" disabled=${busy}>Create invite</button>
       </form>
       <${ErrorLine} error=${error} />
