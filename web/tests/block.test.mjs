@@ -1,7 +1,7 @@
 // Blocking: Ann blocks Bob from his profile (after a confirmation); her composer gives way to a
 // note, Bob's next message is refused with the error shown; Ann unblocks him from her account's
-// "Blocked users", and his message goes through on "Try again". Needs a server with blocking
-// (PUT/DELETE/GET /api/v1/users/me/blocks).
+// "Blocked users", and his message goes through on "Try again". Skipped on a server without
+// blocking (no /api/v1/users/me/blocks in its OpenAPI description).
 
 import {
   browserTest,
@@ -72,4 +72,4 @@ browserTest('a blocked person cannot send; after unblocking, the message goes th
   await send(bob, 'Thanks for unblocking me.');
   await expectVisible(message(ann, 'Thanks for unblocking me.'));
   await expectVisible(heading(ann, 'Bob Builder'));
-});
+}, { requires: '/api/v1/users/me/blocks' });
