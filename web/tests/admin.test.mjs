@@ -151,3 +151,24 @@ browserTest('the admin sees stats, makes invites and accounts, disables, enables
   await expectHidden(admin);
   await expectAbsent(button(ada, 'Admin'), 'the Admin button after stepping down');
 }, { timeout: 90_000 });
+
+browserTest('the accounts list shows the newest 20 and loads more from the last one shown', async (w) => {
+  const server = /** @type {import('./harness.mjs').Server} */ (w.server);
+  const ada = await server.apiUser('ada', 'Ada Admin');
+  for (let i = 1; i <= 21; i++) {
+    await server.api('POST', '/admin/users', ada.token, { username: `user${String(i).padStart(2, '0')}`, password: PASSWORD });
+  }
+  const page = await w.page('ada');
+  await logIn(page, 'ada');
+  const admin = await openAdmin(page);
+  const rows = section(admin, 'Accounts').getByTestId('admin-user');
+  await expectCount(rows, 20);
+  // Newest first: the last one made is on top, the first two (and Ada) come with "Load more".
+  assert.equal(await rows.first().getAttribute('data-username'), 'user21');
+  await expectAbsent(userRow(admin, 'user01'), 'an account past the first page');
+  await button(section(admin, 'Accounts'), 'Load more').click();
+  await expectCount(rows, 22);
+  await expectVisible(userRow(admin, 'user01'));
+  await expectVisible(userRow(admin, 'ada'));
+  await expectHidden(button(section(admin, 'Accounts'), 'Load more'));
+});
