@@ -423,6 +423,26 @@ impl Client {
         Ok(self.call(rb).await?.0)
     }
 
+    /// `PUT /api/v1/users/me/blocks/{user_id}`: block a user (again: no change).
+    pub async fn block_user(&self, user_id: &str) -> Result<()> {
+        self.call_empty(self.request(Method::PUT, &format!("/api/v1/users/me/blocks/{user_id}")))
+            .await
+    }
+
+    /// `DELETE /api/v1/users/me/blocks/{user_id}`: unblock a user (one not blocked: no change).
+    pub async fn unblock_user(&self, user_id: &str) -> Result<()> {
+        self.call_empty(self.request(
+            Method::DELETE,
+            &format!("/api/v1/users/me/blocks/{user_id}"),
+        ))
+        .await
+    }
+
+    /// `GET /api/v1/users/me/blocks`: the users the caller blocked.
+    pub async fn blocked_users(&self) -> Result<wire::UserList> {
+        self.get("/api/v1/users/me/blocks").await
+    }
+
     // ---- Conversations ----
 
     /// `POST /api/v1/conversations` with any body.

@@ -283,17 +283,47 @@ pub fn visible<'m>(msg: Message<'_>, viewer: Option<&'m Member>) -> Result<&'m M
     }
 }
 
-/// A direct conversation for the pair `a`, `b`, unless `existing` is already theirs. The
-/// outcome is the conversation's id and whether it is new.
+/// What a direct conversation's opening or send needs to know of the other user of the pair,
+/// as seen from the actor. Read in the same transaction as the write it guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Peer {
+    /// The actor blocked the other user.
+    pub blocked_by_actor: bool,
+    /// The other user blocked the actor.
+    pub blocked_actor: bool,
+    /// The other user's account was deleted.
+    pub deleted: bool,
+}
+
+/// Whether the actor may open or send into a direct conversation with `peer`: not when either
+/// blocked the other, nor when the other's account was deleted (`403`). The blocker is refused
+/// too, and told why: it must unblock to write again.
+pub fn may_reach(peer: Peer) -> Result<(), Error> {
+    if peer.deleted {
+        Err(Error::forbidden("that account was deleted"))
+    } else if peer.blocked_by_actor {
+        Err(Error::forbidden("you blocked this user: unblock to send"))
+    } else if peer.blocked_actor {
+        Err(Error::forbidden("this user does not accept your messages"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A direct conversation for the pair `a` (the actor), `b`, unless `existing` is already
+/// theirs. The outcome is the conversation's id and whether it is new. Refused when `peer`
+/// (`b` as `a` sees it) may not be reached, whether or not the conversation exists.
 pub fn create_direct(
     new_id: &str,
     a: &str,
     b: &str,
     existing: Option<String>,
+    peer: Peer,
     at: i64,
-) -> Decision<(String, bool)> {
+) -> Result<Decision<(String, bool)>, Error> {
+    may_reach(peer)?;
     if let Some(id) = existing {
-        return Decision::nothing((id, false));
+        return Ok(Decision::nothing((id, false)));
     }
     let mut d = Decision::new((new_id.to_owned(), true));
     d.changes.push(Change::CreateConversation {
@@ -307,7 +337,7 @@ pub fn create_direct(
         d.changes.push(join(new_id, user, Role::Member, 0, at));
     }
     d.event(new_id, None, EventData::ConversationUpdated, at);
-    d
+    Ok(d)
 }
 
 /// A group owned by `owner`, with `members` (the owner not among them).
@@ -482,6 +512,9 @@ pub struct SendState<'a> {
     pub already_sent: bool,
     /// The conversation and seq of the message `reply_to` names, if it names one.
     pub reply_target: Option<(&'a str, i64)>,
+    /// In a direct conversation, the other member as the sender sees it (none if it has no
+    /// other member, or it is a group: groups are not affected by blocks).
+    pub peer: Option<Peer>,
 }
 
 /// What a send does.
@@ -500,6 +533,13 @@ pub fn send(state: SendState<'_>, msg: &NewMessage) -> Result<Decision<Send>, Er
     let me = actor(state.sender)?;
     if state.already_sent {
         return Ok(Decision::nothing(Send::AlreadySent));
+    }
+    if conv.kind == ConversationKind::Direct {
+        // A direct conversation whose other member is gone has no one to send to.
+        may_reach(state.peer.unwrap_or(Peer {
+            deleted: true,
+            ..Peer::default()
+        }))?;
     }
     if msg.reply_to.is_some() {
         match state.reply_target {
@@ -975,6 +1015,19 @@ pub fn delete_account(
     Ok(d)
 }
 
+/// Whether `blocker` may block (or unblock) `target`: not itself (`400`), and only a user that
+/// exists (`404`). Blocking is idempotent: blocking again, or unblocking one not blocked,
+/// changes nothing and is no error.
+pub fn may_block(blocker: &str, target: &str, target_exists: bool) -> Result<(), Error> {
+    if blocker == target {
+        Err(Error::invalid("you cannot block yourself"))
+    } else if !target_exists {
+        Err(Error::not_found("user"))
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1026,10 +1079,11 @@ mod tests {
 
     #[test]
     fn a_pair_has_one_direct_conversation() {
-        let d = create_direct("new", "a", "b", Some("old".into()), 1);
+        let free = Peer::default();
+        let d = create_direct("new", "a", "b", Some("old".into()), free, 1).unwrap();
         assert_eq!(d.outcome, ("old".into(), false));
         assert!(d.is_empty());
-        let d = create_direct("new", "a", "b", None, 1);
+        let d = create_direct("new", "a", "b", None, free, 1).unwrap();
         assert_eq!(d.outcome, ("new".into(), true));
         assert_eq!(d.changes.len(), 3);
         assert_eq!(kinds(&d), [&EventData::ConversationUpdated]);
@@ -1043,6 +1097,7 @@ mod tests {
             sender: Some(&s),
             already_sent: false,
             reply_target: None,
+            peer: None,
         };
         let d = send(state, &msg("m")).unwrap();
         assert_eq!(d.outcome, Send::Stored(4));
@@ -1087,6 +1142,7 @@ mod tests {
             sender: None,
             already_sent: false,
             reply_target: None,
+            peer: None,
         };
         assert_eq!(
             send(state, &msg("m")).unwrap_err(),
@@ -1114,6 +1170,109 @@ mod tests {
             ..state
         };
         assert!(send(state, &reply).is_ok());
+    }
+
+    fn direct(last_seq: i64) -> Conversation<'static> {
+        Conversation {
+            kind: ConversationKind::Direct,
+            ..group(last_seq, 2)
+        }
+    }
+
+    const BLOCKED_BY_ME: Peer = Peer {
+        blocked_by_actor: true,
+        blocked_actor: false,
+        deleted: false,
+    };
+    const BLOCKED_ME: Peer = Peer {
+        blocked_by_actor: false,
+        blocked_actor: true,
+        deleted: false,
+    };
+    const DELETED: Peer = Peer {
+        blocked_by_actor: false,
+        blocked_actor: false,
+        deleted: true,
+    };
+
+    #[test]
+    fn a_direct_conversation_is_not_opened_across_a_block_or_with_a_deleted_account() {
+        for peer in [BLOCKED_BY_ME, BLOCKED_ME, DELETED] {
+            for existing in [None, Some("old".to_owned())] {
+                assert!(
+                    matches!(
+                        create_direct("new", "a", "b", existing.clone(), peer, 1),
+                        Err(Error::Forbidden(_))
+                    ),
+                    "{peer:?} {existing:?}"
+                );
+            }
+        }
+        // The blocker is told how to write again.
+        assert_eq!(
+            may_reach(BLOCKED_BY_ME).unwrap_err(),
+            Error::forbidden("you blocked this user: unblock to send")
+        );
+    }
+
+    #[test]
+    fn a_direct_send_is_refused_across_a_block_either_way_or_to_a_deleted_account() {
+        let s = member("s", Role::Member, 0, 3);
+        let state = SendState {
+            conversation: direct(3),
+            sender: Some(&s),
+            already_sent: false,
+            reply_target: None,
+            peer: Some(Peer::default()),
+        };
+        assert!(send(state, &msg("m")).is_ok());
+        for peer in [Some(BLOCKED_BY_ME), Some(BLOCKED_ME), Some(DELETED), None] {
+            let refused = send(SendState { peer, ..state }, &msg("m"));
+            assert!(matches!(refused, Err(Error::Forbidden(_))), "{peer:?}");
+        }
+        // A retry of a message stored before the block is answered, not refused.
+        let retry = SendState {
+            already_sent: true,
+            peer: Some(BLOCKED_ME),
+            ..state
+        };
+        assert_eq!(send(retry, &msg("m")).unwrap().outcome, Send::AlreadySent);
+        // Not a member: still 404, whatever the peer.
+        let stranger = SendState {
+            sender: None,
+            peer: Some(BLOCKED_ME),
+            ..state
+        };
+        assert_eq!(
+            send(stranger, &msg("m")).unwrap_err(),
+            Error::not_found("conversation")
+        );
+    }
+
+    #[test]
+    fn groups_are_not_affected_by_blocks() {
+        let s = member("s", Role::Member, 0, 3);
+        let state = SendState {
+            conversation: group(3, 3),
+            sender: Some(&s),
+            already_sent: false,
+            reply_target: None,
+            peer: Some(BLOCKED_ME),
+        };
+        assert!(send(state, &msg("m")).is_ok());
+    }
+
+    #[test]
+    fn a_user_blocks_another_existing_user_but_not_itself() {
+        assert!(may_block("a", "b", true).is_ok());
+        assert_eq!(
+            may_block("a", "a", true).unwrap_err(),
+            Error::invalid("you cannot block yourself")
+        );
+        assert_eq!(
+            may_block("a", "b", false).unwrap_err(),
+            Error::not_found("user")
+        );
     }
 
     #[test]

@@ -394,6 +394,54 @@ fn groups_are_named_by_their_name() {
 }
 
 #[test]
+fn blocking_from_the_shell_closes_the_direct_conversation_both_ways_until_undone() {
+    let (server, _data) = common::serve(None);
+    let alice = Shell::new(&server.url);
+    let bob = Shell::new(&server.url);
+    alice.sign_up("alice");
+    bob.sign_up("bob");
+    alice.run(&["send", "bob", "hi bob"]).ok();
+    let dm = bob.run(&["conversations", "--json"]).ok().json_lines()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    assert_eq!(alice.run(&["block", "bob"]).ok().stdout, "blocked bob\n");
+    alice.run(&["block", "bob"]).ok(); // again: no change
+    assert!(alice.run(&["blocked"]).ok().stdout.starts_with("bob  "));
+    // Bob no longer finds alice by name; by the conversation's id he is refused.
+    assert_eq!(bob.run(&["send", "alice", "hello?"]).code, 1);
+    let refused = bob.run(&["send", &dm, "hello?"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("forbidden"), "{refused:?}");
+    let own = alice.run(&["send", "bob", "still there?"]);
+    assert_eq!(own.code, 1, "{own:?}");
+    assert!(own.stderr.contains("unblock"), "{own:?}");
+    // The history stays readable.
+    assert_eq!(
+        bob.run(&["history", &dm]).ok().stdout,
+        "[1] alice: hi bob\n"
+    );
+
+    // Blocked both ways: bob cannot find alice any more, yet unblocks her from his list.
+    bob.run(&["block", "alice"]).ok();
+    assert_eq!(bob.run(&["open", "alice"]).code, 1);
+    assert_eq!(
+        bob.run(&["block", "--undo", "alice"]).ok().stdout,
+        "unblocked alice\n"
+    );
+    assert_eq!(
+        alice
+            .run(&["block", "--undo", "bob", "--json"])
+            .ok()
+            .json_lines()[0]["username"],
+        "bob"
+    );
+    assert_eq!(alice.run(&["blocked"]).ok().stdout, "");
+    bob.run(&["send", "alice", "back again"]).ok();
+}
+
+#[test]
 fn failures_exit_with_a_code_that_says_which() {
     let (server, _data) = common::serve(None);
     let alice = Shell::new(&server.url);

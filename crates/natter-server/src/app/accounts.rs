@@ -688,24 +688,40 @@ impl App {
         if user.id == caller.user_id {
             return self.render_own_user(&user).await;
         }
+        // Presence only to contacts, and not to a user it blocked.
         let contact = !self
             .store()
             .contacts_among(caller.user_id(), std::slice::from_ref(&user.id))
             .await?
             .is_empty();
-        Ok(self.render_user(&user, contact, None))
+        let presence = contact
+            && !self
+                .store()
+                .has_blocked(UserId::new(&user.id), caller.user_id())
+                .await?;
+        Ok(self.render_user(&user, presence, None))
     }
 
-    /// `GET /users?query=&limit=`: presence only of the caller and its contacts.
+    /// `GET /users?query=&limit=`: presence only of the caller and its contacts; the users who
+    /// blocked the caller are not found.
     pub async fn search_users(
         &self,
         caller: &Caller,
         query: &str,
         limit: u32,
     ) -> AppResult<wire::UserList> {
-        let mut rows = self.store().search_users(query, limit).await?;
+        let mut rows = self
+            .store()
+            .search_users(caller.user_id(), query, limit)
+            .await?;
         // A deleted account is found by no one (its name stays reserved all the same).
         rows.retain(|u| !u.deleted);
+        self.render_users(caller, &rows).await
+    }
+
+    /// Users as the caller sees them: presence only of itself and of its contacts. (None of
+    /// them blocked the caller: the store left those out.)
+    async fn render_users(&self, caller: &Caller, rows: &[UserRow]) -> AppResult<wire::UserList> {
         let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
         let contacts: std::collections::HashSet<String> = self
             .store()

@@ -169,8 +169,19 @@ impl App {
             Content::MessageDeleted(d) => wire::EventData::MessageDeleted(d),
             Content::MessageStatus(s) => wire::EventData::MessageStatus(s),
             Content::ConversationStatus(s) => wire::EventData::ConversationStatus(s),
-            // Its receivers share a conversation with it (or are it): presence shown.
-            Content::User(u) => wire::EventData::UserUpdated(self.render_user(&u, true, None)),
+            // Its receivers share a conversation with it (or are it): presence shown, but not
+            // to one it blocked (each `user_updated` is addressed to one user).
+            Content::User(u) => {
+                let hidden = match &e.user_id {
+                    Some(to) if *to != u.id => {
+                        self.store()
+                            .has_blocked(UserId::new(&u.id), UserId::new(to))
+                            .await?
+                    }
+                    _ => false,
+                };
+                wire::EventData::UserUpdated(self.render_user(&u, !hidden, None))
+            }
             Content::Conversation if e.kind == EventKind::ConversationRemoved => {
                 wire::EventData::ConversationRemoved(wire::ConversationRemoved {
                     conversation_id: e.conversation_id.clone(),

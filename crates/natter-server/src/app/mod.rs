@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod blocks;
 mod compose;
 mod conversations;
 mod events;

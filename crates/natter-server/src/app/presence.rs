@@ -364,9 +364,14 @@ impl App {
         });
     }
 
-    /// Tells this node's connections of the users who share a conversation with `user_id`.
+    /// Tells this node's connections of the users who share a conversation with `user_id`,
+    /// but not of those it blocked.
     async fn announce_presence(&self, user_id: &str, online: bool, at: i64) {
-        let contacts = match self.store().contacts_of(UserId::new(user_id)).await {
+        let contacts = async {
+            let contacts = self.store().contacts_of(UserId::new(user_id)).await?;
+            self.unblocked_among(UserId::new(user_id), contacts).await
+        };
+        let contacts = match contacts.await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot find whom to tell of a presence change");

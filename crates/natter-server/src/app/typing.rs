@@ -67,6 +67,8 @@ impl App {
             .map(|m| m.user_id)
             .filter(|u| *u != caller.user_id)
             .collect();
+        // Not to those the typer blocked, in groups too.
+        let others = self.unblocked_among(caller.user_id(), others).await?;
         self.announce_typing(
             ConversationId::new(conversation_id),
             caller.user_id(),
@@ -121,15 +123,18 @@ impl App {
     }
 
     async fn stop_typing_for_all(&self, conversation_id: &ConversationId, user_id: &UserId) {
-        match self.store().members(conversation_id).await {
-            Ok(members) => {
-                let others = members
-                    .into_iter()
-                    .map(|m| m.user_id)
-                    .filter(|u| u != user_id.as_str())
-                    .collect();
-                self.announce_typing(conversation_id, user_id, false, others);
-            }
+        let others = async {
+            let members = self.store().members(conversation_id).await?;
+            let others = members
+                .into_iter()
+                .map(|m| m.user_id)
+                .filter(|u| u != user_id.as_str())
+                .collect();
+            // Not to those the typer blocked, in groups too.
+            self.unblocked_among(user_id, others).await
+        };
+        match others.await {
+            Ok(others) => self.announce_typing(conversation_id, user_id, false, others),
             Err(e) => tracing::warn!(error = %e, "cannot announce typing_stop"),
         }
     }

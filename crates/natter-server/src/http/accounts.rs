@@ -282,7 +282,7 @@ pub async fn revoke_invite(
     operation_id = "getUser",
     tag = "accounts",
     summary = "A user",
-    description = "`online` and `last_seen_at` are shown only to the user itself and to users who share a conversation with it; others get `online: false` and `last_seen_at: null`. `media_bytes` and `media_quota` appear only in the user's own view.",
+    description = "`online` and `last_seen_at` are shown only to the user itself and to users who share a conversation with it, but not to a user it blocked; others get `online: false` and `last_seen_at: null`. `media_bytes` and `media_quota` appear only in the user's own view.",
     params(("id" = String, Path, description = "A user id")),
     security(("bearer" = [])),
     responses(
@@ -311,7 +311,7 @@ pub struct SearchQuery {
     operation_id = "searchUsers",
     tag = "accounts",
     summary = "Search users by username prefix, in username order",
-    description = "Presence (`online`, `last_seen_at`) as for `GET /users/{id}`: only of the caller and of users who share a conversation with it.",
+    description = "Presence (`online`, `last_seen_at`) as for `GET /users/{id}`: only of the caller and of users who share a conversation with it. Users who blocked the caller are not found.",
     params(
         ("query" = String, Query, description = "A username prefix (required, not empty)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)"),
@@ -335,4 +335,71 @@ pub async fn search(
     let limit =
         validate::page_limit(q.limit, app.limits()).map_err(crate::error::AppError::from)?;
     Ok(JsonOut(app.search_users(&caller, &query, limit).await?))
+}
+
+/// `PUT /api/v1/users/me/blocks/{user_id}`: block a user.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/me/blocks/{user_id}",
+    operation_id = "blockUser",
+    tag = "accounts",
+    summary = "Block a user",
+    description = "Idempotent. Neither the caller nor the blocked user can then open or send into their direct conversation (`403`; its history stays readable); the blocked user receives none of the caller's typing and presence (in groups too), sees no presence of it, and does not find it in user search. Group conversations are otherwise unaffected.",
+    params(("user_id" = String, Path, description = "The user to block")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Blocked (or already blocked)"),
+        (status = 400, description = "`invalid_request`: the caller itself", body = wire::ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = wire::ErrorBody),
+    ),
+)]
+pub async fn block(
+    State(app): State<App>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode> {
+    app.block(&caller, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/users/me/blocks/{user_id}`: unblock a user.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/me/blocks/{user_id}",
+    operation_id = "unblockUser",
+    tag = "accounts",
+    summary = "Unblock a user",
+    description = "Idempotent: unblocking a user not blocked changes nothing.",
+    params(("user_id" = String, Path, description = "The user to unblock")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Not blocked (any more)"),
+        (status = 400, description = "`invalid_request`: the caller itself", body = wire::ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = wire::ErrorBody),
+    ),
+)]
+pub async fn unblock(
+    State(app): State<App>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode> {
+    app.unblock(&caller, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/users/me/blocks`: the users the caller blocked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/me/blocks",
+    operation_id = "listBlocks",
+    tag = "accounts",
+    summary = "The users the caller blocked, in username order",
+    description = "Without presence (`online: false`, `last_seen_at: null`).",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The blocked users", body = wire::UserList),
+    ),
+)]
+pub async fn blocks(State(app): State<App>, caller: Caller) -> Result<JsonOut<wire::UserList>> {
+    Ok(JsonOut(app.blocks(&caller).await?))
 }

@@ -30,6 +30,7 @@ type Result<T> = std::result::Result<T, ApiError>;
         (status = 201, description = "Created", body = wire::Conversation),
         (status = 200, description = "The existing direct conversation of the pair", body = wire::Conversation),
         (status = 400, description = "`invalid_request`: a missing field, oneself as the other user, unknown user ids, too many members, more than 1,024 `member_ids`", body = wire::ErrorBody),
+        (status = 403, description = "`forbidden`: a direct conversation with a user who blocked the caller or whom the caller blocked, or whose account was deleted (also when the pair's conversation exists: it stays readable with `GET /conversations/{id}`)", body = wire::ErrorBody),
     ),
 )]
 pub async fn create(

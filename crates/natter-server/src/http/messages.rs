@@ -32,6 +32,7 @@ type Result<T> = std::result::Result<T, ApiError>;
         (status = 201, description = "Stored", body = wire::Message),
         (status = 200, description = "The message stored earlier under this `client_id`", body = wire::Message),
         (status = 400, description = "`invalid_request`: no text for `kind: text`, no `media_id` for media, a bad `reply_to`", body = wire::ErrorBody),
+        (status = 403, description = "`forbidden`: a direct conversation in which either member blocked the other (the blocker must unblock to send), or whose other member's account was deleted", body = wire::ErrorBody),
         (status = 404, description = "`not_found`: no such conversation of the caller's, or media that is not the caller's", body = wire::ErrorBody),
         (status = 413, description = "`payload_too_large`: the text or the body is over its limit", body = wire::ErrorBody),
         (status = 415, description = "`unsupported_media_type`: `kind: image` with media that is not an image, or a body that is not JSON", body = wire::ErrorBody),

@@ -53,6 +53,11 @@ pub fn router(app: App) -> Router {
         .route("/admin/users/{id}", patch(admin::update_user))
         .route("/admin/stats", get(admin::stats))
         .route("/users/me/password", put(accounts::change_password))
+        .route("/users/me/blocks", get(accounts::blocks))
+        .route(
+            "/users/me/blocks/{user_id}",
+            put(accounts::block).delete(accounts::unblock),
+        )
         .route(
             "/invites",
             post(accounts::create_invite).get(accounts::invites),

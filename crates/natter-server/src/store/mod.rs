@@ -389,8 +389,14 @@ pub trait Accounts: Send + Sync + 'static {
     async fn delete_invite(&self, code: &str, actor: &UserId) -> StoreResult<()>;
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRow>>;
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>>;
-    /// Users whose username starts with `prefix`, in username order.
-    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<UserRow>>;
+    /// Users whose username starts with `prefix`, in username order, as `viewer` may find
+    /// them: those who blocked `viewer` are left out.
+    async fn search_users(
+        &self,
+        viewer: &UserId,
+        prefix: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>>;
     /// Records when a user was last seen (its last device went offline).
     async fn set_last_seen(&self, user_id: &UserId, at: i64) -> StoreResult<()>;
     /// The users who share at least one conversation with `user_id`, itself excluded.
@@ -399,6 +405,20 @@ pub trait Accounts: Send + Sync + 'static {
     async fn contacts_among(&self, user_id: &UserId, ids: &[String]) -> StoreResult<Vec<String>>;
     /// Which of `ids` exist.
     async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>>;
+
+    /// `blocker` blocks `blocked` (as `natter_core::decide::may_block` allows: not itself,
+    /// `Invalid`; a user that exists, else `NotFound`). Blocking again changes nothing.
+    async fn block(&self, blocker: &UserId, blocked: &UserId, at: i64) -> StoreResult<()>;
+    /// `blocker` unblocks `blocked` (the same rule as [`Accounts::block`]); unblocking one not
+    /// blocked changes nothing.
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> StoreResult<()>;
+    /// The users `blocker` blocked, in username order.
+    async fn blocked_by(&self, blocker: &UserId) -> StoreResult<Vec<UserRow>>;
+    /// The ids of the users `blocker` blocked: whom its typing and presence are withheld from.
+    /// One range scan of the blocks' primary key.
+    async fn blocked_ids(&self, blocker: &UserId) -> StoreResult<Vec<String>>;
+    /// Whether `blocker` blocked `blocked`: one look-up of the blocks' primary key.
+    async fn has_blocked(&self, blocker: &UserId, blocked: &UserId) -> StoreResult<bool>;
 
     /// Stores a session, unless its user is disabled or deleted (`Forbidden`), checked in the
     /// same transaction so that no login can outlast a disabling that committed first.
@@ -416,7 +436,9 @@ pub trait Accounts: Send + Sync + 'static {
 #[async_trait]
 pub trait Conversations: Send + Sync + 'static {
     /// The direct conversation of the pair, created (with its event) if it does not exist.
-    /// Returns its id and whether it was created.
+    /// Returns its id and whether it was created. `a` opens it: refused (`Forbidden`, as
+    /// `natter_core::decide::create_direct` decides) when either blocked the other or `b`'s
+    /// account was deleted.
     async fn create_direct(
         &self,
         new_id: &ConversationId,
@@ -497,7 +519,9 @@ pub trait Conversations: Send + Sync + 'static {
 #[async_trait]
 pub trait Messages: Send + Sync + 'static {
     /// Stores a message with the next seq, or returns the one the sender already stored under
-    /// the same `client_id` in that conversation. The sender must be a member.
+    /// the same `client_id` in that conversation. The sender must be a member; in a direct
+    /// conversation, refused (`Forbidden`) when either member blocked the other or the other's
+    /// account was deleted.
     async fn send(&self, msg: &NewMessage) -> StoreResult<Sent>;
     /// The message `sender` stored under `client_id` in the conversation, if any.
     async fn message_by_client_id(

@@ -375,14 +375,22 @@ impl Accounts for PgStore {
         Ok(row.as_ref().map(user_row).transpose()?)
     }
 
-    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<UserRow>> {
+    async fn search_users(
+        &self,
+        viewer: &UserId,
+        prefix: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>> {
         // A range scan on the unique index (byte order); no LIKE, so '%' and '_' are literal.
+        // Whether a user blocked the viewer is a primary key look-up per user scanned.
         let rows = sqlx::query(
-            "SELECT * FROM users WHERE username >= $1 AND substr(username, 1, length($1)) = $1 \
+            "SELECT * FROM users u WHERE username >= $1 AND substr(username, 1, length($1)) = $1 \
+             AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $3) \
              ORDER BY username LIMIT $2",
         )
         .bind(prefix)
         .bind(i64::from(limit))
+        .bind(viewer.as_str())
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(user_row).collect::<sqlx::Result<_>>()?)
@@ -427,6 +435,55 @@ impl Accounts for PgStore {
         )
         .bind(ids)
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn block(&self, blocker: &UserId, blocked: &UserId, at: i64) -> StoreResult<()> {
+        write_tx!(self, |tx| writes::block(
+            tx,
+            blocker.as_str(),
+            blocked.as_str(),
+            at
+        )
+        .await?)
+    }
+
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> StoreResult<()> {
+        write_tx!(self, |tx| writes::unblock(
+            tx,
+            blocker.as_str(),
+            blocked.as_str()
+        )
+        .await?)
+    }
+
+    async fn blocked_by(&self, blocker: &UserId) -> StoreResult<Vec<UserRow>> {
+        let rows = sqlx::query(
+            "SELECT u.* FROM blocks b JOIN users u ON u.id = b.blocked_id \
+             WHERE b.blocker_id = $1 ORDER BY u.username",
+        )
+        .bind(blocker.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn blocked_ids(&self, blocker: &UserId) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT blocked_id FROM blocks WHERE blocker_id = $1")
+                .bind(blocker.as_str())
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn has_blocked(&self, blocker: &UserId, blocked: &UserId) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = $1 AND blocked_id = $2)",
+        )
+        .bind(blocker.as_str())
+        .bind(blocked.as_str())
+        .fetch_one(&self.pool)
         .await?)
     }
 

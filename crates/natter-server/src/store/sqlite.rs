@@ -676,14 +676,22 @@ impl Accounts for SqliteStore {
         Ok(row.as_ref().map(user_row).transpose()?)
     }
 
-    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<UserRow>> {
+    async fn search_users(
+        &self,
+        viewer: &UserId,
+        prefix: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>> {
         // A range scan on the unique index; no LIKE, so '%' and '_' in the prefix are literal.
+        // Whether a user blocked the viewer is a primary key look-up per user scanned.
         let rows = sqlx::query(
-            "SELECT * FROM users WHERE username >= ?1 AND substr(username, 1, length(?1)) = ?1 \
+            "SELECT * FROM users u WHERE username >= ?1 AND substr(username, 1, length(?1)) = ?1 \
+             AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = ?3) \
              ORDER BY username LIMIT ?2",
         )
         .bind(prefix)
         .bind(i64::from(limit))
+        .bind(viewer.as_str())
         .fetch_all(&self.readers)
         .await?;
         Ok(rows.iter().map(user_row).collect::<sqlx::Result<_>>()?)
@@ -738,6 +746,50 @@ impl Accounts for SqliteStore {
             found.extend(hit);
         }
         Ok(found)
+    }
+
+    async fn block(&self, blocker: &UserId, blocked: &UserId, at: i64) -> StoreResult<()> {
+        let (blocker, blocked) = (blocker.as_str().to_owned(), blocked.as_str().to_owned());
+        self.writer
+            .write(move |c| writes::block(c, &blocker, &blocked, at))
+            .await
+    }
+
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> StoreResult<()> {
+        let (blocker, blocked) = (blocker.as_str().to_owned(), blocked.as_str().to_owned());
+        self.writer
+            .write(move |c| writes::unblock(c, &blocker, &blocked))
+            .await
+    }
+
+    async fn blocked_by(&self, blocker: &UserId) -> StoreResult<Vec<UserRow>> {
+        let rows = sqlx::query(
+            "SELECT u.* FROM blocks b JOIN users u ON u.id = b.blocked_id \
+             WHERE b.blocker_id = ? ORDER BY u.username",
+        )
+        .bind(blocker.as_str())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.iter().map(user_row).collect::<sqlx::Result<_>>()?)
+    }
+
+    async fn blocked_ids(&self, blocker: &UserId) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT blocked_id FROM blocks WHERE blocker_id = ?")
+                .bind(blocker.as_str())
+                .fetch_all(&self.readers)
+                .await?,
+        )
+    }
+
+    async fn has_blocked(&self, blocker: &UserId, blocked: &UserId) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ? AND blocked_id = ?)",
+        )
+        .bind(blocker.as_str())
+        .bind(blocked.as_str())
+        .fetch_one(&self.readers)
+        .await?)
     }
 
     async fn create_session(&self, s: &SessionRow) -> StoreResult<()> {

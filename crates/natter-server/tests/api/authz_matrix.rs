@@ -89,6 +89,10 @@ const GROUP_ROWS: &[Row<7>] = &[
     // No conversation role applies to these: every signed-in caller is alike.
     ("list one's conversations",      "GET",    "/api/v1/conversations",                           None,                            [200, 200, 200, 200, 200, 200, 401]),
     ("get a user",                    "GET",    "/api/v1/users/{target}",                          None,                            [200, 200, 200, 200, 200, 200, 401]),
+    ("list one's blocks",             "GET",    "/api/v1/users/me/blocks",                         None,                            [200, 200, 200, 200, 200, 200, 401]),
+    ("block a user",                  "PUT",    "/api/v1/users/me/blocks/{extra}",                 None,                            [204, 204, 204, 204, 204, 204, 401]),
+    ("unblock a user",                "DELETE", "/api/v1/users/me/blocks/{extra}",                 None,                            [204, 204, 204, 204, 204, 204, 401]),
+    ("block an unknown user",         "PUT",    "/api/v1/users/me/blocks/no-such-user",            None,                            [404, 404, 404, 404, 404, 404, 401]),
     ("revoke another's session",      "DELETE", "/api/v1/sessions/{spare_session}",                None,                            [404, 404, 404, 404, 404, 404, 401]),
 ];
 

@@ -172,8 +172,13 @@ impl Accounts for FaultyStore {
         self.inner.user_by_username(username).await
     }
 
-    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<UserRow>> {
-        self.inner.search_users(prefix, limit).await
+    async fn search_users(
+        &self,
+        viewer: &UserId,
+        prefix: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<UserRow>> {
+        self.inner.search_users(viewer, prefix, limit).await
     }
 
     async fn set_last_seen(&self, user_id: &UserId, at: i64) -> StoreResult<()> {
@@ -190,6 +195,26 @@ impl Accounts for FaultyStore {
 
     async fn existing_users(&self, ids: &[String]) -> StoreResult<Vec<String>> {
         self.inner.existing_users(ids).await
+    }
+
+    async fn block(&self, blocker: &UserId, blocked: &UserId, at: i64) -> StoreResult<()> {
+        self.inner.block(blocker, blocked, at).await
+    }
+
+    async fn unblock(&self, blocker: &UserId, blocked: &UserId) -> StoreResult<()> {
+        self.inner.unblock(blocker, blocked).await
+    }
+
+    async fn blocked_by(&self, blocker: &UserId) -> StoreResult<Vec<UserRow>> {
+        self.inner.blocked_by(blocker).await
+    }
+
+    async fn blocked_ids(&self, blocker: &UserId) -> StoreResult<Vec<String>> {
+        self.inner.blocked_ids(blocker).await
+    }
+
+    async fn has_blocked(&self, blocker: &UserId, blocked: &UserId) -> StoreResult<bool> {
+        self.inner.has_blocked(blocker, blocked).await
     }
 
     async fn create_session(&self, session: &SessionRow) -> StoreResult<()> {

@@ -162,6 +162,32 @@ impl TestApp {
         }
     }
 
+    /// Runs one SQL statement on the server's database behind its back, for a state the API
+    /// cannot make yet (an account marked deleted).
+    pub async fn raw_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.database_url {
+            Some(url) if url.starts_with("postgres") => {
+                let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+                sqlx::raw_sql(sql)
+                    .execute(&mut conn)
+                    .await
+                    .expect("raw SQL runs");
+                conn.close().await.expect("close");
+            }
+            _ => {
+                let url = format!("sqlite://{}", self.data_dir().join("natter.db").display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open");
+                sqlx::raw_sql(sql)
+                    .execute(&mut conn)
+                    .await
+                    .expect("raw SQL runs");
+                conn.close().await.expect("close");
+            }
+        }
+    }
+
     /// Stops the server gracefully; it must shut down without an error.
     pub async fn shutdown(self) {
         self.server.shutdown().await.expect("a clean shutdown");

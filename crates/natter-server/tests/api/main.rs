@@ -8,6 +8,7 @@ mod accounts;
 mod accounts_modes;
 mod admin;
 mod authz_matrix;
+mod blocks;
 mod bus_nats;
 mod cluster;
 mod conversations;

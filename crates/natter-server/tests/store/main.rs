@@ -74,6 +74,16 @@ macro_rules! conformance_suite {
                 the_admin_list_holds_every_account_newest_first,
                 stats_count_accounts_conversations_messages_and_bytes,
             }
+            blocks {
+                blocking_and_unblocking_are_idempotent_and_listed,
+                blocking_oneself_is_invalid_and_an_unknown_user_not_found,
+                a_block_refuses_the_direct_conversation_either_way,
+                a_block_refuses_a_new_direct_conversation,
+                a_retry_of_a_send_stored_before_the_block_is_answered,
+                groups_are_not_affected_by_blocks,
+                a_deleted_account_cannot_be_written_to_directly,
+                search_leaves_out_those_who_blocked_the_searcher,
+            }
             sessions {
                 sessions_are_found_by_token_hash_and_listed_per_user,
                 touching_a_session_moves_its_last_activity,
@@ -217,7 +227,9 @@ macro_rules! conformance_suite {
             let Some(test_store) = super::open().await else {
                 return;
             };
-            $crate::cases::$module::$case(test_store.store()).await;
+            test_store
+                .run($crate::cases::$module::$case(test_store.store()))
+                .await;
             test_store.close().await;
         }
     };
@@ -230,7 +242,21 @@ async fn make_sqlite_store() -> harness::TestStore {
     let store = natter_server::store::sqlite::SqliteStore::open(&url)
         .await
         .expect("open a fresh SQLite store");
-    harness::TestStore::new(Arc::new(store) as Arc<dyn Store>, dir)
+    let raw = harness::raw_sql_with(move |sql: String| {
+        let url = url.clone();
+        async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("open the database beside the store");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .expect("raw SQL runs");
+            conn.close().await.expect("close it");
+        }
+    });
+    harness::TestStore::new(Arc::new(store) as Arc<dyn Store>, dir).with_raw_sql(raw)
 }
 
 conformance_suite!(sqlite, make_sqlite_store);

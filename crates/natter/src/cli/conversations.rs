@@ -89,7 +89,10 @@ pub async fn user_named(common: &Common, client: &Client, username: &str) -> Res
     found.ok_or_else(|| Failure::refused("not_found", format!("no such user: {username}")))
 }
 
-async fn all_conversations(common: &Common, client: &Client) -> Result<Vec<Conversation>, Failure> {
+pub async fn all_conversations(
+    common: &Common,
+    client: &Client,
+) -> Result<Vec<Conversation>, Failure> {
     const PAGE: i64 = 200;
     let mut all = Vec::new();
     let mut before: Option<String> = None;

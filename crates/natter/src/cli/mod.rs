@@ -4,6 +4,7 @@
 //! own objects, one JSON document (or, for `listen`, one event) per line.
 
 mod account;
+mod blocks;
 mod conversations;
 mod failure;
 mod listen;
@@ -148,6 +149,21 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Block a user: neither of you can then write to the other directly, and it sees none of
+    /// your typing and presence nor finds you in a search. --undo unblocks it.
+    Block {
+        username: String,
+        /// Unblock the user instead.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the users you blocked.
+    Blocked {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Mark every message of a conversation read.
     Read {
         #[arg(help = CONVERSATION_HELP)]
@@ -210,6 +226,12 @@ pub async fn run(command: Command) -> i32 {
             conversation,
             common,
         } => messages::read(&common, &conversation).await,
+        Command::Block {
+            username,
+            undo,
+            common,
+        } => blocks::block(&common, &username, undo).await,
+        Command::Blocked { common } => blocks::list(&common).await,
     };
     match result {
         Ok(()) => 0,

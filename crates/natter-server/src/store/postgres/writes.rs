@@ -481,7 +481,54 @@ pub(super) async fn create_direct(
             .bind(decide::direct_key(a, b))
             .fetch_optional(tx.c())
             .await?;
-    decided(tx, Ok(decide::create_direct(new_id, a, b, existing, at))).await
+    let peer = sqlx::query(
+        "SELECT u.deleted_at IS NOT NULL AS deleted, \
+           EXISTS (SELECT 1 FROM blocks WHERE blocker_id = $1 AND blocked_id = u.id) AS blocked_by_actor, \
+           EXISTS (SELECT 1 FROM blocks WHERE blocker_id = u.id AND blocked_id = $1) AS blocked_actor \
+         FROM users u WHERE u.id = $2",
+    )
+    .bind(a)
+    .bind(b)
+    .fetch_optional(tx.c())
+    .await?
+    .as_ref()
+    .map(peer_row)
+    .transpose()?
+    .unwrap_or(decide::Peer {
+        deleted: true,
+        ..decide::Peer::default()
+    });
+    decided(tx, decide::create_direct(new_id, a, b, existing, peer, at)).await
+}
+
+fn peer_row(r: &sqlx::postgres::PgRow) -> sqlx::Result<decide::Peer> {
+    Ok(decide::Peer {
+        deleted: r.try_get("deleted")?,
+        blocked_by_actor: r.try_get("blocked_by_actor")?,
+        blocked_actor: r.try_get("blocked_actor")?,
+    })
+}
+
+/// The other member of the direct conversation `conversation_id` as `sender` sees it: one
+/// statement of primary key look-ups, run only for direct conversations (the send path is
+/// hot).
+async fn direct_peer(
+    tx: &mut Wtx,
+    conversation_id: &str,
+    sender: &str,
+) -> Res<Option<decide::Peer>> {
+    let row = sqlx::query(
+        "SELECT u.deleted_at IS NOT NULL AS deleted, \
+           EXISTS (SELECT 1 FROM blocks WHERE blocker_id = $1 AND blocked_id = u.id) AS blocked_by_actor, \
+           EXISTS (SELECT 1 FROM blocks WHERE blocker_id = u.id AND blocked_id = $1) AS blocked_actor \
+         FROM members m JOIN users u ON u.id = m.user_id \
+         WHERE m.conversation_id = $2 AND m.user_id <> $1",
+    )
+    .bind(sender)
+    .bind(conversation_id)
+    .fetch_optional(tx.c())
+    .await?;
+    Ok(row.as_ref().map(peer_row).transpose()?)
 }
 
 pub(super) async fn create_group(
@@ -613,11 +660,18 @@ pub(super) async fn send(tx: &mut Wtx, msg: &NewMessage) -> Res<Sent> {
         }
         _ => None,
     };
+    let peer = match (conv.kind, &me, &earlier) {
+        (ConversationKind::Direct, Some(_), None) => {
+            direct_peer(tx, &msg.conversation_id, &msg.sender_id).await?
+        }
+        _ => None,
+    };
     let state = decide::SendState {
         conversation: conv.view(),
         sender: me.as_ref(),
         already_sent: earlier.is_some(),
         reply_target: reply_target.as_ref().map(|(c, seq)| (c.as_str(), *seq)),
+        peer,
     };
     let d = decide::send(state, msg)?;
     let seq = match (&d.outcome, earlier) {
@@ -970,6 +1024,39 @@ pub(super) async fn delete_invite(tx: &mut Wtx, code: &str, actor: &str) -> Res<
     decide::may_revoke_invite(&creator, actor, admin)?;
     sqlx::query("DELETE FROM invites WHERE code = $1")
         .bind(code)
+        .execute(tx.c())
+        .await?;
+    Ok(())
+}
+
+/// Whether `target` names a user, and what `decide::may_block` says of it.
+async fn check_block(tx: &mut Wtx, blocker: &str, target: &str) -> Res<()> {
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+        .bind(target)
+        .fetch_one(tx.c())
+        .await?;
+    Ok(decide::may_block(blocker, target, exists)?)
+}
+
+pub(super) async fn block(tx: &mut Wtx, blocker: &str, blocked: &str, at: i64) -> Res<()> {
+    check_block(tx, blocker, blocked).await?;
+    sqlx::query(
+        "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(blocker)
+    .bind(blocked)
+    .bind(at)
+    .execute(tx.c())
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn unblock(tx: &mut Wtx, blocker: &str, blocked: &str) -> Res<()> {
+    check_block(tx, blocker, blocked).await?;
+    sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
+        .bind(blocker)
+        .bind(blocked)
         .execute(tx.c())
         .await?;
     Ok(())

@@ -466,8 +466,48 @@ pub(super) fn create_direct(
             .prepare_cached("SELECT id FROM conversations WHERE direct_key = ?")?
             .query_row([decide::direct_key(a, b)], |r| r.get(0))
             .optional()?;
-        Ok(decide::create_direct(new_id, a, b, existing, at))
+        let peer = peer(conn, a, b)?.unwrap_or(decide::Peer {
+            deleted: true,
+            ..decide::Peer::default()
+        });
+        Ok(decide::create_direct(new_id, a, b, existing, peer, at)?)
     })
+}
+
+/// `other` as `actor` sees it (blocks either way, a deleted account); none if there is no such
+/// user. Primary key look-ups only.
+fn peer(conn: &Tx, actor: &str, other: &str) -> Sql<Option<decide::Peer>> {
+    conn.prepare_cached(
+        "SELECT u.deleted_at IS NOT NULL, \
+           EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?1 AND blocked_id = u.id), \
+           EXISTS (SELECT 1 FROM blocks WHERE blocker_id = u.id AND blocked_id = ?1) \
+         FROM users u WHERE u.id = ?2",
+    )?
+    .query_row([actor, other], peer_row)
+    .optional()
+}
+
+fn peer_row(r: &Row<'_>) -> Sql<decide::Peer> {
+    Ok(decide::Peer {
+        deleted: r.get(0)?,
+        blocked_by_actor: r.get(1)?,
+        blocked_actor: r.get(2)?,
+    })
+}
+
+/// The other member of the direct conversation `conversation_id` as `sender` sees it: one
+/// statement of primary key look-ups, run only for direct conversations (the send path is
+/// hot).
+fn direct_peer(conn: &Tx, conversation_id: &str, sender: &str) -> Sql<Option<decide::Peer>> {
+    conn.prepare_cached(
+        "SELECT u.deleted_at IS NOT NULL, \
+           EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?1 AND blocked_id = u.id), \
+           EXISTS (SELECT 1 FROM blocks WHERE blocker_id = u.id AND blocked_id = ?1) \
+         FROM members m JOIN users u ON u.id = m.user_id \
+         WHERE m.conversation_id = ?2 AND m.user_id <> ?1",
+    )?
+    .query_row([sender, conversation_id], peer_row)
+    .optional()
 }
 
 pub(super) fn create_group(
@@ -597,11 +637,18 @@ pub(super) fn send(conn: &Tx, msg: &NewMessage) -> StoreResult<Sent> {
             .optional()?,
         _ => None,
     };
+    let peer = match (conv.kind, &me, &earlier) {
+        (ConversationKind::Direct, Some(_), None) => {
+            direct_peer(conn, &msg.conversation_id, &msg.sender_id)?
+        }
+        _ => None,
+    };
     let state = decide::SendState {
         conversation: conv.view(),
         sender: me.as_ref(),
         already_sent: earlier.is_some(),
         reply_target: reply_target.as_ref().map(|(c, seq)| (c.as_str(), *seq)),
+        peer,
     };
     let d = decide::send(state, msg)?;
     let seq = match (&d.outcome, earlier) {
@@ -845,6 +892,33 @@ pub(super) fn delete_invite(conn: &Tx, code: &str, actor: &str) -> StoreResult<(
     decide::may_revoke_invite(&creator, actor, admin)?;
     conn.prepare_cached("DELETE FROM invites WHERE code = ?")?
         .execute([code])?;
+    Ok(())
+}
+
+/// Whether `target` names a user, and what `decide::may_block` says of it.
+fn check_block(conn: &Tx, blocker: &str, target: &str) -> StoreResult<()> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM users WHERE id = ?")?
+        .query_row([target], |_| Ok(()))
+        .optional()?
+        .is_some();
+    Ok(decide::may_block(blocker, target, exists)?)
+}
+
+pub(super) fn block(conn: &Tx, blocker: &str, blocked: &str, at: i64) -> StoreResult<()> {
+    check_block(conn, blocker, blocked)?;
+    conn.prepare_cached(
+        "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?) \
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![blocker, blocked, at])?;
+    Ok(())
+}
+
+pub(super) fn unblock(conn: &Tx, blocker: &str, blocked: &str) -> StoreResult<()> {
+    check_block(conn, blocker, blocked)?;
+    conn.prepare_cached("DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?")?
+        .execute([blocker, blocked])?;
     Ok(())
 }
 

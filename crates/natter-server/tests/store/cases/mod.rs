@@ -2,6 +2,7 @@
 //! empty store and uses nothing but the trait.
 
 pub mod admin;
+pub mod blocks;
 pub mod changes;
 pub mod direct;
 pub mod events;

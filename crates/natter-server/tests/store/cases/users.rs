@@ -68,33 +68,75 @@ pub async fn search_matches_a_username_prefix_in_order_up_to_the_limit(store: Ar
     )
     .await;
 
-    let found = store.search_users("car", 10).await.unwrap();
+    let found = store
+        .search_users(UserId::new(""), "car", 10)
+        .await
+        .unwrap();
     assert_eq!(usernames(&found), ["carl", "carla", "carmen", "caro"]);
     assert_eq!(found[0], user_row("carl"));
 
-    let found = store.search_users("car", 2).await.unwrap();
+    let found = store.search_users(UserId::new(""), "car", 2).await.unwrap();
     assert_eq!(usernames(&found), ["carl", "carla"]);
 
-    let found = store.search_users("carl", 10).await.unwrap();
+    let found = store
+        .search_users(UserId::new(""), "carl", 10)
+        .await
+        .unwrap();
     assert_eq!(usernames(&found), ["carl", "carla"]);
 
-    let found = store.search_users("ca", 10).await.unwrap();
+    let found = store.search_users(UserId::new(""), "ca", 10).await.unwrap();
     assert_eq!(usernames(&found), ["ca", "carl", "carla", "carmen", "caro"]);
 
-    assert!(store.search_users("carz", 10).await.unwrap().is_empty());
-    assert!(store.search_users("scar", 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .search_users(UserId::new(""), "carz", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .search_users(UserId::new(""), "scar", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn search_treats_percent_and_underscore_literally(store: Arc<dyn Store>) {
     users(&*store, ["dax", "d_x", "dbx", "dora"]).await;
 
     // As LIKE patterns, "d_" would match all four and "d%" every name starting with d.
-    let found = store.search_users("d_", 10).await.unwrap();
+    let found = store.search_users(UserId::new(""), "d_", 10).await.unwrap();
     assert_eq!(usernames(&found), ["d_x"]);
-    assert!(store.search_users("d%", 10).await.unwrap().is_empty());
-    assert!(store.search_users("%", 10).await.unwrap().is_empty());
-    assert!(store.search_users("_", 10).await.unwrap().is_empty());
-    assert!(store.search_users("d_x%", 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .search_users(UserId::new(""), "d%", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .search_users(UserId::new(""), "%", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .search_users(UserId::new(""), "_", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .search_users(UserId::new(""), "d_x%", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn existing_users_keeps_only_known_ids(store: Arc<dyn Store>) {
