@@ -1,5 +1,5 @@
 // How the client looks and reads: axe-core finds no serious or critical accessibility violation
-// (sign-in screen and an open conversation, light and dark), and the screenshots for the README
+// (sign-in screen, an open conversation, the account dialog and the admin page; light and dark), and the screenshots for the README
 // (desktop 1280×800 and phone 390×844, light and dark) are written to $NATTER_ARTIFACTS.
 
 import assert from 'node:assert/strict';
@@ -106,7 +106,29 @@ browserTest('axe-core: no serious or critical violations, light and dark', async
   }
   await lena.setViewportSize({ width: 390, height: 844 });
   await axeCheck(lena, 'an open conversation on a narrow screen');
-}, { timeout: 90_000 });
+  await lena.setViewportSize({ width: 1280, height: 800 });
+
+  // The account dialog (profile, password, sessions, blocked users, danger zone).
+  await button(lena, 'Account').click();
+  const account = lena.getByRole('dialog', { name: 'Account' });
+  await expectVisible(account.getByTestId('session').first());
+  await axeCheck(lena, 'the account dialog');
+  await button(account, 'Close').click();
+
+  // The admin page, for Max (the server's first account, so its admin).
+  const max = await w.page('max-admin');
+  await logIn(max, 'max');
+  await button(max, 'Admin').click();
+  const admin = max.getByRole('dialog', { name: 'Admin' });
+  await expectVisible(admin.getByTestId('stats'));
+  await expectVisible(admin.getByTestId('admin-user').first());
+  await button(admin.getByRole('region', { name: 'Invites' }), 'Create invite').click();
+  await expectVisible(admin.getByTestId('invite'));
+  for (const colorScheme of /** @type {const} */ (['light', 'dark'])) {
+    await max.emulateMedia({ colorScheme });
+    await axeCheck(max, `the admin page (${colorScheme})`);
+  }
+}, { timeout: 120_000 });
 
 browserTest('screenshots: desktop and phone, light and dark', async (w) => {
   const lena = await conversationScene(w);

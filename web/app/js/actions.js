@@ -74,6 +74,15 @@ function endSession(notice, clearOutbox = false) {
 
 api.setUnauthorizedHandler(() => endSession('Your session has ended. Please log in again.'));
 
+/** The signed-in user changed (fetched, edited here, or on another device). @param {User} u */
+function setMe(u) {
+  const s = api.getSession();
+  if (!s || s.user.id !== u.id) return;
+  state.me = u;
+  putUser(u);
+  api.setSession({ ...s, user: u });
+}
+
 /** Start the signed-in app from the stored session (after login or on page load). */
 export function startSession() {
   const s = api.getSession();
@@ -85,7 +94,14 @@ export function startSession() {
   marks = new Marks((f) => rt?.send(f) ?? false);
   outbox = new Outbox(s.user.id, {
     onChange: (items) => { state.outbox = [...items]; notify(); },
-    onAck: (_item, m) => applyEvent({ type: 'new_message', data: m }),
+    onAck: (_item, m) => { state.sendRefused.delete(m.conversation_id); applyEvent({ type: 'new_message', data: m }); },
+    onFailed: (item, err) => {
+      // 403 in a direct conversation: the other person blocked us. The composer says so.
+      if (err.status === 403 && state.conversations.get(item.conversation_id)?.type === 'direct') {
+        state.sendRefused.add(item.conversation_id);
+        notify();
+      }
+    },
   });
   state.outbox = [...outbox.items];
   rt = new Realtime(s.token, s.user.id, {
@@ -105,8 +121,9 @@ export function startSession() {
     onUnauthorized: () => endSession('Your session has ended. Please log in again.'),
   });
   notify();
-  api.get('/users/me').then((u) => { state.me = u; putUser(u); api.setSession({ ...s, user: u }); }, () => {});
+  api.get('/users/me').then(setMe, () => {});
   loadConversations(false);
+  loadBlocks();
   rt.start();
   outbox.kick();
 }
@@ -229,6 +246,9 @@ function onEvent(ev) {
     case 'message_status':
     case 'typing_start':
       ensureUser(ev.data.user_id);
+      break;
+    case 'user_updated':
+      if (ev.data.id === me) setMe(ev.data);
       break;
   }
 }
@@ -458,4 +478,161 @@ export async function listSessions() {
 /** @param {string} id */
 export async function revokeSession(id) {
   await api.request('DELETE', `/sessions/${enc(id)}`);
+}
+
+// ---- profile, password, account -----------------------------------------------------------
+
+/** @param {string} displayName */
+export async function updateProfile(displayName) {
+  setMe(await api.request('PATCH', '/users/me', { display_name: displayName }));
+}
+
+/**
+ * Change the password; the server signs out every other session.
+ * @param {string} current @param {string} next
+ */
+export async function changePassword(current, next) {
+  try {
+    await api.request('PUT', '/users/me/password', { current_password: current, new_password: next });
+  } catch (e) {
+    if (e instanceof api.ApiError && e.status === 403) throw new api.ApiError(403, e.code, 'Wrong current password.');
+    throw e;
+  }
+}
+
+/** Delete the account for good, then back to the sign-in screen. @param {string} password */
+export async function deleteAccount(password) {
+  try {
+    await api.request('DELETE', '/users/me', { password });
+  } catch (e) {
+    if (e instanceof api.ApiError && e.status === 403) throw new api.ApiError(403, e.code, 'Wrong password.');
+    if (e instanceof api.ApiError && e.status === 409) {
+      throw new api.ApiError(409, e.code, `${e.message} (You are the last admin: make someone else an admin first.)`);
+    }
+    throw e;
+  }
+  // The server closed this session's socket too: whichever came first, the notice is this one.
+  endSession(null, true);
+  state.notice = 'Your account has been deleted.';
+  notify();
+}
+
+// ---- blocking ------------------------------------------------------------------------------
+
+/** @type {Promise<Set<string>>|null} */
+let serverPaths = null;
+
+/**
+ * Whether the server has an endpoint (by its OpenAPI description, fetched once): newer
+ * features are used only where they exist, so that no request fails on an older server.
+ * @param {string} path e.g. "/api/v1/users/me/blocks"
+ */
+async function serverHas(path) {
+  serverPaths ??= api.get('/openapi.json').then(
+    (doc) => new Set(Object.keys(doc?.paths ?? {})),
+    () => { serverPaths = null; return new Set(); });
+  return (await serverPaths).has(path);
+}
+
+/** The users the signed-in user blocked (servers without blocking: none). */
+export async function loadBlocks() {
+  state.canBlock = await serverHas('/api/v1/users/me/blocks');
+  notify();
+  if (!state.canBlock) return;
+  try {
+    const res = await api.get('/users/me/blocks');
+    state.blocked = new Set(res.users.map((/** @type {User} */ u) => u.id));
+    res.users.forEach((/** @type {User} */ u) => { if (!state.users.has(u.id)) putUser(u); });
+    notify();
+  } catch { /* older servers: no blocks */ }
+}
+
+/** @returns {Promise<User[]>} */
+export async function listBlocks() {
+  const res = await api.get('/users/me/blocks');
+  state.blocked = new Set(res.users.map((/** @type {User} */ u) => u.id));
+  notify();
+  return res.users;
+}
+
+/** @param {string} userId */
+export async function block(userId) {
+  await api.request('PUT', `/users/me/blocks/${enc(userId)}`);
+  state.blocked.add(userId);
+  notify();
+}
+
+/** @param {string} userId */
+export async function unblock(userId) {
+  await api.request('DELETE', `/users/me/blocks/${enc(userId)}`);
+  state.blocked.delete(userId);
+  notify();
+}
+
+/** Try the refused sends of a conversation again (the other person may have unblocked us). @param {string} convId */
+export function retryRefused(convId) {
+  state.sendRefused.delete(convId);
+  for (const o of state.outbox) if (o.conversation_id === convId && o.error) outbox?.retry(o.client_id);
+  notify();
+}
+
+// ---- administration (admins only) ----------------------------------------------------------
+
+/** @typedef {import('./types.js').AdminUser} AdminUser */
+
+/**
+ * A page of accounts, newest first (disabled and deleted ones too).
+ * @param {string} query @param {string|null} before a created_at @param {number} limit
+ * @returns {Promise<AdminUser[]>}
+ */
+export async function adminUsers(query, before, limit) {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (query.trim()) q.set('query', query.trim().toLowerCase());
+  if (before) q.set('before', before);
+  return (await api.get(`/admin/users?${q}`)).users;
+}
+
+/**
+ * @param {{username: string, password: string, display_name?: string, admin?: boolean}} body
+ * @returns {Promise<AdminUser>}
+ */
+export function adminCreateUser(body) {
+  return api.request('POST', '/admin/users', body);
+}
+
+/**
+ * @param {string} id @param {{disabled?: boolean, admin?: boolean, password?: string}} patch
+ * @returns {Promise<AdminUser>}
+ */
+export async function adminUpdateUser(id, patch) {
+  /** @type {AdminUser} */
+  const u = await api.request('PATCH', `/admin/users/${enc(id)}`, patch);
+  if (u.id === state.me?.id) setMe(u);
+  else if (state.users.has(u.id)) putUser(u);
+  return u;
+}
+
+/** @returns {Promise<import('./types.js').Stats>} */
+export function adminStats() {
+  return api.get('/admin/stats');
+}
+
+/** @returns {Promise<import('./types.js').Invite[]>} */
+export async function listInvites() {
+  return (await api.get('/invites')).invites;
+}
+
+/** @param {number} uses @param {number} expiresInS @returns {Promise<import('./types.js').Invite>} */
+export function createInvite(uses, expiresInS) {
+  return api.request('POST', '/invites', { uses, expires_in_s: expiresInS });
+}
+
+/** @param {string} code */
+export async function revokeInvite(code) {
+  await api.request('DELETE', `/invites/${enc(code)}`);
+}
+
+/** The link that opens the sign-in screen with an invite code filled in. @param {string} code */
+export function inviteLink(code) {
+  return `${location.origin}/#/invite/${code}`;
 }

@@ -11,7 +11,8 @@ import { backoff } from './util.js';
 export class Outbox {
   /**
    * @param {string} userId
-   * @param {{onChange: (items: OutboxItem[]) => void, onAck: (item: OutboxItem, m: Message) => void}} h
+   * @param {{onChange: (items: OutboxItem[]) => void, onAck: (item: OutboxItem, m: Message) => void,
+   *   onFailed?: (item: OutboxItem, err: ApiError) => void}} h  onFailed: a permanent failure
    */
   constructor(userId, h) {
     this.key = `natter.outbox.${userId}`;
@@ -121,6 +122,7 @@ export class Outbox {
           } else {
             item.error = err.message;
             this.save();
+            this.h.onFailed?.(item, err);
           }
         }
       }

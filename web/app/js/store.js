@@ -32,6 +32,9 @@ export const state = {
   /** conversation → user → marks, for "seen by" @type {Map<string, Map<string, {delivered: number, read: number}>>} */ marks: new Map(),
   /** @type {OutboxItem[]} */ outbox: [],
   /** messages fetched for reply quotes @type {Map<string, Message|null>} */ quoted: new Map(),
+  /** the server has blocking (its OpenAPI description lists the endpoints) @type {boolean} */ canBlock: false,
+  /** the users the signed-in user blocked @type {Set<string>} */ blocked: new Set(),
+  /** direct conversations whose last send was refused (403: the other blocked us) @type {Set<string>} */ sendRefused: new Set(),
 };
 
 /** @type {Set<() => void>} */
@@ -74,6 +77,8 @@ export function reset() {
   state.marks.clear();
   state.outbox = [];
   state.quoted.clear();
+  state.blocked.clear();
+  state.sendRefused.clear();
   notify();
 }
 
@@ -217,6 +222,8 @@ export function applyEvent(ev) {
         c.last_message = m;
         if (m.created_at > c.last_message_at) c.last_message_at = m.created_at;
       }
+      // The other person wrote: whatever refused our sends there may be over.
+      if (m.sender_id !== me) state.sendRefused.delete(m.conversation_id);
       if (m.sender_id === me) {
         c.read_seq = Math.max(c.read_seq, m.seq);
         recountUnread(c);
@@ -273,8 +280,9 @@ export function applyEvent(ev) {
     case 'typing_stop':
       if (ev.data.user_id !== me) setTyping(ev.data.conversation_id, ev.data.user_id, ev.type === 'typing_start');
       break;
-    case 'user_updated': // a profile change (servers that have it)
+    case 'user_updated': // a profile change (servers that have it); also one's own, from another device
       state.users.set(ev.data.id, ev.data);
+      if (ev.data.id === me) state.me = ev.data;
       break;
     case 'presence_update': {
       const u = state.users.get(ev.data.user_id);

@@ -9,6 +9,29 @@
  * @property {boolean} online
  * @property {string|null} last_seen_at
  * @property {string} created_at
+ * @property {boolean} [admin]    a server admin (servers with accounts administration)
+ * @property {boolean} [deleted]  the account was deleted (display name "Deleted account")
+ */
+
+/**
+ * A user as an admin sees it: also whether the account is disabled.
+ * @typedef {User & {disabled?: boolean}} AdminUser
+ */
+
+/**
+ * @typedef {Object} Invite
+ * @property {string} code
+ * @property {number} uses_left
+ * @property {string} expires_at
+ */
+
+/**
+ * @typedef {Object} Stats
+ * @property {number} users
+ * @property {number} conversations
+ * @property {number} messages
+ * @property {number} media_bytes
+ * @property {number} connections
  */
 
 /**

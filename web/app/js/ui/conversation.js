@@ -9,7 +9,7 @@ import { dayKey, dayLabel, lastSeen, formatSize } from '../util.js';
 import { MessageRow } from './message.js';
 import { Composer } from './composer.js';
 import { Avatar, useId } from './dialog.js';
-import { GroupSettingsDialog, MessageInfoDialog, ImageDialog } from './dialogs.js';
+import { GroupSettingsDialog, MessageInfoDialog, ImageDialog, UserProfileDialog } from './dialogs.js';
 
 /** @typedef {import('../types.js').Conversation} Conversation */
 /** @typedef {import('../types.js').Message} Message */
@@ -24,11 +24,13 @@ function back(id) {
   });
 }
 
-/** @param {{c: Conversation, onSettings: () => void}} props */
-function Header({ c, onSettings }) {
+/** @param {{c: Conversation, onSettings: () => void, onProfile: () => void}} props */
+function Header({ c, onSettings, onProfile }) {
   const other = otherMember(c);
   const user = other ? state.users.get(other) : null;
   const presence = c.type === 'group' ? `${c.members.length} members`
+    : user?.deleted ? 'deleted account'
+    : other && state.blocked.has(other) ? 'blocked'
     : user?.online ? 'online' : lastSeen(user?.last_seen_at ?? null);
   const title = conversationTitle(c);
   return html`
@@ -41,6 +43,7 @@ function Header({ c, onSettings }) {
         <span class=${'header-presence' + (user?.online ? ' online' : '')} data-testid="header-presence">${presence}</span>
       </div>
       ${c.type === 'group' && html`<button type="button" onClick=${onSettings}>Group settings</button>`}
+      ${c.type === 'direct' && other && html`<button type="button" onClick=${onProfile}>Profile</button>`}
     </header>`;
 }
 
@@ -263,6 +266,34 @@ function ImagePreview({ file, onSend, onCancel }) {
     </div>`;
 }
 
+/**
+ * Why a direct conversation takes no messages now, in place of the composer: the other person
+ * is blocked (by us), refused our last send (403: they blocked us), or deleted the account.
+ * @param {{c: Conversation}} props
+ */
+function SendBlocked({ c }) {
+  const [error, setError] = useState(/** @type {string|null} */ (null));
+  const other = otherMember(c);
+  if (c.type !== 'direct' || !other) return null;
+  const name = userName(other);
+  const unblock = () => actions.unblock(other).then(() => setError(null), (e) => setError(e.message));
+  let note = null;
+  if (state.users.get(other)?.deleted) note = html`<span>This account was deleted: messages cannot be sent here.</span>`;
+  else if (state.blocked.has(other)) {
+    note = html`<span>You blocked ${name}: you cannot send messages here.</span>
+      <button type="button" onClick=${unblock}>Unblock</button>`;
+  } else if (state.sendRefused.has(c.id)) {
+    note = html`<span>You cannot send messages to ${name}: they are not accepting your messages.</span>
+      <button type="button" onClick=${() => actions.retryRefused(c.id)}>Try again</button>`;
+  }
+  if (!note) return null;
+  return html`
+    <div class="composer-note" data-testid="composer-note" role="status">
+      ${note}
+      ${error && html`<span class="error" role="alert">${error}</span>`}
+    </div>`;
+}
+
 /** @param {{c: Conversation}} props */
 export function ConversationView({ c }) {
   const [reply, setReply] = useState(/** @type {Message|null} */ (null));
@@ -270,6 +301,7 @@ export function ConversationView({ c }) {
   const [info, setInfo] = useState(/** @type {Message|null} */ (null));
   const [image, setImage] = useState(/** @type {Media|null} */ (null));
   const [settings, setSettings] = useState(false);
+  const [profile, setProfile] = useState(false);
   const [staged, setStaged] = useState(/** @type {File|null} */ (null));
   const [upload, setUpload] = useState(/** @type {{name: string, progress: number}|null} */ (null));
   const [dragging, setDragging] = useState(false);
@@ -313,6 +345,9 @@ export function ConversationView({ c }) {
     e.preventDefault();
     stage(f);
   };
+  const otherId = otherMember(c);
+  const cannotSend = c.type === 'direct' && !!otherId && otherId !== state.me?.id
+    && (state.blocked.has(otherId) || state.sendRefused.has(c.id) || !!state.users.get(otherId)?.deleted);
   /** @param {Message} m */
   const onEdit = (m) => { setReply(null); setEditing(m); };
   /** @param {Message} m */
@@ -321,7 +356,7 @@ export function ConversationView({ c }) {
   return html`
     <main class=${'conversation' + (dragging ? ' dragging' : '')} aria-labelledby="conversation-title"
       onDragOver=${onDragOver} onDragLeave=${() => setDragging(false)} onDrop=${onDrop}>
-      <${Header} c=${c} onSettings=${() => setSettings(true)} />
+      <${Header} c=${c} onSettings=${() => setSettings(true)} onProfile=${() => setProfile(true)} />
       <${Timeline} c=${c} stick=${stick} onReply=${onReply} onEdit=${onEdit} onInfo=${setInfo} onOpenImage=${setImage} />
       <${TypingLine} c=${c} />
       ${upload && html`
@@ -330,12 +365,15 @@ export function ConversationView({ c }) {
           <progress max="100" value=${Math.round(upload.progress * 100)} aria-label=${'Uploading ' + upload.name}></progress>
           <button type="button" onClick=${() => abortUpload.current?.()}>Cancel upload</button>
         </div>`}
-      ${staged
+      ${cannotSend
+        ? html`<${SendBlocked} c=${c} />`
+        : staged
         ? html`<${ImagePreview} file=${staged} onSend=${(/** @type {string} */ cap) => sendFile(staged, cap)} onCancel=${() => setStaged(null)} />`
         : html`<${Composer} c=${c} reply=${reply} setReply=${setReply} editing=${editing} setEditing=${setEditing}
             onSent=${() => { stick.current = true; }} onFile=${stage} />`}
       ${dragging && html`<div class="drop-hint" aria-hidden="true">Drop to send</div>`}
       ${settings && html`<${GroupSettingsDialog} c=${c} onClose=${() => setSettings(false)} />`}
+      ${profile && otherId && html`<${UserProfileDialog} userId=${otherId} onClose=${() => setProfile(false)} />`}
       ${info && html`<${MessageInfoDialog} m=${info} c=${c} onClose=${() => setInfo(null)} />`}
       ${image && html`<${ImageDialog} media=${image} onClose=${() => setImage(null)} />`}
     </main>`;

@@ -37,6 +37,30 @@ export function Dialog({ title, onClose, children, className = '' }) {
     </dialog>`;
 }
 
+/**
+ * A question with a confirming button (e.g. "Block"), and Cancel. The dialog stays open with
+ * the error when the action fails.
+ * @param {{title: string, confirmLabel: string, danger?: boolean, onConfirm: () => Promise<unknown>, onClose: () => void, children?: any}} props
+ */
+export function ConfirmDialog({ title, confirmLabel, danger = false, onConfirm, onClose, children }) {
+  const { error, busy, run } = useAction();
+  const confirm = async () => { if (await run(onConfirm)) onClose(); };
+  return html`
+    <${Dialog} title=${title} onClose=${onClose}>
+      ${children}
+      <${ErrorLine} error=${error} />
+      <div class="row end">
+        <button type="button" onClick=${onClose}>Cancel</button>
+        <button type="button" class=${danger ? 'danger' : 'primary'} disabled=${busy} onClick=${confirm}>${confirmLabel}</button>
+      </div>
+    <//>`;
+}
+
+/** A line that says an action worked (read out by screen readers). @param {{text: string|null}} props */
+export function DoneLine({ text }) {
+  return html`<p class="done" role="status">${text ?? ''}</p>`;
+}
+
 /** An error line inside a form or dialog. @param {{error: string|null}} props */
 export function ErrorLine({ error }) {
   return error ? html`<p class="error" role="alert">${error}</p>` : null;

@@ -1,16 +1,15 @@
 // @ts-check
-// Dialogs: account and sessions, new chat, new group, group settings, message info, image.
+// Dialogs: new chat, new group, group settings, a person's profile, message info, image.
 
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
 import * as icons from './icons.js';
 import { state, userName, myRole } from '../store.js';
 import * as actions from '../actions.js';
-import { formatDateTime, inputValue } from '../util.js';
+import { formatDateTime, inputValue, lastSeen } from '../util.js';
 import { useBlobUrl, fullPath } from '../media.js';
-import { Dialog, ErrorLine, Avatar, useId, useAction } from './dialog.js';
+import { Dialog, ConfirmDialog, ErrorLine, Avatar, useId, useAction } from './dialog.js';
 
 /** @typedef {import('../types.js').User} User */
-/** @typedef {import('../types.js').Session} Session */
 /** @typedef {import('../types.js').Conversation} Conversation */
 /** @typedef {import('../types.js').Message} Message */
 /** @typedef {import('../types.js').Receipt} Receipt */
@@ -162,34 +161,41 @@ export function GroupSettingsDialog({ c, onClose }) {
     <//>`;
 }
 
-/** @param {{onClose: () => void}} props */
-export function AccountDialog({ onClose }) {
-  const [sessions, setSessions] = useState(/** @type {Session[]|null} */ (null));
+/**
+ * A person's profile (from a direct conversation's header): names, presence, and Block /
+ * Unblock (blocking asks first).
+ * @param {{userId: string, onClose: () => void}} props
+ */
+export function UserProfileDialog({ userId, onClose }) {
+  const [confirming, setConfirming] = useState(false);
   const { error, busy, run } = useAction();
-  const load = () => run(async () => setSessions(await actions.listSessions()));
-  useEffect(() => { load(); }, []);
-  const me = state.me;
+  const u = state.users.get(userId);
+  const name = u?.display_name ?? userName(userId);
+  const blocked = state.blocked.has(userId);
+  const self = userId === state.me?.id;
   return html`
-    <${Dialog} title="Account" onClose=${onClose}>
-      ${me && html`<p class="account-who"><${Avatar} id=${me.id} name=${me.display_name} />
-        <span><strong>${me.display_name}</strong><br /><span class="muted">@${me.username}</span></span></p>`}
-      <h3 class="small-head">Sessions</h3>
-      ${sessions === null ? html`<p class="muted">Loading…</p>` : html`
-        <ul class="sessions">
-          ${sessions.map((s) => html`
-            <li key=${s.id} class="session" data-testid="session">
-              <span class="grow">
-                <strong>${s.device_name || 'Unknown device'}</strong>${s.current && html` <span class="tag">This device</span>`}<br />
-                <span class="muted small">Signed in ${formatDateTime(s.created_at)} · active ${formatDateTime(s.last_active_at)}</span>
-              </span>
-              ${!s.current && html`<button type="button" disabled=${busy}
-                onClick=${() => run(async () => { await actions.revokeSession(s.id); setSessions(await actions.listSessions()); })}>Log out this device</button>`}
-            </li>`)}
-        </ul>`}
-      <${ErrorLine} error=${error} />
-      <div class="row end">
-        <button type="button" class="danger" onClick=${() => actions.logout()}>Log out</button>
-      </div>
+    <${Dialog} title=${name} onClose=${onClose}>
+      <p class="account-who"><${Avatar} id=${userId} name=${name} />
+        <span><strong>${name}</strong>${u && html`<br /><span class="muted">@${u.username}</span>`}
+          ${u?.admin && html` <span class="tag">admin</span>`}${blocked && html` <span class="tag" data-testid="blocked-tag">blocked</span>`}<br />
+          <span class="muted small">${u?.deleted ? 'This account was deleted.' : u?.online ? 'online' : lastSeen(u?.last_seen_at ?? null)}</span>
+        </span></p>
+      ${!self && !u?.deleted && (state.canBlock || blocked) && html`
+        <p class="muted small">${blocked
+          ? 'You blocked this person: they cannot message you or see when you are online.'
+          : 'Blocking stops their messages to you and hides your presence and typing from them.'}</p>
+        <${ErrorLine} error=${error} />
+        <div class="row end">
+          ${blocked
+            ? html`<button type="button" disabled=${busy} onClick=${() => run(() => actions.unblock(userId))}>Unblock</button>`
+            : html`<button type="button" class="danger" onClick=${() => setConfirming(true)}>Block</button>`}
+        </div>`}
+      ${confirming && html`
+        <${ConfirmDialog} title=${`Block ${name}?`} confirmLabel="Block" danger
+          onConfirm=${() => actions.block(userId)} onClose=${() => setConfirming(false)}>
+          <p>${name} will not be able to message you in your direct chat, see when you are online, or find you in search.
+            Groups you share are not affected. You can unblock at any time.</p>
+        <//>`}
     <//>`;
 }
 

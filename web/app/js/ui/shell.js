@@ -6,9 +6,11 @@ import * as icons from './icons.js';
 import { state, notify } from '../store.js';
 import { Sidebar } from './sidebar.js';
 import { ConversationView } from './conversation.js';
-import { AccountDialog, NewChatDialog, NewGroupDialog } from './dialogs.js';
+import { NewChatDialog, NewGroupDialog } from './dialogs.js';
+import { AccountDialog } from './account.js';
+import { AdminDialog } from './admin.js';
 
-/** @typedef {'account'|'new-chat'|'new-group'|null} ShellDialog */
+/** @typedef {'account'|'admin'|'new-chat'|'new-group'|null} ShellDialog */
 
 function ConnectionBanner() {
   const s = state.connection;
@@ -63,6 +65,7 @@ export function Shell() {
             </div></main>`}
       </div>
       ${dialog === 'account' && html`<${AccountDialog} onClose=${close} />`}
+      ${dialog === 'admin' && state.me?.admin && html`<${AdminDialog} onClose=${close} />`}
       ${dialog === 'new-chat' && html`<${NewChatDialog} onClose=${close} />`}
       ${dialog === 'new-group' && html`<${NewGroupDialog} onClose=${close} />`}
     </div>`;

@@ -52,7 +52,7 @@ function ConversationItem({ c }) {
     </li>`;
 }
 
-/** @param {{onDialog: (d: 'account'|'new-chat'|'new-group') => void}} props */
+/** @param {{onDialog: (d: 'account'|'admin'|'new-chat'|'new-group') => void}} props */
 export function Sidebar({ onDialog }) {
   const list = sortedConversations();
   return html`
@@ -60,7 +60,10 @@ export function Sidebar({ onDialog }) {
       <header>
         <div class="side-head">
           <h1 class="brand">natter</h1>
-          <button type="button" class="account-btn" onClick=${() => onDialog('account')}>Account</button>
+          <span class="head-btns">
+            ${state.me?.admin && html`<button type="button" class="account-btn" onClick=${() => onDialog('admin')}>Admin</button>`}
+            <button type="button" class="account-btn" onClick=${() => onDialog('account')}>Account</button>
+          </span>
         </div>
         <div class="side-actions">
           <button type="button" class="primary" onClick=${() => onDialog('new-chat')}>New chat</button>
