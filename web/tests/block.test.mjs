@@ -72,4 +72,4 @@ browserTest('a blocked person cannot send; after unblocking, the message goes th
   await send(bob, 'Thanks for unblocking me.');
   await expectVisible(message(ann, 'Thanks for unblocking me.'));
   await expectVisible(heading(ann, 'Bob Builder'));
-}, { requires: '/api/v1/users/me/blocks' });
+});

@@ -341,22 +341,14 @@ function labelOf(page) {
  * on failure, writes screenshots and prints the server's log.
  * @param {string} name
  * @param {(w: World) => Promise<void>} fn
- * @param {{timeout?: number, registration?: string, requires?: string}} [options] `registration`:
- *   the server's mode (default `open`); `requires`: an API path (as in the server's OpenAPI
- *   description, e.g. `/api/v1/users/me/blocks`) without which the test is skipped, not failed
+ * @param {{timeout?: number, registration?: string}} [options] `registration`: the server's
+ *   mode (default `open`)
  */
 export function browserTest(name, fn, options = {}) {
-  test(name, { timeout: options.timeout ?? 60_000 }, async (t) => {
+  test(name, { timeout: options.timeout ?? 60_000 }, async () => {
     const w = new World(name, { registration: options.registration });
     try {
       await w.start();
-      if (options.requires) {
-        const doc = await /** @type {Server} */ (w.server).api('GET', '/openapi.json', null);
-        if (!doc?.paths?.[options.requires]) {
-          t.skip(`this server has no ${options.requires}`);
-          return;
-        }
-      }
       await fn(w);
       w.assertClean();
     } catch (e) {

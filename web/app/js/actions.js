@@ -519,32 +519,15 @@ export async function deleteAccount(password) {
 
 // ---- blocking ------------------------------------------------------------------------------
 
-/** @type {Promise<Set<string>>|null} */
-let serverPaths = null;
-
-/**
- * Whether the server has an endpoint (by its OpenAPI description, fetched once): newer
- * features are used only where they exist, so that no request fails on an older server.
- * @param {string} path e.g. "/api/v1/users/me/blocks"
- */
-async function serverHas(path) {
-  serverPaths ??= api.get('/openapi.json').then(
-    (doc) => new Set(Object.keys(doc?.paths ?? {})),
-    () => { serverPaths = null; return new Set(); });
-  return (await serverPaths).has(path);
-}
-
-/** The users the signed-in user blocked (servers without blocking: none). */
+/** The users the signed-in user blocked. */
 export async function loadBlocks() {
-  state.canBlock = await serverHas('/api/v1/users/me/blocks');
-  notify();
-  if (!state.canBlock) return;
   try {
     const res = await api.get('/users/me/blocks');
+    state.canBlock = true;
     state.blocked = new Set(res.users.map((/** @type {User} */ u) => u.id));
     res.users.forEach((/** @type {User} */ u) => { if (!state.users.has(u.id)) putUser(u); });
     notify();
-  } catch { /* older servers: no blocks */ }
+  } catch { /* not loaded (offline): blocking is offered once it is */ }
 }
 
 /** @returns {Promise<User[]>} */

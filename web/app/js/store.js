@@ -32,7 +32,7 @@ export const state = {
   /** conversation → user → marks, for "seen by" @type {Map<string, Map<string, {delivered: number, read: number}>>} */ marks: new Map(),
   /** @type {OutboxItem[]} */ outbox: [],
   /** messages fetched for reply quotes @type {Map<string, Message|null>} */ quoted: new Map(),
-  /** the server has blocking (its OpenAPI description lists the endpoints) @type {boolean} */ canBlock: false,
+  /** the blocked users were loaded, so blocking can be offered @type {boolean} */ canBlock: false,
   /** the users the signed-in user blocked @type {Set<string>} */ blocked: new Set(),
   /** direct conversations whose last send was refused (403: the other blocked us) @type {Set<string>} */ sendRefused: new Set(),
 };
