@@ -1,5 +1,5 @@
 // How the client looks and reads: axe-core finds no serious or critical accessibility violation
-// (sign-in screen, an open conversation, the account dialog and the admin page; light and dark), and the screenshots for the README
+// (sign-in screen, an open conversation, the account dialog and the admin page; light and dark), and the screenshots for the README (and of the account dialog and the admin page, to look at)
 // (desktop 1280×800 and phone 390×844, light and dark) are written to $NATTER_ARTIFACTS.
 
 import assert from 'node:assert/strict';
@@ -113,6 +113,11 @@ browserTest('axe-core: no serious or critical violations, light and dark', async
   const account = lena.getByRole('dialog', { name: 'Account' });
   await expectVisible(account.getByTestId('session').first());
   await axeCheck(lena, 'the account dialog');
+  await screenshot(lena, 'account.png');
+  await lena.setViewportSize({ width: 390, height: 844 });
+  await lena.emulateMedia({ colorScheme: 'dark' });
+  await screenshot(lena, 'account-phone-dark.png');
+  await lena.setViewportSize({ width: 1280, height: 800 });
   await button(account, 'Close').click();
 
   // The admin page, for Max (the server's first account, so its admin).
@@ -127,7 +132,11 @@ browserTest('axe-core: no serious or critical violations, light and dark', async
   for (const colorScheme of /** @type {const} */ (['light', 'dark'])) {
     await max.emulateMedia({ colorScheme });
     await axeCheck(max, `the admin page (${colorScheme})`);
+    await screenshot(max, colorScheme === 'light' ? 'admin.png' : 'admin-dark.png');
   }
+  await max.setViewportSize({ width: 390, height: 844 });
+  await axeCheck(max, 'the admin page on a narrow screen');
+  await screenshot(max, 'admin-phone-dark.png');
 }, { timeout: 120_000 });
 
 browserTest('screenshots: desktop and phone, light and dark', async (w) => {
