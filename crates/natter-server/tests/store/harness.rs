@@ -3,8 +3,6 @@
 
 use std::{
     any::Any,
-    future::Future,
-    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -18,50 +16,19 @@ use natter_server::store::{EventKind, EventRow, MessageRow, NewMessage, Store, U
 /// released only when the test is over.
 pub struct TestStore {
     store: Arc<dyn Store>,
-    raw: Option<RawSql>,
     _backing: Box<dyn Any + Send + Sync>,
-}
-
-/// Runs one SQL statement on a store's database behind the store's back: for the few states
-/// that the port cannot make yet (an account marked deleted), and nothing else.
-pub type RawSql = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
-
-/// A [`RawSql`] from an async closure.
-pub fn raw_sql_with<F, Fut>(f: F) -> RawSql
-where
-    F: Fn(String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    Arc::new(move |sql| Box::pin(f(sql)))
-}
-
-tokio::task_local! {
-    /// The running case's store's [`RawSql`], if it offers one.
-    static RAW_SQL: Option<RawSql>;
 }
 
 impl TestStore {
     pub fn new(store: Arc<dyn Store>, backing: impl Any + Send + Sync) -> Self {
         Self {
             store,
-            raw: None,
             _backing: Box::new(backing),
         }
     }
 
-    /// The same store, whose database `raw` reaches behind its back.
-    pub fn with_raw_sql(mut self, raw: RawSql) -> Self {
-        self.raw = Some(raw);
-        self
-    }
-
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
-    }
-
-    /// Runs `case` with this store's [`RawSql`] at hand for [`raw_sql`].
-    pub async fn run<F: Future<Output = ()>>(&self, case: F) {
-        RAW_SQL.scope(self.raw.clone(), case).await;
     }
 
     /// Closes the store before its backing goes away.
@@ -224,28 +191,4 @@ pub fn data(event: &EventRow) -> serde_json::Value {
 /// The seqs of `messages`, in order.
 pub fn seqs(messages: &[MessageRow]) -> Vec<i64> {
     messages.iter().map(|m| m.seq).collect()
-}
-
-/// Runs `sql` on the running case's database behind the store's back (see [`RawSql`]).
-pub async fn raw_sql(sql: &str) {
-    let raw = RAW_SQL
-        .try_with(|r| r.clone())
-        .ok()
-        .flatten()
-        .expect("this case's store offers no raw SQL");
-    raw(sql.to_owned()).await;
-}
-
-/// Marks a user's account deleted, as account deletion will (the port cannot yet).
-pub async fn mark_deleted(user_id: &str) {
-    assert!(
-        user_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-'),
-        "a harness id: {user_id:?}"
-    );
-    raw_sql(&format!(
-        "UPDATE users SET deleted_at = {T0} WHERE id = '{user_id}'"
-    ))
-    .await;
 }

@@ -227,9 +227,7 @@ macro_rules! conformance_suite {
             let Some(test_store) = super::open().await else {
                 return;
             };
-            test_store
-                .run($crate::cases::$module::$case(test_store.store()))
-                .await;
+            $crate::cases::$module::$case(test_store.store()).await;
             test_store.close().await;
         }
     };
@@ -242,21 +240,7 @@ async fn make_sqlite_store() -> harness::TestStore {
     let store = natter_server::store::sqlite::SqliteStore::open(&url)
         .await
         .expect("open a fresh SQLite store");
-    let raw = harness::raw_sql_with(move |sql: String| {
-        let url = url.clone();
-        async move {
-            use sqlx::Connection;
-            let mut conn = sqlx::SqliteConnection::connect(&url)
-                .await
-                .expect("open the database beside the store");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await
-                .expect("raw SQL runs");
-            conn.close().await.expect("close it");
-        }
-    });
-    harness::TestStore::new(Arc::new(store) as Arc<dyn Store>, dir).with_raw_sql(raw)
+    harness::TestStore::new(Arc::new(store) as Arc<dyn Store>, dir)
 }
 
 conformance_suite!(sqlite, make_sqlite_store);

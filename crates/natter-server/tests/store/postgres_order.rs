@@ -91,24 +91,10 @@ pub async fn make_postgres_store() -> Option<harness::TestStore> {
     let store = PgStore::open_in_schema(&with_pool_size(&url, 4), &schema.name)
         .await
         .expect("open a PostgreSQL store");
-    let name = schema.name.clone();
-    let raw = harness::raw_sql_with(move |sql: String| {
-        let (url, name) = (url.clone(), name.clone());
-        async move {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&url)
-                .await
-                .expect("connect beside the store");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "SET search_path TO {name}; {sql}"
-            )))
-            .execute(&mut conn)
-            .await
-            .expect("raw SQL runs");
-            conn.close().await.expect("close it");
-        }
-    });
-    Some(harness::TestStore::new(Arc::new(store) as Arc<dyn Store>, schema).with_raw_sql(raw))
+    Some(harness::TestStore::new(
+        Arc::new(store) as Arc<dyn Store>,
+        schema,
+    ))
 }
 
 fn with_pool_size(url: &str, n: u32) -> String {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use natter_core::{ConversationId, UserId};
 use natter_server::store::{Store, UserRow};
 
-use crate::harness::{T0, direct, fresh_id, group, mark_deleted, send, text, users};
+use crate::harness::{T0, direct, fresh_id, group, send, text, users};
 
 fn usernames(found: &[UserRow]) -> Vec<&str> {
     found.iter().map(|u| u.username.as_str()).collect()
@@ -168,14 +168,17 @@ pub async fn a_deleted_account_cannot_be_written_to_directly(store: Arc<dyn Stor
     let g = group(&*store, &alice, &[&bob]).await;
     send(&*store, &dm, &alice, "before", T0 + 1).await;
 
-    mark_deleted(&bob).await;
+    store
+        .delete_account(UserId::new(&bob), T0 + 2)
+        .await
+        .unwrap();
     assert_rule!(
         store.send(&text(&dm, &alice, "hello?", T0 + 2)).await,
         Forbidden
     );
     assert_rule!(open_direct(&*store, &alice, &bob).await, Forbidden);
     assert_rule!(open_direct(&*store, &carol, &bob).await, Forbidden);
-    // Groups are not affected here (a deleted account leaves its groups as it is deleted).
+    // The group it left goes on.
     send(&*store, &g, &alice, "group", T0 + 3).await;
 }
 
