@@ -104,3 +104,69 @@ async fn no_password_or_token_is_logged_even_at_trace_level() {
         assert!(leak.is_none(), "the {what} appears in the logs: {leak:?}");
     }
 }
+
+#[tokio::test]
+async fn logins_and_admin_actions_are_audited_at_info_without_secrets() {
+    let (server, _dir) = serve(None);
+    let anon = Client::new(&server.url);
+    let password = "pw-Audit7Kq2";
+    let (root, _) = anon.sign_up("root", password).await.unwrap();
+    let wrong = "wrong-Audit9Zx";
+    let _ = anon
+        .login(&LoginRequest {
+            username: "root".into(),
+            password: wrong.into(),
+            device_name: None,
+        })
+        .await
+        .unwrap_err();
+    let carol = root
+        .admin_create_user(&natter_client::AdminCreateUserRequest {
+            username: "carol".into(),
+            password: "pw-Carol3Vb8".into(),
+            display_name: None,
+            admin: false,
+        })
+        .await
+        .unwrap();
+    root.admin_update_user(
+        &carol.id,
+        &natter_client::AdminUpdateUserRequest {
+            disabled: Some(true),
+            password: Some("pw-Reset5Hn1".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let logs = server.stop();
+    let audit: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("natter::audit"))
+        .collect();
+    for (what, who) in [
+        ("registered", "user=root"),
+        ("login failed", "user=root"),
+        ("login", "user=root"),
+        ("admin created an account", "user=carol"),
+        ("admin changed an account", "disabled=Some(true)"),
+    ] {
+        assert!(
+            audit
+                .iter()
+                .any(|l| l.contains("INFO") && l.contains(what) && l.contains(who)),
+            "no audit line {what:?} with {who:?} in:\n{}",
+            audit.join("\n")
+        );
+    }
+    assert!(audit.iter().any(|l| l.contains("admin=root")), "who did it");
+    for secret in [
+        password,
+        wrong,
+        "pw-Carol3Vb8",
+        "pw-Reset5Hn1",
+        root.token().unwrap(),
+    ] {
+        assert!(!logs.contains(secret), "a secret was logged: {secret}");
+    }
+}
