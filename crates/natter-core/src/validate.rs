@@ -28,6 +28,23 @@ pub fn username(s: &str, l: &Limits) -> Result<String, Error> {
     Ok(s.to_owned())
 }
 
+/// A new account's username and display name (the username unless one is given), checked with
+/// its password, as registration, an admin and the shell create accounts alike.
+pub fn new_account(
+    username: &str,
+    password: &str,
+    display_name: Option<&str>,
+    l: &Limits,
+) -> Result<(String, String), Error> {
+    let username = self::username(username, l)?;
+    self::password(password, l)?;
+    let display_name = match display_name {
+        Some(d) => self::display_name(d, l)?,
+        None => username.clone(),
+    };
+    Ok((username, display_name))
+}
+
 /// 8–1024 bytes, anything goes.
 pub fn password<'a>(s: &'a str, l: &Limits) -> Result<&'a str, Error> {
     if s.len() < l.password_min_bytes || s.len() > l.password_max_bytes {

@@ -76,23 +76,16 @@ pub async fn create_user(
     display_name: Option<&str>,
     admin: bool,
 ) -> Result<UserRow> {
-    let limits = &config.limits;
-    let username = validate::username(username, limits)?;
-    let display_name = match display_name {
-        Some(d) => validate::display_name(d, limits)?,
-        None => username.clone(),
-    };
-    let user = UserRow {
-        id: crate::app::new_id(),
+    let (username, display_name) =
+        validate::new_account(username, &password, display_name, &config.limits)?;
+    let user = UserRow::new_account(
+        crate::app::new_id(),
         username,
         display_name,
-        password_hash: hash(config, password).await?,
-        created_at: time::now(),
-        last_seen_at: None,
+        hash(config, password).await?,
+        time::now(),
         admin,
-        deleted: false,
-        disabled: false,
-    };
+    );
     on_store(config, async |store| {
         store.create_user(&user).await?;
         Ok(())

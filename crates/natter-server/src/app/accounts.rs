@@ -335,13 +335,12 @@ impl App {
 
     /// `POST /users`
     pub async fn register(&self, req: wire::RegisterRequest) -> AppResult<wire::User> {
-        let l = self.limits();
-        let username = validate::username(&req.username, l)?;
-        validate::password(&req.password, l)?;
-        let display_name = match req.display_name.as_deref() {
-            Some(d) => validate::display_name(d, l)?,
-            None => username.clone(),
-        };
+        let (username, display_name) = validate::new_account(
+            &req.username,
+            &req.password,
+            req.display_name.as_deref(),
+            self.limits(),
+        )?;
         // Asked first on what is stored now (the store's transaction decides again, for good):
         // someone the mode refuses learns nothing of which names are taken, and costs no hash.
         let invite = match req.invite.as_deref() {
@@ -356,17 +355,8 @@ impl App {
         if self.store().user_by_username(&username).await?.is_some() {
             return Err(natter_core::Error::conflict("that username is taken").into());
         }
-        let user = UserRow {
-            id: new_id(),
-            username,
-            display_name,
-            password_hash: self.hash_password(req.password).await?,
-            created_at: time::now(),
-            last_seen_at: None,
-            admin: false,
-            deleted: false,
-            disabled: false,
-        };
+        let hash = self.hash_password(req.password).await?;
+        let user = UserRow::new_account(new_id(), username, display_name, hash, time::now(), false);
         // Whether it may, and whether it is the first (an admin), is decided by the store's
         // transaction, on the count and the invite it reads there.
         let user = self

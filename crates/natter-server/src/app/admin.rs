@@ -70,27 +70,24 @@ impl App {
         req: wire::AdminCreateUserRequest,
     ) -> AppResult<wire::User> {
         let me = self.admin(caller).await?;
-        let l = self.limits();
-        let username = validate::username(&req.username, l)?;
-        validate::password(&req.password, l)?;
-        let display_name = match req.display_name.as_deref() {
-            Some(d) => validate::display_name(d, l)?,
-            None => username.clone(),
-        };
+        let (username, display_name) = validate::new_account(
+            &req.username,
+            &req.password,
+            req.display_name.as_deref(),
+            self.limits(),
+        )?;
         if self.store().user_by_username(&username).await?.is_some() {
             return Err(natter_core::Error::conflict("that username is taken").into());
         }
-        let user = UserRow {
-            id: new_id(),
+        let hash = self.hash_password(req.password).await?;
+        let user = UserRow::new_account(
+            new_id(),
             username,
             display_name,
-            password_hash: self.hash_password(req.password).await?,
-            created_at: time::now(),
-            last_seen_at: None,
-            admin: req.admin,
-            deleted: false,
-            disabled: false,
-        };
+            hash,
+            time::now(),
+            req.admin,
+        );
         self.store().create_user(&user).await?;
         tracing::info!(
             target: "natter::audit",

@@ -61,6 +61,28 @@ pub struct UserRow {
 }
 
 impl UserRow {
+    /// A new account, neither deleted nor disabled, never seen.
+    pub fn new_account(
+        id: String,
+        username: String,
+        display_name: String,
+        password_hash: String,
+        created_at: i64,
+        admin: bool,
+    ) -> Self {
+        UserRow {
+            id,
+            username,
+            display_name,
+            password_hash,
+            created_at,
+            last_seen_at: None,
+            admin,
+            deleted: false,
+            disabled: false,
+        }
+    }
+
     /// What the account decisions need of it.
     pub fn account(&self) -> natter_core::decide::Account<'_> {
         natter_core::decide::Account {
