@@ -23,6 +23,8 @@ pub struct NewMessage {
     pub media_id: Option<String>,
     pub reply_to: Option<String>,
     pub created_at: i64,
+    /// The members its text mentions (`crate::mentions::resolve`).
+    pub mentions: Vec<String>,
 }
 
 /// One member's standing in a conversation, as the decisions need it.
@@ -111,15 +113,30 @@ pub enum Change {
         up_to_seq: i64,
         at: i64,
     },
+    /// The text replaced, and with it the mentions and what search finds it by.
     EditMessage {
         message_id: String,
         text: String,
+        mentions: Vec<String>,
         at: i64,
     },
-    /// Deleted for everyone: the text and media reference erased, the tombstone kept.
+    /// Deleted for everyone: the text, media reference, mentions and reactions erased, and
+    /// the message gone from the search index; the tombstone kept.
     EraseMessage {
         message_id: String,
         at: i64,
+    },
+    /// `user_id` reacts to a message with `emoji`.
+    AddReaction {
+        message_id: String,
+        user_id: String,
+        emoji: String,
+        at: i64,
+    },
+    RemoveReaction {
+        message_id: String,
+        user_id: String,
+        emoji: String,
     },
     /// Deleted for one user only.
     HideMessage {
@@ -186,6 +203,15 @@ pub enum EventData {
     /// A user's profile changed; addressed to each user who should hear of it.
     UserUpdated {
         user_id: String,
+    },
+    /// A member added or removed a reaction; `count` is how many now react with `emoji`.
+    ReactionChanged {
+        message_id: String,
+        seq: i64,
+        emoji: String,
+        count: i64,
+        user_id: String,
+        added: bool,
     },
 }
 
@@ -678,6 +704,7 @@ pub fn edit(
     msg: Message<'_>,
     viewer: Option<&Member>,
     text: &str,
+    mentions: &[String],
     at: i64,
 ) -> Result<Decision<()>, Error> {
     let me = visible(msg, viewer)?;
@@ -686,6 +713,7 @@ pub fn edit(
     d.changes.push(Change::EditMessage {
         message_id: msg.id.to_owned(),
         text: text.to_owned(),
+        mentions: mentions.to_vec(),
         at,
     });
     d.event(
@@ -724,6 +752,77 @@ pub fn delete_for_everyone(
             message_id: msg.id.to_owned(),
             seq: msg.seq,
             for_me: false,
+        },
+        at,
+    );
+    Ok(d)
+}
+
+/// A message's reactions as a reaction decision needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reactions {
+    /// How many react with the emoji at hand.
+    pub count: i64,
+    /// Whether the reacting member is among them.
+    pub mine: bool,
+    /// How many distinct emoji the message carries.
+    pub distinct: usize,
+}
+
+/// `viewer` adds (or removes) its reaction `emoji` (validated) to a message it can see. Adding
+/// one it has, or removing one it has not, changes nothing. A message deleted for everyone takes
+/// no reaction (`409`); one that carries `max_distinct` emoji takes no other (`400`). The
+/// outcome is whether anything changed.
+pub fn react(
+    msg: Message<'_>,
+    viewer: Option<&Member>,
+    emoji: &str,
+    add: bool,
+    now: Reactions,
+    max_distinct: usize,
+    at: i64,
+) -> Result<Decision<bool>, Error> {
+    let me = visible(msg, viewer)?;
+    if msg.deleted {
+        if add {
+            return Err(Error::conflict("a deleted message takes no reactions"));
+        }
+        return Ok(Decision::nothing(false));
+    }
+    if now.mine == add {
+        return Ok(Decision::nothing(false));
+    }
+    if add && now.count == 0 && now.distinct >= max_distinct {
+        return Err(Error::invalid(format!(
+            "a message can carry at most {max_distinct} different reactions"
+        )));
+    }
+    let mut d = Decision::new(true);
+    let (message_id, user_id, emoji) = (msg.id.to_owned(), me.user_id.clone(), emoji.to_owned());
+    d.changes.push(if add {
+        Change::AddReaction {
+            message_id: message_id.clone(),
+            user_id: user_id.clone(),
+            emoji: emoji.clone(),
+            at,
+        }
+    } else {
+        Change::RemoveReaction {
+            message_id: message_id.clone(),
+            user_id: user_id.clone(),
+            emoji: emoji.clone(),
+        }
+    });
+    d.event(
+        msg.conversation_id,
+        None,
+        EventData::ReactionChanged {
+            message_id,
+            seq: msg.seq,
+            emoji,
+            count: if add { now.count + 1 } else { now.count - 1 },
+            user_id,
+            added: add,
         },
         at,
     );
@@ -1064,6 +1163,7 @@ mod tests {
             media_id: None,
             reply_to: None,
             created_at: 5,
+            mentions: Vec::new(),
         }
     }
 
@@ -1346,11 +1446,14 @@ mod tests {
         };
         let late = member("s", Role::Member, 3, 3);
         assert_eq!(
-            edit(stored, Some(&late), "t", 1).unwrap_err(),
+            edit(stored, Some(&late), "t", &[], 1).unwrap_err(),
             Error::not_found("message")
         );
         let s = member("s", Role::Member, 0, 3);
-        assert_eq!(edit(stored, Some(&s), "t", 1).unwrap().changes.len(), 1);
+        assert_eq!(
+            edit(stored, Some(&s), "t", &[], 1).unwrap().changes.len(),
+            1
+        );
         let gone = Message {
             deleted: true,
             ..stored
@@ -1363,6 +1466,102 @@ mod tests {
         assert!(hide(stored, Some(&s), true, 1).unwrap().is_empty());
         let d = hide(stored, Some(&s), false, 1).unwrap();
         assert_eq!(d.events[0].to.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn reactions_add_remove_and_their_limits() {
+        let stored = Message {
+            id: "x",
+            conversation_id: "c",
+            seq: 3,
+            sender_id: "s",
+            deleted: false,
+        };
+        let m = member("m", Role::Member, 0, 3);
+        let none = Reactions::default();
+        let d = react(stored, Some(&m), "👍", true, none, 20, 9).unwrap();
+        assert!(d.outcome);
+        assert_eq!(
+            kinds(&d),
+            [&EventData::ReactionChanged {
+                message_id: "x".into(),
+                seq: 3,
+                emoji: "👍".into(),
+                count: 1,
+                user_id: "m".into(),
+                added: true,
+            }]
+        );
+        // Idempotent both ways.
+        let mine = Reactions {
+            count: 2,
+            mine: true,
+            distinct: 1,
+        };
+        assert!(
+            react(stored, Some(&m), "👍", true, mine, 20, 9)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            react(stored, Some(&m), "👍", false, none, 20, 9)
+                .unwrap()
+                .is_empty()
+        );
+        let d = react(stored, Some(&m), "👍", false, mine, 20, 9).unwrap();
+        assert!(matches!(
+            kinds(&d)[0],
+            EventData::ReactionChanged {
+                count: 1,
+                added: false,
+                ..
+            }
+        ));
+        // At the limit of distinct emoji: one more is refused, an existing one still taken.
+        let full = Reactions {
+            count: 0,
+            mine: false,
+            distinct: 20,
+        };
+        assert!(matches!(
+            react(stored, Some(&m), "🎉", true, full, 20, 9),
+            Err(Error::Invalid(_))
+        ));
+        let joining = Reactions { count: 1, ..full };
+        assert!(
+            react(stored, Some(&m), "🎉", true, joining, 20, 9)
+                .unwrap()
+                .outcome
+        );
+        let nearly = Reactions {
+            distinct: 19,
+            ..full
+        };
+        assert!(
+            react(stored, Some(&m), "🎉", true, nearly, 20, 9)
+                .unwrap()
+                .outcome
+        );
+        // Deleted: no new reaction; removing is a no-op. Not visible: 404.
+        let gone = Message {
+            deleted: true,
+            ..stored
+        };
+        assert!(matches!(
+            react(gone, Some(&m), "👍", true, none, 20, 9),
+            Err(Error::Conflict(_))
+        ));
+        assert!(
+            react(gone, Some(&m), "👍", false, mine, 20, 9)
+                .unwrap()
+                .is_empty()
+        );
+        let late = member("m", Role::Member, 3, 3);
+        assert_eq!(
+            react(stored, Some(&late), "👍", true, none, 20, 9).unwrap_err(),
+            Error::not_found("message")
+        );
+        assert!(react(stored, None, "👍", true, none, 20, 9).is_err());
     }
 
     // ---- accounts ----

@@ -9,9 +9,11 @@ pub mod decide;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod mentions;
 pub mod model;
 pub mod receipts;
 pub mod rules;
+pub mod search;
 pub mod time;
 pub mod validate;
 

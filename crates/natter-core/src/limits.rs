@@ -18,6 +18,12 @@ pub struct Limits {
     pub json_body_max_bytes: usize,
     pub page_limit_max: u32,
     pub page_limit_default: u32,
+    /// Distinct emoji one message can carry.
+    pub reactions_per_message_max: usize,
+    /// A search query, in Unicode scalar values.
+    pub search_query_max: usize,
+    /// Words in one search query.
+    pub search_terms_max: usize,
 }
 
 impl Default for Limits {
@@ -37,6 +43,9 @@ impl Default for Limits {
             json_body_max_bytes: 1024 * 1024,
             page_limit_max: 200,
             page_limit_default: 50,
+            reactions_per_message_max: 20,
+            search_query_max: 256,
+            search_terms_max: 16,
         }
     }
 }

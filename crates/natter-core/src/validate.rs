@@ -97,6 +97,15 @@ pub fn message_text(s: &str, l: &Limits) -> Result<String, Error> {
     Ok(s.to_owned())
 }
 
+/// A reaction: exactly one emoji (one grapheme cluster of the Unicode emoji list: skin tones,
+/// flags and ZWJ sequences included).
+pub fn emoji(s: &str) -> Result<String, Error> {
+    if s.len() > 64 || emojis::get(s).is_none() {
+        return Err(Error::invalid("a reaction must be exactly one emoji"));
+    }
+    Ok(s.to_owned())
+}
+
 /// An optional caption on media: the same limits as text, but absent or blank means none.
 pub fn caption(s: Option<&str>, l: &Limits) -> Result<Option<String>, Error> {
     match s {
@@ -365,6 +374,17 @@ mod tests {
             let small = Limits { message_text_max: 32, ..Limits::default() };
             let ok = message_text(&s, &small).is_ok();
             prop_assert_eq!(ok, !s.trim().is_empty() && s.chars().count() <= 32);
+        }
+    }
+
+    #[test]
+    fn a_reaction_is_one_emoji() {
+        for ok in ["👍", "❤️", "👍🏽", "🇫🇷", "👨‍👩‍👧", "🏳️‍🌈"]
+        {
+            assert_eq!(emoji(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        for bad in ["", "a", "👍👍", "👍 ", ":+1:", "1", "\u{200d}"] {
+            assert!(emoji(bad).is_err(), "{bad:?}");
         }
     }
 }
