@@ -660,6 +660,72 @@ impl Client {
         self.get(&format!("/api/v1/messages/{id}/receipts")).await
     }
 
+    // ---- Reactions and search ----
+
+    fn reaction_path(id: &str, emoji: &str) -> String {
+        let emoji =
+            percent_encoding::utf8_percent_encode(emoji, percent_encoding::NON_ALPHANUMERIC);
+        format!("/api/v1/messages/{id}/reactions/{emoji}")
+    }
+
+    /// `PUT /api/v1/messages/{id}/reactions/{emoji}`: react (again: no change).
+    pub async fn add_reaction(&self, id: &str, emoji: &str) -> Result<()> {
+        self.call_empty(self.request(Method::PUT, &Self::reaction_path(id, emoji)))
+            .await
+    }
+
+    /// `DELETE /api/v1/messages/{id}/reactions/{emoji}`: take a reaction back (one not given:
+    /// no change).
+    pub async fn remove_reaction(&self, id: &str, emoji: &str) -> Result<()> {
+        self.call_empty(self.request(Method::DELETE, &Self::reaction_path(id, emoji)))
+            .await
+    }
+
+    /// `GET /api/v1/messages/{id}/reactions?emoji=&after=&limit=`: who reacted with what.
+    pub async fn reactions(
+        &self,
+        id: &str,
+        emoji: Option<&str>,
+        after: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<wire::ReactionPage> {
+        let mut rb = self.request(Method::GET, &format!("/api/v1/messages/{id}/reactions"));
+        if let Some(e) = emoji {
+            rb = rb.query(&[("emoji", e)]);
+        }
+        if let Some(a) = after {
+            rb = rb.query(&[("after", a)]);
+        }
+        if let Some(l) = limit {
+            rb = rb.query(&[("limit", l)]);
+        }
+        Ok(self.call(rb).await?.0)
+    }
+
+    /// `GET /api/v1/search?q=&conversation_id=&before=&limit=`: the messages the caller can
+    /// see that match, newest first.
+    pub async fn search(
+        &self,
+        q: &str,
+        conversation_id: Option<&str>,
+        before: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<wire::SearchResults> {
+        let mut rb = self
+            .request(Method::GET, "/api/v1/search")
+            .query(&[("q", q)]);
+        if let Some(c) = conversation_id {
+            rb = rb.query(&[("conversation_id", c)]);
+        }
+        if let Some(b) = before {
+            rb = rb.query(&[("before", b)]);
+        }
+        if let Some(l) = limit {
+            rb = rb.query(&[("limit", l)]);
+        }
+        Ok(self.call(rb).await?.0)
+    }
+
     // ---- Typing and polling ----
 
     /// `POST /api/v1/conversations/{id}/typing`

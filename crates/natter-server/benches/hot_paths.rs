@@ -32,6 +32,8 @@ fn message() -> wire::Message {
         edited_at: None,
         deleted: false,
         status: "sent".into(),
+        reactions: Vec::new(),
+        mentions: Vec::new(),
     }
 }
 
@@ -117,6 +119,7 @@ fn store_concurrent_sends(b: divan::Bencher, n: usize) {
                     media_id: None,
                     reply_to: None,
                     created_at: time::now(),
+                    mentions: Vec::new(),
                 };
                 tasks.push(tokio::spawn(async move { store.send(&msg).await.unwrap() }));
             }

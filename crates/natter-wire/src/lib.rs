@@ -195,6 +195,9 @@ pub struct Conversation {
     pub all_delivered_seq: i64,
     /// Every message at or below it that has recipients is read by all of them.
     pub all_read_seq: i64,
+    /// The caller's unread messages that mention it.
+    #[serde(default)]
+    pub mention_count: i64,
 }
 
 /// A message.
@@ -235,6 +238,71 @@ pub struct Message {
     #[cfg_attr(feature = "openapi", schema(value_type = schema::MessageStatus))]
     /// `sent`, `delivered` or `read`, aggregated over its recipients.
     pub status: String,
+    /// Its reactions, one per emoji, in the order each emoji was first given; none once
+    /// deleted.
+    #[serde(default)]
+    pub reactions: Vec<ReactionCount>,
+    /// The ids of the members its text mentions (`@username`; `@all` in a group, from an
+    /// owner or admin, mentions every member); none once deleted.
+    #[serde(default)]
+    pub mentions: Vec<String>,
+}
+
+/// How many reacted to a message with one emoji.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReactionCount {
+    /// The emoji.
+    pub emoji: String,
+    /// How many members react with it.
+    pub count: i64,
+    /// Whether the caller is one of them.
+    pub me: bool,
+}
+
+/// One member's reaction, in `GET /messages/{id}/reactions`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reaction {
+    /// Who reacted.
+    pub user_id: String,
+    /// With what.
+    pub emoji: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    /// When.
+    pub created_at: String,
+}
+
+/// `GET /messages/{id}/reactions`: who reacted with what, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReactionPage {
+    pub reactions: Vec<Reaction>,
+    /// Whether more follow.
+    pub has_more: bool,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// Pass as `after` for the next page; null when none follows.
+    pub next_cursor: Option<String>,
+}
+
+/// A message that matches a search, with the piece of its text that matched.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SearchHit {
+    #[serde(flatten)]
+    pub message: Message,
+    /// The text around the first match, HTML-escaped, each matching word in
+    /// `<mark>`…`</mark>`, with `…` where text was left out.
+    pub snippet: String,
+}
+
+/// `GET /search`: newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SearchResults {
+    pub messages: Vec<SearchHit>,
+    /// Whether older matches remain (ask with `before` set to the last message's id).
+    pub has_more: bool,
 }
 
 /// An uploaded file.
@@ -713,6 +781,26 @@ pub struct ConversationRemoved {
     pub conversation_id: String,
 }
 
+/// `reaction_changed`'s data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReactionChanged {
+    /// The message's conversation.
+    pub conversation_id: String,
+    /// The message reacted to.
+    pub message_id: String,
+    /// The message's `seq`.
+    pub seq: i64,
+    /// The emoji.
+    pub emoji: String,
+    /// How many react with it now.
+    pub count: i64,
+    /// Who added or removed it.
+    pub user_id: String,
+    /// Added (else removed).
+    pub added: bool,
+}
+
 /// A durable event as sent: `{"type", "cursor", "data"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -735,6 +823,8 @@ pub enum EventData {
     /// A user sharing a conversation with the receiver (or the receiver itself) changed its
     /// profile.
     UserUpdated(User),
+    /// A member added or removed a reaction.
+    ReactionChanged(ReactionChanged),
 }
 
 /// A durable event of the user's log.

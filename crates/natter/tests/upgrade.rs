@@ -117,6 +117,21 @@ async fn every_fixture_opens_and_every_user_sees_the_same_history() {
                 .unwrap_or_else(|e| panic!("{name}: {username} cannot log in: {e}"));
             let now = Value::Array(observe(&client).await);
             assert_covers(&seen["conversations"], &now, &format!("{name}/{username}"));
+            // The messages stored before search existed were indexed when it opened: each
+            // one the user sees is found by its words.
+            for c in seen["conversations"].as_array().unwrap() {
+                let conv = c["conversation"]["id"].as_str().unwrap();
+                for m in c["messages"].as_array().unwrap() {
+                    let (Some(text), false) = (m["text"].as_str(), m["deleted"] == true) else {
+                        continue;
+                    };
+                    let found = client.search(text, Some(conv), None, None).await.unwrap();
+                    assert!(
+                        found.messages.iter().any(|h| h.message.id == m["id"]),
+                        "{name}/{username}: {text:?} is not found"
+                    );
+                }
+            }
         }
         // The upgraded data takes new writes.
         let alice = expected["users"]["alice"]["password"].as_str().unwrap();

@@ -19,7 +19,7 @@ impl App {
             .conversation_view(ConversationId::new(id), caller.user_id())
             .await?
             .ok_or_else(|| AppError::not_found("conversation"))?;
-        self.render_conversation(&view).await
+        self.render_conversation(&view, &caller.user_id).await
     }
 
     /// `POST /conversations`: returns the conversation and whether it was created.
@@ -110,9 +110,20 @@ impl App {
             .store()
             .conversations_of(caller.user_id(), before, limit)
             .await?;
+        // The last messages' reactions in one read.
+        let last: Vec<String> = views
+            .iter()
+            .filter_map(|v| v.last_message.as_ref().map(|m| m.id.clone()))
+            .collect();
+        let reactions = self.reactions_of(&last, &caller.user_id).await?;
         let mut conversations = Vec::with_capacity(views.len());
         for v in &views {
-            conversations.push(self.render_conversation(v).await?);
+            let mine = v
+                .last_message
+                .as_ref()
+                .and_then(|m| reactions.get(&m.id))
+                .map_or(&[][..], Vec::as_slice);
+            conversations.push(self.render_conversation_with(v, mine).await?);
         }
         Ok(wire::ConversationList { conversations })
     }

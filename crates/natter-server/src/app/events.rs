@@ -16,7 +16,7 @@ use natter_wire as wire;
 use super::App;
 use crate::{
     error::{AppError, AppResult},
-    store::{EventKind, EventRow, MemberRow, MessageRow, UserRow, payload},
+    store::{EventKind, EventRow, MemberRow, MessageRow, ReactionCount, UserRow, payload},
 };
 
 /// A position in the event log.
@@ -39,6 +39,7 @@ pub(crate) enum Content {
     Message(MessageRow),
     MessageDeleted(wire::MessageDeleted),
     MessageStatus(wire::MessageStatusEvent),
+    ReactionChanged(wire::ReactionChanged),
     /// `conversation_status`: the conversation's watermarks moved.
     ConversationStatus(wire::ConversationStatus),
     /// `conversation_updated` and `conversation_removed`, rendered from the conversation.
@@ -54,6 +55,7 @@ impl Content {
         match self {
             Content::Message(m) => Subject::Message { seq: m.seq },
             Content::MessageDeleted(d) => Subject::Message { seq: d.seq },
+            Content::ReactionChanged(r) => Subject::Message { seq: r.seq },
             Content::MessageStatus(s) => Subject::MarkUpTo {
                 up_to_seq: s.up_to_seq,
             },
@@ -101,6 +103,7 @@ impl App {
                 }
             }
             EventKind::MessageDeleted => Content::MessageDeleted(payload(e)?),
+            EventKind::ReactionChanged => Content::ReactionChanged(payload(e)?),
             EventKind::MessageStatus => Content::MessageStatus(payload(e)?),
             EventKind::ConversationStatus => Content::ConversationStatus(payload(e)?),
             EventKind::ConversationUpdated | EventKind::ConversationRemoved => {
@@ -145,21 +148,32 @@ impl App {
         if !audience::receives(joined, e.user_id.is_some(), e.pos, content.subject()) {
             return Ok(None);
         }
-        self.render_content(viewer, e, content, &members).await
+        self.render_content(viewer, e, content, &members, None)
+            .await
     }
 
     /// Renders `e`'s content for `viewer`, who may see it; `members` are the conversation's,
-    /// read only for a message's status.
+    /// read only for a message's status; `reactions` a message's reactions as the viewer sees
+    /// them, when in hand (else they are read).
     pub(crate) async fn render_content(
         &self,
         viewer: &str,
         e: &EventRow,
         content: Content,
         members: &[MemberRow],
+        reactions: Option<&[ReactionCount]>,
     ) -> AppResult<Option<wire::Event>> {
         let event = match content {
             Content::Message(msg) => {
-                let m = self.render_message(&msg, members).await?;
+                let read;
+                let reactions = match reactions {
+                    Some(r) => r,
+                    None => {
+                        read = self.reactions_of_one(&msg, viewer).await?;
+                        &read
+                    }
+                };
+                let m = self.render_message(&msg, members, reactions).await?;
                 if e.kind == EventKind::NewMessage {
                     wire::EventData::NewMessage(m)
                 } else {
@@ -168,6 +182,7 @@ impl App {
             }
             Content::MessageDeleted(d) => wire::EventData::MessageDeleted(d),
             Content::MessageStatus(s) => wire::EventData::MessageStatus(s),
+            Content::ReactionChanged(r) => wire::EventData::ReactionChanged(r),
             Content::ConversationStatus(s) => wire::EventData::ConversationStatus(s),
             // Its receivers share a conversation with it (or are it): presence shown, but not
             // to one it blocked (each `user_updated` is addressed to one user).
@@ -193,9 +208,9 @@ impl App {
                     .conversation_view(ConversationId::new(&e.conversation_id), UserId::new(viewer))
                     .await?
                 {
-                    Some(v) => {
-                        wire::EventData::ConversationUpdated(self.render_conversation(&v).await?)
-                    }
+                    Some(v) => wire::EventData::ConversationUpdated(
+                        self.render_conversation(&v, viewer).await?,
+                    ),
                     None => return Ok(None),
                 }
             }

@@ -39,7 +39,10 @@ use crate::{
     bus::BusMessage,
     error::{AppError, AppResult},
     hub::{Frame, Outbound, close},
-    store::{Committed, ConversationRow, EventKind, EventRow, MemberRow, MessageRow, ViewerState},
+    store::{
+        Committed, ConversationRow, EventKind, EventRow, MemberRow, MessageRow, ReactionCount,
+        ViewerState,
+    },
 };
 
 /// Events read from the log per query.
@@ -329,11 +332,12 @@ impl App {
             return Ok(());
         }
         match content {
-            Content::Message(msg) if e.kind == EventKind::MessageUpdated => {
-                self.fan_out_edit(e, msg, &audience).await
+            Content::Message(msg) => {
+                self.fan_out_message(e, msg, message.is_some(), &members, &audience)
+                    .await
             }
             content => {
-                let frame = self.frame(e, content, &members).await?;
+                let frame = self.frame(e, content, &members, &[]).await?;
                 if let Some(frame) = frame {
                     let out = Outbound::Durable { pos: e.pos, frame };
                     for u in &audience {
@@ -346,50 +350,106 @@ impl App {
     }
 
     /// Renders and serializes `content` (not a `conversation_updated`, whose rendering depends
-    /// on the viewer).
+    /// on the viewer); a message with `reactions` as its receivers see them.
     async fn frame(
         &self,
         e: &EventRow,
         content: Content,
         members: &[MemberRow],
+        reactions: &[ReactionCount],
     ) -> AppResult<Option<Frame>> {
-        let Some(ev) = self.render_content(NO_VIEWER, e, content, members).await? else {
+        let Some(ev) = self
+            .render_content(NO_VIEWER, e, content, members, Some(reactions))
+            .await?
+        else {
             return Ok(None);
         };
         let bytes = serde_json::to_vec(&ev).map_err(|e| AppError::Internal(e.to_string()))?;
         Ok(Some(Frame::Whole(bytes.into())))
     }
 
-    /// `message_updated`: the message as shown, and as a tombstone to those who hid it.
-    async fn fan_out_edit(
+    /// `new_message` and `message_updated`: rendered once per variant of what its receivers
+    /// see. A message edited shows as a tombstone to whoever hid it; a message with reactions
+    /// shows `me` set for each receiver's own, so those who reacted get a rendering per set of
+    /// emoji they reacted with (at most one per receiver). A `new_message` whose message is in
+    /// hand (from the commit, or read with its page of the log) is rendered without reading its
+    /// reactions: it had none when stored, and any given since are `reaction_changed` events
+    /// later in the log, which carry the absolute count and who reacted.
+    async fn fan_out_message(
         &self,
         e: &EventRow,
         msg: MessageRow,
+        in_hand: bool,
+        cached: &[MemberRow],
         audience: &[&str],
     ) -> AppResult<()> {
-        // Read now, not cached: the status is rendered from the members' current marks.
-        let members = self
-            .store()
-            .members(ConversationId::new(&e.conversation_id))
-            .await?;
-        let hidden: HashSet<String> = self
-            .store()
-            .hidden_by(MessageId::new(&msg.id))
-            .await?
-            .into_iter()
-            .collect();
-        let mut tombstone = msg.clone();
-        tombstone.hidden = true;
-        let shown = self.frame(e, Content::Message(msg), &members).await?;
-        let hid = if audience.iter().any(|u| hidden.contains(*u)) {
-            self.frame(e, Content::Message(tombstone), &members).await?
+        let edited = e.kind == EventKind::MessageUpdated;
+        // An edit's status is rendered from the members' current marks: read now, not cached.
+        let fresh;
+        let members = if edited {
+            fresh = self
+                .store()
+                .members(ConversationId::new(&e.conversation_id))
+                .await?;
+            &fresh[..]
         } else {
-            None
+            cached
         };
-        for (frame, hiders) in [(shown, false), (hid, true)] {
-            let Some(frame) = frame else { continue };
+        let hidden: HashSet<String> = if edited {
+            self.store()
+                .hidden_by(MessageId::new(&msg.id))
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        let counts = if in_hand {
+            Vec::new()
+        } else {
+            self.reactions_of_one(&msg, NO_VIEWER).await?
+        };
+        // Each receiver's own emoji, for those who reacted.
+        let mut own: HashMap<String, Vec<String>> = HashMap::new();
+        if !counts.is_empty() {
+            for r in self
+                .store()
+                .reactions(MessageId::new(&msg.id), None, None, u32::MAX)
+                .await?
+            {
+                own.entry(r.user_id).or_default().push(r.emoji);
+            }
+        }
+        // Receivers by what they see: hidden or not, and the emoji they reacted with.
+        let mut variants: HashMap<(bool, Vec<String>), Vec<&str>> = HashMap::new();
+        for u in audience {
+            let hid = hidden.contains(*u);
+            let mut mine = if hid {
+                Vec::new()
+            } else {
+                own.get(*u).cloned().unwrap_or_default()
+            };
+            mine.sort();
+            variants.entry((hid, mine)).or_default().push(u);
+        }
+        for ((hid, mine), receivers) in variants {
+            let mut shown = msg.clone();
+            shown.hidden = hid;
+            let reactions: Vec<ReactionCount> = counts
+                .iter()
+                .map(|c| ReactionCount {
+                    me: mine.contains(&c.emoji),
+                    ..c.clone()
+                })
+                .collect();
+            let Some(frame) = self
+                .frame(e, Content::Message(shown), members, &reactions)
+                .await?
+            else {
+                continue;
+            };
             let out = Outbound::Durable { pos: e.pos, frame };
-            for u in audience.iter().filter(|u| hidden.contains(**u) == hiders) {
+            for u in receivers {
                 self.deliver(u, &out);
             }
         }
@@ -462,22 +522,50 @@ impl App {
             r#"{{"cursor":"{pos}","type":"{}","data":{open},"last_message":"#,
             EventKind::ConversationUpdated.as_str()
         );
-        let (shown, hidden) = match last_message {
+        let render = |msg: MessageRow, reactions: Vec<ReactionCount>| async move {
+            let json = serde_json::to_vec(&self.render_message(&msg, members, &reactions).await?)
+                .map_err(internal)?;
+            AppResult::Ok(Bytes::from(json))
+        };
+        let (shown, hidden, own) = match last_message {
             Some(msg) => {
                 let mut tombstone = msg.clone();
                 tombstone.hidden = true;
-                let shown = serde_json::to_vec(&self.render_message(&msg, members).await?)
-                    .map_err(internal)?;
-                let hidden = serde_json::to_vec(&self.render_message(&tombstone, members).await?)
-                    .map_err(internal)?;
-                (Some((msg.seq, Bytes::from(shown))), Bytes::from(hidden))
+                let counts = self.reactions_of_one(&msg, NO_VIEWER).await?;
+                // Those who reacted to it see their own reactions (`me`): one rendering each.
+                let mut mine: HashMap<String, Vec<String>> = HashMap::new();
+                if !counts.is_empty() {
+                    for r in self
+                        .store()
+                        .reactions(MessageId::new(&msg.id), None, None, u32::MAX)
+                        .await?
+                    {
+                        mine.entry(r.user_id).or_default().push(r.emoji);
+                    }
+                }
+                let mut own = HashMap::with_capacity(mine.len());
+                for (user, emoji) in mine {
+                    let reactions = counts
+                        .iter()
+                        .map(|c| ReactionCount {
+                            me: emoji.contains(&c.emoji),
+                            ..c.clone()
+                        })
+                        .collect();
+                    own.insert(user, render(msg.clone(), reactions).await?);
+                }
+                let seq = msg.seq;
+                let shown = render(msg, counts).await?;
+                let hidden = render(tombstone, Vec::new()).await?;
+                (Some((seq, shown)), hidden, own)
             }
-            None => (None, Bytes::from_static(b"null")),
+            None => (None, Bytes::from_static(b"null"), HashMap::new()),
         };
         Ok(SharedConversation {
             head: head.into(),
             shown,
             hidden,
+            own,
         })
     }
 }
@@ -509,6 +597,8 @@ struct SharedConversation {
     shown: Option<(i64, Bytes)>,
     /// The last message as a member that hid it sees it.
     hidden: Bytes,
+    /// The last message as each member that reacted to it sees it.
+    own: HashMap<String, Bytes>,
 }
 
 impl SharedConversation {
@@ -517,12 +607,12 @@ impl SharedConversation {
             // Joined after it: it is no message of this member's history.
             Some((seq, _)) if *seq <= m.joined_seq => Bytes::from_static(b"null"),
             Some(_) if own.hid_last_message => self.hidden.clone(),
-            Some((_, shown)) => shown.clone(),
+            Some((_, shown)) => self.own.get(&m.user_id).unwrap_or(shown).clone(),
             None => Bytes::from_static(b"null"),
         };
         let tail = format!(
-            r#","unread_count":{},"read_seq":{}}}}}"#,
-            own.unread_count, m.marks.read_seq
+            r#","unread_count":{},"read_seq":{},"mention_count":{}}}}}"#,
+            own.unread_count, m.marks.read_seq, own.mention_count
         );
         Frame::Parts(Arc::new([self.head.clone(), last, Bytes::from(tail)]))
     }

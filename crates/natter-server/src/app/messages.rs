@@ -2,7 +2,7 @@
 
 use natter_core::{
     ConversationId, Error as Rule, MediaId, MessageId, MessageKind, MessageStatus, UserId,
-    receipts, time, validate,
+    mentions, receipts, time, validate,
 };
 use natter_wire as wire;
 
@@ -30,7 +30,7 @@ impl App {
     }
 
     /// A message the caller may see, with the conversation's members; else `404`.
-    async fn visible_message(
+    pub(super) async fn visible_message(
         &self,
         caller: &Caller,
         id: &str,
@@ -97,9 +97,9 @@ impl App {
         self.log_appended();
         self.typing_ended_by_send(ConversationId::new(conversation_id), caller.user_id())
             .await;
-        // A message just stored has been delivered to no one: its status is "sent", so the
-        // members need not be read.
-        Ok((self.render_message(&sent.message, &[]).await?, true))
+        // A message just stored has been delivered to no one and has no reactions: its status
+        // is "sent", so the members need not be read.
+        Ok((self.render_message(&sent.message, &[], &[]).await?, true))
     }
 
     /// Validates a send request into the message to store.
@@ -140,6 +140,10 @@ impl App {
                 .into());
             }
         }
+        let mentions = match body.text() {
+            Some(text) => self.mentions(caller, conversation_id, text).await?,
+            None => Vec::new(),
+        };
         Ok(NewMessage {
             id: new_id(),
             conversation_id: conversation_id.to_owned(),
@@ -150,7 +154,43 @@ impl App {
             media_id: body.media_id().map(str::to_owned),
             reply_to: req.reply_to,
             created_at: time::now(),
+            mentions,
         })
+    }
+
+    /// The members `text`, sent by the caller into the conversation, mentions
+    /// (`natter_core::mentions`). Reads nothing when the text has no `@`. A member removed
+    /// meanwhile may stay mentioned; it sees nothing of the conversation then, and counts
+    /// nothing of it if it comes back (it sees only later messages).
+    async fn mentions(
+        &self,
+        caller: &Caller,
+        conversation_id: &str,
+        text: &str,
+    ) -> AppResult<Vec<String>> {
+        if !text.contains('@') {
+            return Ok(Vec::new());
+        }
+        let id = ConversationId::new(conversation_id);
+        let (Some(conversation), Some(me)) = (
+            self.store().conversation(id).await?,
+            self.store().member(id, caller.user_id()).await?,
+        ) else {
+            // Not a member: the send is refused in its transaction.
+            return Ok(Vec::new());
+        };
+        let members = self.store().member_usernames(id).await?;
+        let candidates: Vec<mentions::Candidate<'_>> = members
+            .iter()
+            .map(|(user_id, username)| mentions::Candidate { user_id, username })
+            .collect();
+        Ok(mentions::resolve(
+            text,
+            conversation.kind,
+            &caller.user_id,
+            me.role,
+            &candidates,
+        ))
     }
 
     /// Renders a message with its conversation's current members.
@@ -159,7 +199,8 @@ impl App {
             .store()
             .members(ConversationId::new(&msg.conversation_id))
             .await?;
-        self.render_message(msg, &members).await
+        let reactions = self.reactions_of_one(msg, &msg.sender_id).await?;
+        self.render_message(msg, &members, &reactions).await
     }
 
     /// `GET /conversations/{id}/messages`
@@ -185,9 +226,12 @@ impl App {
             .store()
             .members(ConversationId::new(conversation_id))
             .await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let reactions = self.reactions_of(&ids, &caller.user_id).await?;
         let mut messages = Vec::with_capacity(rows.len());
         for r in &rows {
-            messages.push(self.render_message(r, &members).await?);
+            let mine = reactions.get(&r.id).map_or(&[][..], Vec::as_slice);
+            messages.push(self.render_message(r, &members, mine).await?);
         }
         Ok(wire::MessagePage { messages, has_more })
     }
@@ -195,7 +239,8 @@ impl App {
     /// `GET /messages/{id}`
     pub async fn message(&self, caller: &Caller, id: &str) -> AppResult<wire::Message> {
         let (msg, members) = self.visible_message(caller, id).await?;
-        self.render_message(&msg, &members).await
+        let reactions = self.reactions_of_one(&msg, &caller.user_id).await?;
+        self.render_message(&msg, &members, &reactions).await
     }
 
     /// `PATCH /messages/{id}`
@@ -206,8 +251,20 @@ impl App {
         req: wire::EditMessageRequest,
     ) -> AppResult<wire::Message> {
         let text = validate::message_text(&req.text, self.limits())?;
+        // Whether the caller may edit it is decided in the storing transaction; here, only
+        // whom the new text mentions.
+        let mentions = match self.visible_message(caller, id).await {
+            Ok((msg, _)) => self.mentions(caller, &msg.conversation_id, &text).await?,
+            Err(_) => Vec::new(),
+        };
         self.store()
-            .edit(caller.user_id(), MessageId::new(id), &text, time::now())
+            .edit(
+                caller.user_id(),
+                MessageId::new(id),
+                &text,
+                &mentions,
+                time::now(),
+            )
             .await?;
         self.log_appended();
         // The old text may linger in the database's files until the next purge.

@@ -11,6 +11,7 @@ mod fanout;
 mod media;
 mod messages;
 mod presence;
+mod reactions;
 mod render;
 mod replay;
 mod typing;
@@ -18,6 +19,7 @@ mod typing;
 pub use accounts::hash_password_blocking;
 pub use compose::{Adapters, adapters, adapters_on, open_store};
 pub use messages::Page;
+pub use reactions::{ReactionQuery, SearchQuery};
 
 use std::{
     sync::{

@@ -4,10 +4,17 @@ use natter_core::{MediaId, UserId, receipts, time};
 use natter_wire as wire;
 
 use super::App;
+use std::collections::HashMap;
+
 use crate::{
     error::AppResult,
-    store::{ConversationRow, ConversationView, MediaRow, MemberRow, MessageRow, UserRow},
+    store::{
+        ConversationRow, ConversationView, MediaRow, MemberRow, MessageRow, ReactionCount, UserRow,
+    },
 };
+
+/// Messages' reactions as one viewer sees them, by message id.
+pub(crate) type ReactionsOf = HashMap<String, Vec<ReactionCount>>;
 
 /// A user's media usage, shown only to itself.
 #[derive(Clone, Copy)]
@@ -86,11 +93,43 @@ impl App {
         Ok(self.render_user(u, true, Some(usage)))
     }
 
-    /// A message as its viewer sees it; `members` are the conversation's, for the status.
+    /// The reactions of these messages as `viewer` sees them (`me`), by message id.
+    pub(crate) async fn reactions_of(
+        &self,
+        ids: &[String],
+        viewer: &str,
+    ) -> AppResult<ReactionsOf> {
+        let mut out: ReactionsOf = HashMap::new();
+        for r in self
+            .store()
+            .reaction_counts(ids, UserId::new(viewer))
+            .await?
+        {
+            out.entry(r.message_id.clone()).or_default().push(r);
+        }
+        Ok(out)
+    }
+
+    /// One message's reactions as `viewer` sees them.
+    pub(crate) async fn reactions_of_one(
+        &self,
+        msg: &MessageRow,
+        viewer: &str,
+    ) -> AppResult<Vec<ReactionCount>> {
+        Ok(self
+            .reactions_of(std::slice::from_ref(&msg.id), viewer)
+            .await?
+            .remove(&msg.id)
+            .unwrap_or_default())
+    }
+
+    /// A message as its viewer sees it; `members` are the conversation's, for the status;
+    /// `reactions` its reactions as the viewer sees them.
     pub(crate) async fn render_message(
         &self,
         msg: &MessageRow,
         members: &[MemberRow],
+        reactions: &[ReactionCount],
     ) -> AppResult<wire::Message> {
         let gone = msg.deleted || msg.hidden;
         let media = match (&msg.media_id, gone) {
@@ -116,20 +155,55 @@ impl App {
             edited_at: msg.edited_at.map(time::format),
             deleted: gone,
             status: status(msg, members).as_str().to_owned(),
+            reactions: if gone {
+                Vec::new()
+            } else {
+                reactions
+                    .iter()
+                    .filter(|r| r.message_id == msg.id)
+                    .map(|r| wire::ReactionCount {
+                        emoji: r.emoji.clone(),
+                        count: r.count,
+                        me: r.me,
+                    })
+                    .collect()
+            },
+            mentions: if gone {
+                Vec::new()
+            } else {
+                msg.mentions.clone()
+            },
         })
     }
 
+    /// A conversation as `viewer` sees it.
     pub(crate) async fn render_conversation(
         &self,
         v: &ConversationView,
+        viewer: &str,
+    ) -> AppResult<wire::Conversation> {
+        let reactions = match &v.last_message {
+            Some(m) => self.reactions_of_one(m, viewer).await?,
+            None => Vec::new(),
+        };
+        self.render_conversation_with(v, &reactions).await
+    }
+
+    /// A conversation as its viewer sees it, given its last message's reactions as the viewer
+    /// sees them (or more: only the last message's are used).
+    pub(crate) async fn render_conversation_with(
+        &self,
+        v: &ConversationView,
+        reactions: &[ReactionCount],
     ) -> AppResult<wire::Conversation> {
         let mut c = conversation_shared(&v.conversation, &v.members);
         c.last_message = match &v.last_message {
-            Some(m) => Some(self.render_message(m, &v.members).await?),
+            Some(m) => Some(self.render_message(m, &v.members, reactions).await?),
             None => None,
         };
         c.unread_count = v.unread_count;
         c.read_seq = v.read_seq;
+        c.mention_count = v.mention_count;
         Ok(c)
     }
 }
@@ -160,9 +234,11 @@ pub(crate) fn conversation_shared(
         read_seq: 0,
         all_delivered_seq: c.all_delivered_seq,
         all_read_seq: c.all_read_seq,
+        mention_count: 0,
     }
 }
 
 /// The fields of a Conversation that depend on who views it: the last message (none for a
 /// member that joined after it, a tombstone for one that hid it) and the viewer's own counts.
-pub(crate) const PER_VIEWER: [&str; 3] = ["last_message", "unread_count", "read_seq"];
+pub(crate) const PER_VIEWER: [&str; 4] =
+    ["last_message", "unread_count", "read_seq", "mention_count"];

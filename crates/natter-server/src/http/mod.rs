@@ -12,6 +12,7 @@ mod media;
 mod messages;
 pub mod openapi;
 mod ops;
+mod reactions;
 mod sync;
 mod web;
 mod ws;
@@ -99,6 +100,12 @@ pub fn router(app: App) -> Router {
         .route("/messages/{id}/delivered", put(messages::delivered))
         .route("/messages/{id}/read", put(messages::read))
         .route("/messages/{id}/receipts", get(messages::receipts))
+        .route("/messages/{id}/reactions", get(reactions::list))
+        .route(
+            "/messages/{id}/reactions/{emoji}",
+            put(reactions::add).delete(reactions::remove),
+        )
+        .route("/search", get(reactions::search))
         .route(
             "/media",
             post(media::upload).layer(DefaultBodyLimit::disable()),

@@ -31,7 +31,7 @@ use utoipa::{
     },
 };
 
-use super::{accounts, admin, conversations, media, messages, ops, sync, ws};
+use super::{accounts, admin, conversations, media, messages, ops, reactions, sync, ws};
 
 /// The name of the bearer security scheme.
 pub const BEARER: &str = "bearer";
@@ -86,6 +86,10 @@ pub const BEARER: &str = "bearer";
         messages::delivered,
         messages::read,
         messages::receipts,
+        reactions::add,
+        reactions::remove,
+        reactions::list,
+        reactions::search,
         media::upload,
         media::download,
         media::thumbnail,
@@ -108,7 +112,7 @@ pub const BEARER: &str = "bearer";
         (name = "accounts", description = "Accounts, profiles, invites and device sessions"),
         (name = "admin", description = "The server's admins: accounts and what the server holds"),
         (name = "conversations", description = "Direct and group conversations, members, typing"),
-        (name = "messages", description = "Messages, delivery and read marks, receipts"),
+        (name = "messages", description = "Messages, delivery and read marks, receipts, reactions, search"),
         (name = "media", description = "Uploads and downloads of media"),
         (name = "realtime", description = "The event stream: WebSocket and polling"),
         (name = "operations", description = "Health, metrics and this description"),

@@ -178,6 +178,8 @@ pub struct MessageRow {
     pub deleted: bool,
     /// Hidden for the viewer it was read for (deleted `for=me`).
     pub hidden: bool,
+    /// The members its text mentions; none once deleted for everyone.
+    pub mentions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +208,8 @@ pub struct ConversationView {
     pub last_message: Option<MessageRow>,
     pub unread_count: i64,
     pub read_seq: i64,
+    /// The viewer's unread messages that mention it.
+    pub mention_count: i64,
 }
 
 /// A conversation as every member sees it at once, read in one transaction for the fan-out:
@@ -225,6 +229,7 @@ pub struct ConversationViews {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ViewerState {
     pub unread_count: i64,
+    pub mention_count: i64,
     /// It deleted the last message for itself.
     pub hid_last_message: bool,
 }
@@ -237,6 +242,39 @@ pub use natter_core::decide::NewMessage;
 pub struct Sent {
     pub message: MessageRow,
     pub created: bool,
+}
+
+/// How many reacted to a message with one emoji, and whether the viewer did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionCount {
+    pub message_id: String,
+    pub emoji: String,
+    pub count: i64,
+    pub me: bool,
+}
+
+/// One member's reaction to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionRow {
+    pub emoji: String,
+    pub user_id: String,
+    pub created_at: i64,
+}
+
+/// Where a listing of reactions goes on from: after this one, in (`created_at`, `user_id`,
+/// `emoji`) order.
+pub type ReactionCursor = (i64, String, String);
+
+/// Which messages a search looks through for `viewer`: those of the conversations it is a
+/// member of (those sent after it joined), not deleted, not hidden for it.
+#[derive(Debug, Clone)]
+pub struct SearchScope<'a> {
+    pub viewer: &'a UserId,
+    /// One conversation only.
+    pub conversation_id: Option<&'a ConversationId>,
+    /// Older than this (`created_at`, `id`), for the next page.
+    pub before: Option<(i64, String)>,
+    pub limit: u32,
 }
 
 /// Which mark a member moves.
@@ -267,6 +305,8 @@ pub enum EventKind {
     ConversationStatus,
     /// A user's profile changed; `data` holds `{"user_id"}`, the user is rendered as it is.
     UserUpdated,
+    /// A reaction was added or removed; `data` holds the wire's `ReactionChanged`.
+    ReactionChanged,
 }
 
 impl EventKind {
@@ -280,6 +320,7 @@ impl EventKind {
             EventKind::ConversationRemoved => "conversation_removed",
             EventKind::ConversationStatus => "conversation_status",
             EventKind::UserUpdated => "user_updated",
+            EventKind::ReactionChanged => "reaction_changed",
         }
     }
 
@@ -293,6 +334,7 @@ impl EventKind {
             "conversation_removed" => EventKind::ConversationRemoved,
             "conversation_status" => EventKind::ConversationStatus,
             "user_updated" => EventKind::UserUpdated,
+            "reaction_changed" => EventKind::ReactionChanged,
             _ => return None,
         })
     }
@@ -486,6 +528,11 @@ pub trait Conversations: Send + Sync + 'static {
     ) -> StoreResult<Option<MemberRow>>;
     /// All members, in join order.
     async fn members(&self, conversation_id: &ConversationId) -> StoreResult<Vec<MemberRow>>;
+    /// The members' ids and usernames, in join order: whom a message's `@username` can name.
+    async fn member_usernames(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> StoreResult<Vec<(String, String)>>;
     /// The conversation as `viewer` sees it; none if it is not a member.
     async fn conversation_view(
         &self,
@@ -571,14 +618,52 @@ pub trait Messages: Send + Sync + 'static {
     async fn messages_by_id(&self, ids: &[String]) -> StoreResult<Vec<MessageRow>>;
     /// The current members of a message's conversation who deleted it for themselves.
     async fn hidden_by(&self, message_id: &MessageId) -> StoreResult<Vec<String>>;
-    /// Replaces the text of `actor`'s message.
+    /// Replaces the text of `actor`'s message, its mentions with `mentions`, and what search
+    /// finds it by.
     async fn edit(
         &self,
         actor: &UserId,
         message_id: &MessageId,
         text: &str,
+        mentions: &[String],
         at: i64,
     ) -> StoreResult<()>;
+    /// `user_id` adds (`add`) or removes its reaction `emoji` to a message, as
+    /// `natter_core::decide::react` decides on the message's reactions read in the same
+    /// transaction. Returns whether anything changed.
+    async fn react(
+        &self,
+        user_id: &UserId,
+        message_id: &MessageId,
+        emoji: &str,
+        add: bool,
+        max_distinct: usize,
+        at: i64,
+    ) -> StoreResult<bool>;
+    /// The reactions of these messages, one per (message, emoji), each message's in the order
+    /// its emoji were first given, with whether `viewer` reacted (none reacted as the empty
+    /// id).
+    async fn reaction_counts(
+        &self,
+        message_ids: &[String],
+        viewer: &UserId,
+    ) -> StoreResult<Vec<ReactionCount>>;
+    /// Who reacted to a message with what (only `emoji`, if given), oldest first, after
+    /// `after`.
+    async fn reactions(
+        &self,
+        message_id: &MessageId,
+        emoji: Option<&str>,
+        after: Option<&ReactionCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReactionRow>>;
+    /// The messages `scope` may see whose text matches `query`, newest first (`created_at`,
+    /// then `id`), at most `scope.limit`.
+    async fn search(
+        &self,
+        query: &natter_core::search::Query,
+        scope: &SearchScope<'_>,
+    ) -> StoreResult<Vec<MessageRow>>;
     /// Deletes for everyone: erases text and media reference, keeps the tombstone. Returns the
     /// media the message carried, now perhaps referred to by nothing.
     async fn delete_for_everyone(

@@ -98,6 +98,26 @@ pub fn encode(e: &NewEvent) -> (EventKind, Option<&str>, Option<String>) {
             None,
             Some(message_status(c, user_id, *read, *up_to_seq, e.at)),
         ),
+        EventData::ReactionChanged {
+            message_id,
+            seq,
+            emoji,
+            count,
+            user_id,
+            added,
+        } => (
+            EventKind::ReactionChanged,
+            Some(message_id),
+            Some(json(&wire::ReactionChanged {
+                conversation_id: c.to_owned(),
+                message_id: message_id.clone(),
+                seq: *seq,
+                emoji: emoji.clone(),
+                count: *count,
+                user_id: user_id.clone(),
+                added: *added,
+            })),
+        ),
         EventData::ConversationUpdated => (EventKind::ConversationUpdated, None, None),
         EventData::UserUpdated { user_id } => {
             (EventKind::UserUpdated, None, Some(user_updated(user_id)))

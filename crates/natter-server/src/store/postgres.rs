@@ -39,6 +39,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// How long a caller waits for a connection before storage counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Messages indexed per transaction when the store opens on messages not yet indexed.
+const BACKLOG_BATCH: i64 = 2000;
 /// Attempts of a write that keeps failing with a serialization failure or a deadlock.
 const ATTEMPTS: u32 = 5;
 
@@ -73,7 +75,8 @@ macro_rules! select_messages {
         concat!(
             "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.text, \
              m.media_id, m.reply_to, m.created_at, m.edited_at, m.deleted_at, \
-             EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $1 AND h.message_id = m.id) AS hidden \
+             EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $1 AND h.message_id = m.id) AS hidden, \
+             m.mentions \
              FROM messages m ",
             $tail
         )
@@ -156,7 +159,7 @@ impl PgStore {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Self {
+        let store = Self {
             pool,
             writers,
             naive_positions,
@@ -164,7 +167,18 @@ impl PgStore {
             pause_armed: AtomicBool::new(false),
             pause: Mutex::new(None),
             marks: Arc::default(),
-        })
+        };
+        // Messages stored before the search index existed, indexed in batches (one
+        // transaction each) before the server takes requests. Nodes opening at once share the
+        // work (each skips the rows another holds).
+        loop {
+            let indexed = write_tx!(&store, |tx| writes::index_backlog(tx, BACKLOG_BATCH)
+                .await?)?;
+            if indexed == 0 {
+                break;
+            }
+        }
+        Ok(store)
     }
 
     /// Test only: the next write transaction to commit pauses after taking its positions,
@@ -579,6 +593,19 @@ impl Conversations for PgStore {
         Ok(members_in(&mut conn, conversation_id).await?)
     }
 
+    async fn member_usernames(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id \
+             WHERE m.conversation_id = $1 ORDER BY m.join_order",
+        )
+        .bind(conversation_id.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn conversation_view(
         &self,
         conversation_id: &ConversationId,
@@ -623,6 +650,12 @@ impl Conversations for PgStore {
                        AND NOT EXISTS (SELECT 1 FROM hidden_messages h \
                                        WHERE h.user_id = mb.user_id AND h.message_id = m.id) \
                     ) AS unread_count, \
+                    (SELECT COUNT(*) FROM mentions n JOIN messages m ON m.id = n.message_id \
+                     WHERE n.user_id = mb.user_id AND n.conversation_id = mb.conversation_id \
+                       AND n.seq > GREATEST(mb.read_seq, mb.joined_seq) AND m.deleted_at IS NULL \
+                       AND NOT EXISTS (SELECT 1 FROM hidden_messages h \
+                                       WHERE h.user_id = mb.user_id AND h.message_id = m.id) \
+                    ) AS mention_count, \
                     EXISTS (SELECT 1 FROM hidden_messages h \
                             WHERE h.user_id = mb.user_id AND h.message_id = $2) AS hid_last \
              FROM members mb WHERE mb.conversation_id = $1 ORDER BY mb.join_order",
@@ -638,6 +671,7 @@ impl Conversations for PgStore {
             members.push(member_row(r)?);
             viewers.push(ViewerState {
                 unread_count: r.try_get("unread_count")?,
+                mention_count: r.try_get("mention_count")?,
                 hid_last_message: r.try_get("hid_last")?,
             });
         }
@@ -866,12 +900,131 @@ impl Messages for PgStore {
         actor: &UserId,
         message_id: &MessageId,
         text: &str,
+        mentions: &[String],
         at: i64,
     ) -> StoreResult<()> {
         let actor = actor.as_str();
         let message_id = message_id.as_str();
-        write_tx!(self, |tx| writes::edit(tx, actor, message_id, text, at)
-            .await?)
+        write_tx!(self, |tx| writes::edit(
+            tx, actor, message_id, text, mentions, at
+        )
+        .await?)
+    }
+
+    async fn react(
+        &self,
+        user_id: &UserId,
+        message_id: &MessageId,
+        emoji: &str,
+        add: bool,
+        max_distinct: usize,
+        at: i64,
+    ) -> StoreResult<bool> {
+        let user_id = user_id.as_str();
+        let message_id = message_id.as_str();
+        write_tx!(self, |tx| writes::react(
+            tx,
+            user_id,
+            message_id,
+            emoji,
+            add,
+            max_distinct,
+            at
+        )
+        .await?)
+    }
+
+    async fn reaction_counts(
+        &self,
+        message_ids: &[String],
+        viewer: &UserId,
+    ) -> StoreResult<Vec<ReactionCount>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(String, String, i64, bool)> = sqlx::query_as(
+            "SELECT r.message_id, r.emoji, COUNT(*), bool_or(r.user_id = $2) \
+             FROM reactions r WHERE r.message_id = ANY($1) \
+             GROUP BY r.message_id, r.emoji ORDER BY r.message_id, MIN(r.created_at), r.emoji",
+        )
+        .bind(message_ids)
+        .bind(viewer.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(message_id, emoji, count, me)| ReactionCount {
+                message_id,
+                emoji,
+                count,
+                me,
+            })
+            .collect())
+    }
+
+    async fn reactions(
+        &self,
+        message_id: &MessageId,
+        emoji: Option<&str>,
+        after: Option<&ReactionCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReactionRow>> {
+        let (at, user, em) = match after {
+            Some((at, user, em)) => (Some(*at), user.as_str(), em.as_str()),
+            None => (None, "", ""),
+        };
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT emoji, user_id, created_at FROM reactions \
+             WHERE message_id = $1 AND ($2::text IS NULL OR emoji = $2) \
+               AND ($3::bigint IS NULL OR (created_at, user_id, emoji) > ($3, $4, $5)) \
+             ORDER BY created_at, user_id, emoji LIMIT $6",
+        )
+        .bind(message_id.as_str())
+        .bind(emoji)
+        .bind(at)
+        .bind(user)
+        .bind(em)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(emoji, user_id, created_at)| ReactionRow {
+                emoji,
+                user_id,
+                created_at,
+            })
+            .collect())
+    }
+
+    async fn search(
+        &self,
+        query: &natter_core::search::Query,
+        scope: &SearchScope<'_>,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let (before_at, before_id) = match &scope.before {
+            Some((at, id)) => (Some(*at), id.as_str()),
+            None => (None, ""),
+        };
+        // The query is cast, not parsed: its terms are the words the index holds.
+        let rows = sqlx::query(select_messages!(
+            "JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = $1 \
+             WHERE m.search @@ $2::tsquery \
+               AND m.seq > mb.joined_seq AND m.deleted_at IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $1 AND h.message_id = m.id) \
+               AND ($3::text IS NULL OR m.conversation_id = $3) \
+               AND ($4::bigint IS NULL OR (m.created_at, m.id) < ($4, $5)) \
+             ORDER BY m.created_at DESC, m.id DESC LIMIT $6"
+        ))
+        .bind(scope.viewer.as_str())
+        .bind(query.tsquery())
+        .bind(scope.conversation_id.map(|c| c.as_str()))
+        .bind(before_at)
+        .bind(before_id)
+        .bind(i64::from(scope.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(message_row).collect::<sqlx::Result<_>>()?)
     }
 
     async fn delete_for_everyone(
@@ -1074,15 +1227,22 @@ impl Operations for PgStore {
         Ok(())
     }
 
-    /// Vacuums the tables that hold message text, media references and the log, so that the
-    /// dead row versions an edit or a deletion left behind are removed (outside any
-    /// transaction, as VACUUM must run). Their bytes may still linger in free space and in the
-    /// write-ahead log until PostgreSQL reuses them; `VACUUM FULL` would rewrite the tables
-    /// but locks them, so it is left to the operator.
+    /// Vacuums the tables that hold message text (and the search words made of it), mentions,
+    /// reactions, media references and the log, so that the dead row versions an edit or a
+    /// deletion left behind are removed (outside any transaction, as VACUUM must run). Then
+    /// rebuilds the search index: a GIN index never deletes a key, so a word only an erased
+    /// text held would stay in it for good; `REINDEX … CONCURRENTLY` builds a fresh one from
+    /// the live rows without blocking reads or writes. Old bytes may still linger in free
+    /// space and in the write-ahead log until PostgreSQL reuses them; `VACUUM FULL` would
+    /// rewrite the tables but locks them, so it is left to the operator.
     async fn purge(&self) -> StoreResult<()> {
-        sqlx::raw_sql("VACUUM messages, hidden_messages, media, events")
-            .execute(&self.pool)
-            .await?;
+        // One statement per query: several in one string would run in one transaction.
+        for sql in [
+            "VACUUM messages, hidden_messages, mentions, reactions, media, events",
+            "REINDEX INDEX CONCURRENTLY messages_search",
+        ] {
+            sqlx::raw_sql(sql).execute(&self.pool).await?;
+        }
         Ok(())
     }
 

@@ -56,6 +56,9 @@ struct WriteHealth {
     probe: tokio::sync::Mutex<Option<(Instant, bool)>>,
 }
 
+/// Messages indexed per commit when the store opens on messages not yet indexed.
+const BACKLOG_BATCH: i64 = 2000;
+
 /// How often, at most, `ping` proves the write path with a real commit.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// Free space below which the database's file system counts as full: a send of the longest
@@ -136,6 +139,13 @@ impl SqliteStore {
         let health = Arc::new(WriteHealth::default());
         let noted = health.clone();
         let writer = Writer::start(&path, move |r| noted.note(r))?;
+        // Messages stored before the search index existed, indexed in batches (one commit
+        // each) before the server takes requests.
+        while writer
+            .write(|c| writes::index_backlog(c, BACKLOG_BATCH))
+            .await?
+            > 0
+        {}
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .before_acquire(|conn, _| Box::pin(is_idle(conn)))
@@ -321,7 +331,14 @@ fn message_row(r: &SqliteRow) -> sqlx::Result<MessageRow> {
         edited_at: r.try_get("edited_at")?,
         deleted: deleted_at.is_some(),
         hidden: r.try_get::<i64, _>("hidden")? != 0,
+        mentions: split_ids(r.try_get("mentions")?),
     })
+}
+
+/// A list of ids as a column holds it: space-separated, NULL for none.
+pub(super) fn split_ids(s: Option<String>) -> Vec<String> {
+    s.map(|s| s.split(' ').map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 fn media_row(r: &SqliteRow) -> sqlx::Result<MediaRow> {
@@ -364,7 +381,8 @@ macro_rules! select_messages {
         concat!(
             "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.text, \
              m.media_id, m.reply_to, m.created_at, m.edited_at, m.deleted_at, \
-             EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?1 AND h.message_id = m.id) AS hidden \
+             EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?1 AND h.message_id = m.id) AS hidden, \
+             m.mentions \
              FROM messages m ",
             $tail
         )
@@ -476,6 +494,13 @@ async fn message_in(
     row.as_ref().map(message_row).transpose()
 }
 
+/// A member's (`?1`) unread mentions in a conversation (`?2`) above its read mark (`?3`): a
+/// range of the mentions' primary key, each checked against its message (not deleted, not
+/// hidden for it).
+const MENTION_COUNT: &str = "SELECT COUNT(*) FROM mentions n JOIN messages m ON m.id = n.message_id \
+     WHERE n.user_id = ?1 AND n.conversation_id = ?2 AND n.seq > ?3 AND m.deleted_at IS NULL \
+       AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?1 AND h.message_id = m.id)";
+
 impl SqliteStore {
     async fn view_in(
         &self,
@@ -512,12 +537,19 @@ impl SqliteStore {
         .bind(viewer)
         .fetch_one(&mut *conn)
         .await?;
+        let mention_count: i64 = sqlx::query_scalar(MENTION_COUNT)
+            .bind(viewer)
+            .bind(conversation_id)
+            .bind(me.marks.read_seq.max(me.joined_seq))
+            .fetch_one(&mut *conn)
+            .await?;
         Ok(Some(ConversationView {
             conversation,
             members,
             last_message,
             unread_count,
             read_seq: me.marks.read_seq,
+            mention_count,
         }))
     }
 }
@@ -897,6 +929,19 @@ impl Conversations for SqliteStore {
         Ok(members_in(&mut conn, conversation_id.as_str()).await?)
     }
 
+    async fn member_usernames(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id \
+             WHERE m.conversation_id = ? ORDER BY m.join_order",
+        )
+        .bind(conversation_id.as_str())
+        .fetch_all(&self.readers)
+        .await?)
+    }
+
     async fn conversation_view(
         &self,
         conversation_id: &ConversationId,
@@ -936,7 +981,7 @@ impl Conversations for SqliteStore {
         .transpose()?;
         // Every member's unread count in one statement; the same count as a single view's.
         let rows = sqlx::query(
-            "SELECT mb.user_id, mb.role, mb.joined_at, mb.joined_seq, mb.joined_pos,                     mb.delivered_seq, mb.read_seq,                     (SELECT COUNT(*) FROM messages m                      WHERE m.conversation_id = mb.conversation_id                        AND m.seq > MAX(mb.read_seq, mb.joined_seq)                        AND m.sender_id <> mb.user_id AND m.deleted_at IS NULL                        AND NOT EXISTS (SELECT 1 FROM hidden_messages h                                        WHERE h.user_id = mb.user_id AND h.message_id = m.id)                     ) AS unread_count,                     EXISTS (SELECT 1 FROM hidden_messages h                             WHERE h.user_id = mb.user_id AND h.message_id = ?2) AS hid_last              FROM members mb WHERE mb.conversation_id = ?1 ORDER BY mb.join_order",
+            "SELECT mb.user_id, mb.role, mb.joined_at, mb.joined_seq, mb.joined_pos,                     mb.delivered_seq, mb.read_seq,                     (SELECT COUNT(*) FROM messages m                      WHERE m.conversation_id = mb.conversation_id                        AND m.seq > MAX(mb.read_seq, mb.joined_seq)                        AND m.sender_id <> mb.user_id AND m.deleted_at IS NULL                        AND NOT EXISTS (SELECT 1 FROM hidden_messages h                                        WHERE h.user_id = mb.user_id AND h.message_id = m.id)                     ) AS unread_count,                     (SELECT COUNT(*) FROM mentions n JOIN messages m ON m.id = n.message_id                      WHERE n.user_id = mb.user_id AND n.conversation_id = mb.conversation_id                        AND n.seq > MAX(mb.read_seq, mb.joined_seq) AND m.deleted_at IS NULL                        AND NOT EXISTS (SELECT 1 FROM hidden_messages h                                        WHERE h.user_id = mb.user_id AND h.message_id = m.id)                     ) AS mention_count,                     EXISTS (SELECT 1 FROM hidden_messages h                             WHERE h.user_id = mb.user_id AND h.message_id = ?2) AS hid_last              FROM members mb WHERE mb.conversation_id = ?1 ORDER BY mb.join_order",
         )
         .bind(conversation_id.as_str())
         .bind(last_message.as_ref().map(|m| m.id.as_str()))
@@ -949,6 +994,7 @@ impl Conversations for SqliteStore {
             members.push(member_row(r)?);
             viewers.push(ViewerState {
                 unread_count: r.try_get("unread_count")?,
+                mention_count: r.try_get("mention_count")?,
                 hid_last_message: r.try_get::<i64, _>("hid_last")? != 0,
             });
         }
@@ -1161,16 +1207,132 @@ impl Messages for SqliteStore {
         actor: &UserId,
         message_id: &MessageId,
         text: &str,
+        mentions: &[String],
         at: i64,
     ) -> StoreResult<()> {
-        let (actor, message_id, text) = (
+        let (actor, message_id, text, mentions) = (
             actor.as_str().to_owned(),
             message_id.as_str().to_owned(),
             text.to_owned(),
+            mentions.to_vec(),
         );
         self.writer
-            .write(move |c| writes::edit(c, &actor, &message_id, &text, at))
+            .write(move |c| writes::edit(c, &actor, &message_id, &text, &mentions, at))
             .await
+    }
+
+    async fn react(
+        &self,
+        user_id: &UserId,
+        message_id: &MessageId,
+        emoji: &str,
+        add: bool,
+        max_distinct: usize,
+        at: i64,
+    ) -> StoreResult<bool> {
+        let (user_id, message_id, emoji) = (
+            user_id.as_str().to_owned(),
+            message_id.as_str().to_owned(),
+            emoji.to_owned(),
+        );
+        self.writer
+            .write(move |c| writes::react(c, &user_id, &message_id, &emoji, add, max_distinct, at))
+            .await
+    }
+
+    async fn reaction_counts(
+        &self,
+        message_ids: &[String],
+        viewer: &UserId,
+    ) -> StoreResult<Vec<ReactionCount>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids =
+            serde_json::to_string(message_ids).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let rows: Vec<(String, String, i64, bool)> = sqlx::query_as(
+            "SELECT r.message_id, r.emoji, COUNT(*), MAX(r.user_id = ?2) \
+             FROM reactions r WHERE r.message_id IN (SELECT value FROM json_each(?1)) \
+             GROUP BY r.message_id, r.emoji ORDER BY r.message_id, MIN(r.created_at), r.emoji",
+        )
+        .bind(ids)
+        .bind(viewer.as_str())
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(message_id, emoji, count, me)| ReactionCount {
+                message_id,
+                emoji,
+                count,
+                me,
+            })
+            .collect())
+    }
+
+    async fn reactions(
+        &self,
+        message_id: &MessageId,
+        emoji: Option<&str>,
+        after: Option<&ReactionCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReactionRow>> {
+        let (at, user, em) = match after {
+            Some((at, user, em)) => (Some(*at), user.as_str(), em.as_str()),
+            None => (None, "", ""),
+        };
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT emoji, user_id, created_at FROM reactions \
+             WHERE message_id = ?1 AND (?2 IS NULL OR emoji = ?2) \
+               AND (?3 IS NULL OR (created_at, user_id, emoji) > (?3, ?4, ?5)) \
+             ORDER BY created_at, user_id, emoji LIMIT ?6",
+        )
+        .bind(message_id.as_str())
+        .bind(emoji)
+        .bind(at)
+        .bind(user)
+        .bind(em)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(emoji, user_id, created_at)| ReactionRow {
+                emoji,
+                user_id,
+                created_at,
+            })
+            .collect())
+    }
+
+    async fn search(
+        &self,
+        query: &natter_core::search::Query,
+        scope: &SearchScope<'_>,
+    ) -> StoreResult<Vec<MessageRow>> {
+        let (before_at, before_id) = match &scope.before {
+            Some((at, id)) => (Some(*at), id.as_str()),
+            None => (None, ""),
+        };
+        let rows = sqlx::query(select_messages!(
+            "JOIN message_search_ids s ON s.message_id = m.id \
+             JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?1 \
+             WHERE s.id IN (SELECT rowid FROM message_search WHERE message_search MATCH ?2) \
+               AND m.seq > mb.joined_seq AND m.deleted_at IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?1 AND h.message_id = m.id) \
+               AND (?3 IS NULL OR m.conversation_id = ?3) \
+               AND (?4 IS NULL OR (m.created_at, m.id) < (?4, ?5)) \
+             ORDER BY m.created_at DESC, m.id DESC LIMIT ?6"
+        ))
+        .bind(scope.viewer.as_str())
+        .bind(query.fts5())
+        .bind(scope.conversation_id.map(|c| c.as_str()))
+        .bind(before_at)
+        .bind(before_id)
+        .bind(i64::from(scope.limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.iter().map(message_row).collect::<sqlx::Result<_>>()?)
     }
 
     async fn delete_for_everyone(

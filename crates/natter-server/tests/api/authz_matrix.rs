@@ -83,6 +83,10 @@ const GROUP_ROWS: &[Row<7>] = &[
     ("mark one's own read",           "PUT",    "/api/v1/messages/{own_msg}/read",                 None,                            [204, 204, 204, 204, 404, 404, 401]),
     ("receipts of another's",         "GET",    "/api/v1/messages/{other_msg}/receipts",           None,                            [200, 200, 200, 404, 404, 404, 401]),
     ("receipts of one's own",         "GET",    "/api/v1/messages/{own_msg}/receipts",             None,                            [200, 200, 200, 200, 404, 404, 401]),
+    ("react to another's",            "PUT",    "/api/v1/messages/{other_msg}/reactions/%F0%9F%91%8D", None,                        [204, 204, 204, 404, 404, 404, 401]),
+    ("take back a reaction",          "DELETE", "/api/v1/messages/{other_msg}/reactions/%F0%9F%91%8D", None,                        [204, 204, 204, 404, 404, 404, 401]),
+    ("who reacted to another's",      "GET",    "/api/v1/messages/{other_msg}/reactions",          None,                            [200, 200, 200, 404, 404, 404, 401]),
+    ("search the conversation",       "GET",    "/api/v1/search?q=hello&conversation_id={conv}",   None,                            [200, 200, 200, 200, 404, 404, 401]),
     ("get the image message",         "GET",    "/api/v1/messages/{image_msg}",                    None,                            [200, 200, 200, 404, 404, 404, 401]),
     ("download the image",            "GET",    "/api/v1/media/{media}",                           None,                            [200, 200, 200, 404, 404, 404, 401]),
     ("download its thumbnail",        "GET",    "/api/v1/media/{media}/thumbnail",                 None,                            [200, 200, 200, 404, 404, 404, 401]),
@@ -90,6 +94,7 @@ const GROUP_ROWS: &[Row<7>] = &[
     ("list one's conversations",      "GET",    "/api/v1/conversations",                           None,                            [200, 200, 200, 200, 200, 200, 401]),
     ("get a user",                    "GET",    "/api/v1/users/{target}",                          None,                            [200, 200, 200, 200, 200, 200, 401]),
     ("list one's blocks",             "GET",    "/api/v1/users/me/blocks",                         None,                            [200, 200, 200, 200, 200, 200, 401]),
+    ("search every conversation",     "GET",    "/api/v1/search?q=hello",                          None,                            [200, 200, 200, 200, 200, 200, 401]),
     ("block a user",                  "PUT",    "/api/v1/users/me/blocks/{extra}",                 None,                            [204, 204, 204, 204, 204, 204, 401]),
     ("unblock a user",                "DELETE", "/api/v1/users/me/blocks/{extra}",                 None,                            [204, 204, 204, 204, 204, 204, 401]),
     ("block an unknown user",         "PUT",    "/api/v1/users/me/blocks/no-such-user",            None,                            [404, 404, 404, 404, 404, 404, 401]),
@@ -123,6 +128,9 @@ const DIRECT_ROWS: &[Row<3>] = &[
     ("mark the other's delivered",    "PUT",    "/api/v1/messages/{other_msg}/delivered",          None,                            [204, 404, 401]),
     ("mark the other's read",         "PUT",    "/api/v1/messages/{other_msg}/read",               None,                            [204, 404, 401]),
     ("receipts of the other's",       "GET",    "/api/v1/messages/{other_msg}/receipts",           None,                            [200, 404, 401]),
+    ("react to the other's",          "PUT",    "/api/v1/messages/{other_msg}/reactions/%F0%9F%91%8D", None,                        [204, 404, 401]),
+    ("who reacted to the other's",    "GET",    "/api/v1/messages/{other_msg}/reactions",          None,                            [200, 404, 401]),
+    ("search the conversation",       "GET",    "/api/v1/search?q=hello&conversation_id={conv}",   None,                            [200, 404, 401]),
     ("get the image message",         "GET",    "/api/v1/messages/{image_msg}",                    None,                            [200, 404, 401]),
     ("download the image",            "GET",    "/api/v1/media/{media}",                           None,                            [200, 404, 401]),
     ("download its thumbnail",        "GET",    "/api/v1/media/{media}/thumbnail",                 None,                            [200, 404, 401]),
@@ -510,6 +518,8 @@ const EVENT_ROWS: &[EventRow] = &[
     ("edit a text sent before they joined",        "message_updated",   [true,  false,  false]),
     ("edit an image's caption sent before",        "message_updated",   [true,  false,  false]),
     ("delete a text sent before, for everyone",    "message_deleted",   [true,  false,  false]),
+    ("member reacts to a text sent before",        "reaction_changed",  [true,  false,  false]),
+    ("member reacts to a text sent after",         "reaction_changed",  [true,  true,   true]),
     ("member marks seq 2 read (status ≤ join)",    "message_status",    [true,  false,  false]),
     ("newcomer marks seq 1 read (its own, ≤ join)", "message_status",   [true,  false,  false]),
     ("member marks seq 3 read (status > join)",    "message_status",    [true,  true,   true]),
@@ -583,6 +593,12 @@ async fn act(cast: &Cast, scene: &EventScene, what: &str) {
             .await
             .map(drop),
         "delete a text sent before, for everyone" => owner.delete_message(&scene.old_text).await,
+        "member reacts to a text sent before" => {
+            cast.client("member").add_reaction(&scene.old_text, "👍").await
+        }
+        "member reacts to a text sent after" => {
+            cast.client("member").add_reaction(&scene.new_text, "👍").await
+        }
         "member marks seq 2 read (status ≤ join)" => {
             cast.client("member").mark_read(&scene.image).await
         }

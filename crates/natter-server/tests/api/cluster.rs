@@ -467,3 +467,65 @@ async fn a_typing_indicator_ends_whichever_node_ends_it() {
     alice_on_1.set_typing(&direct, false).await.unwrap();
     until_ephemeral(&mut bob_ws, is_stop).await;
 }
+
+#[tokio::test]
+async fn reactions_mentions_and_search_cross_nodes() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (alice, _) = cluster.user(0, "alice").await;
+    let (bob, b) = cluster.user(1, "bob").await;
+    let (carol, c) = cluster.user(1, "carol").await;
+    let g = alice
+        .create_group("g", &[b.as_str(), c.as_str()])
+        .await
+        .unwrap();
+    let mut alice_ws = alice.connect(None).await.unwrap();
+    let mut carol_ws = carol.connect(None).await.unwrap();
+
+    // Sent through node 0, mentioning bob on node 1; found on node 1.
+    let m = alice
+        .send_text(&g.id, "@bob the quarterly figures")
+        .await
+        .unwrap();
+    assert_eq!(m.mentions, [b.as_str()]);
+    assert_eq!(bob.conversation(&g.id).await.unwrap().mention_count, 1);
+    let found = bob.search("quarterly fig", None, None, None).await.unwrap();
+    assert_eq!(found.messages[0].message.id, m.id);
+
+    // A reaction through node 1 reaches node 0 and node 1 live.
+    bob.add_reaction(&m.id, "👍").await.unwrap();
+    for ws in [&mut alice_ws, &mut carol_ws] {
+        let e = until(ws, |d| matches!(d, EventData::ReactionChanged(_))).await;
+        let EventData::ReactionChanged(r) = e.event else {
+            unreachable!()
+        };
+        assert_eq!(
+            (r.message_id.as_str(), r.emoji.as_str(), r.count),
+            (m.id.as_str(), "👍", 1)
+        );
+        assert_eq!(r.user_id, b);
+    }
+    let seen = cluster.on(0, &bob).message(&m.id).await.unwrap();
+    assert_eq!(seen.reactions.len(), 1);
+    assert!(seen.reactions[0].me);
+
+    // Deleted through node 0: no node finds it any more.
+    alice.delete_message(&m.id).await.unwrap();
+    assert!(
+        bob.search("quarterly", None, None, None)
+            .await
+            .unwrap()
+            .messages
+            .is_empty()
+    );
+    assert!(
+        cluster
+            .on(0, &carol)
+            .search("quarterly", None, None, None)
+            .await
+            .unwrap()
+            .messages
+            .is_empty()
+    );
+}

@@ -13,8 +13,9 @@ use natter_core::{
 use natter_server::store::{
     AccountDeleted, AccountUpdate, Accounts, Backlog, ConversationRow, ConversationView,
     ConversationViews, Conversations, EventLog, EventRow, InviteRow, MarkKind, MarkTimes,
-    MediaRecords, MediaRow, MemberRow, MessageRow, Messages, NewMessage, Operations, Removed, Sent,
-    SessionRow, StoreError, StoreResult, StoreStats, UserRow, sqlite::SqliteStore,
+    MediaRecords, MediaRow, MemberRow, MessageRow, Messages, NewMessage, Operations, ReactionCount,
+    ReactionCursor, ReactionRow, Removed, SearchScope, Sent, SessionRow, StoreError, StoreResult,
+    StoreStats, UserRow, sqlite::SqliteStore,
 };
 
 /// The viewer the fan-out reads messages as: no one in particular, so that one rendering
@@ -266,6 +267,13 @@ impl Conversations for FaultyStore {
         self.inner.create_group(id, owner, name, members, at).await
     }
 
+    async fn member_usernames(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> StoreResult<Vec<(String, String)>> {
+        self.inner.member_usernames(conversation_id).await
+    }
+
     async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<ConversationRow>> {
         self.inner.conversation(id).await
     }
@@ -408,9 +416,50 @@ impl Messages for FaultyStore {
         actor: &UserId,
         message_id: &MessageId,
         text: &str,
+        mentions: &[String],
         at: i64,
     ) -> StoreResult<()> {
-        self.inner.edit(actor, message_id, text, at).await
+        self.inner.edit(actor, message_id, text, mentions, at).await
+    }
+
+    async fn react(
+        &self,
+        user_id: &UserId,
+        message_id: &MessageId,
+        emoji: &str,
+        add: bool,
+        max_distinct: usize,
+        at: i64,
+    ) -> StoreResult<bool> {
+        self.inner
+            .react(user_id, message_id, emoji, add, max_distinct, at)
+            .await
+    }
+
+    async fn reaction_counts(
+        &self,
+        message_ids: &[String],
+        viewer: &UserId,
+    ) -> StoreResult<Vec<ReactionCount>> {
+        self.inner.reaction_counts(message_ids, viewer).await
+    }
+
+    async fn reactions(
+        &self,
+        message_id: &MessageId,
+        emoji: Option<&str>,
+        after: Option<&ReactionCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReactionRow>> {
+        self.inner.reactions(message_id, emoji, after, limit).await
+    }
+
+    async fn search(
+        &self,
+        query: &natter_core::search::Query,
+        scope: &SearchScope<'_>,
+    ) -> StoreResult<Vec<MessageRow>> {
+        self.inner.search(query, scope).await
     }
 
     async fn delete_for_everyone(

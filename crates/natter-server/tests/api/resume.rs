@@ -61,6 +61,7 @@ fn kind(e: &EventData) -> &'static str {
         EventData::ConversationRemoved(_) => "conversation_removed",
         EventData::ConversationStatus(_) => "conversation_status",
         EventData::UserUpdated(_) => "user_updated",
+        EventData::ReactionChanged(_) => "reaction_changed",
     }
 }
 

@@ -124,6 +124,7 @@ pub fn text(conversation_id: &str, sender_id: &str, text: &str, at: i64) -> NewM
         media_id: None,
         reply_to: None,
         created_at: at,
+        mentions: Vec::new(),
     }
 }
 

@@ -84,6 +84,20 @@ macro_rules! conformance_suite {
                 a_deleted_account_cannot_be_written_to_directly,
                 search_leaves_out_those_who_blocked_the_searcher,
             }
+            reactions {
+                reactions_are_counted_per_emoji_with_the_viewers_own,
+                removing_a_reaction_counts_down_and_is_idempotent,
+                a_message_carries_at_most_so_many_distinct_emoji,
+                a_deleted_message_loses_its_reactions_and_takes_none,
+                only_members_that_see_a_message_react_to_it,
+                mentions_are_stored_and_counted_until_read,
+                member_usernames_name_whom_a_message_can_mention,
+            }
+            search {
+                search_finds_words_in_any_language_newest_first,
+                search_never_finds_what_the_searcher_may_not_see,
+                a_deleted_group_leaves_nothing_to_find,
+            }
             sessions {
                 sessions_are_found_by_token_hash_and_listed_per_user,
                 touching_a_session_moves_its_last_activity,

@@ -37,6 +37,7 @@ async fn purge_leaves_no_erased_text_in_the_database_files() {
             UserId::new(&alice),
             MessageId::new(&msg.id),
             "second-secret-b81d2e",
+            &[],
             T0 + 3,
         )
         .await
@@ -51,7 +52,14 @@ async fn purge_leaves_no_erased_text_in_the_database_files() {
         .unwrap();
     store.purge().await.unwrap();
 
-    for needle in ["first-secret-7f3a9c", "second-secret-b81d2e"] {
+    // Neither the text nor its words in the search index (`b81d2e` and `7f3a9c` were
+    // indexed as words of their own).
+    for needle in [
+        "first-secret-7f3a9c",
+        "second-secret-b81d2e",
+        "7f3a9c",
+        "b81d2e",
+    ] {
         let hits = any_file_contains(dir.path(), needle);
         assert!(hits.is_empty(), "{needle:?} survives in {hits:?}");
     }

@@ -96,7 +96,19 @@ pub(super) fn message_row(r: &PgRow) -> sqlx::Result<MessageRow> {
         edited_at: r.try_get("edited_at")?,
         deleted: deleted_at.is_some(),
         hidden: r.try_get("hidden")?,
+        mentions: split_ids(r.try_get("mentions")?),
     })
+}
+
+/// A list of ids as a column holds it: space-separated, NULL for none.
+pub(super) fn split_ids(s: Option<String>) -> Vec<String> {
+    s.map(|s| s.split(' ').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// A list of ids as a column holds it: space-separated, NULL for none.
+pub(super) fn joined_ids(ids: &[String]) -> Option<String> {
+    (!ids.is_empty()).then(|| ids.join(" "))
 }
 
 pub(super) fn media_row(r: &PgRow) -> sqlx::Result<MediaRow> {
@@ -216,6 +228,13 @@ pub(super) async fn message_in(
     row.as_ref().map(message_row).transpose()
 }
 
+/// A member's (`$1`) unread mentions in a conversation (`$2`) above its read mark (`$3`): a
+/// range of the mentions' primary key, each checked against its message (not deleted, not
+/// hidden for it).
+const MENTION_COUNT: &str = "SELECT COUNT(*) FROM mentions n JOIN messages m ON m.id = n.message_id \
+     WHERE n.user_id = $1 AND n.conversation_id = $2 AND n.seq > $3 AND m.deleted_at IS NULL \
+       AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $1 AND h.message_id = m.id)";
+
 pub(super) async fn view_in(
     conn: &mut PgConnection,
     conversation_id: &str,
@@ -252,11 +271,18 @@ pub(super) async fn view_in(
     .bind(viewer)
     .fetch_one(&mut *conn)
     .await?;
+    let mention_count: i64 = sqlx::query_scalar(MENTION_COUNT)
+        .bind(viewer)
+        .bind(conversation_id)
+        .bind(me.marks.read_seq.max(me.joined_seq))
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(Some(ConversationView {
         conversation,
         members,
         last_message,
         unread_count,
         read_seq: me.marks.read_seq,
+        mention_count,
     }))
 }

@@ -10,7 +10,7 @@ use natter_core::{
 };
 use sqlx::Row;
 
-use super::rows::{member_row, message_row};
+use super::rows::{joined_ids, member_row, message_row};
 use crate::store::{
     InviteRow, MarkKind, MediaRow, MemberRow, MessageRow, NewMessage, Removed, Sent, SessionRow,
     StoreError, UserRow, payload,
@@ -191,6 +191,113 @@ async fn apply_changes(tx: &mut Wtx, changes: &[Change], events: &[NewEvent]) ->
     Ok(())
 }
 
+// ---- mentions and the search index ----
+
+/// The longest lexeme a `tsvector` holds, in bytes (PostgreSQL's `MAXSTRLEN`):
+/// `array_to_tsvector` refuses a longer word ("word is too long"), which would fail the send.
+const LEXEME_MAX: usize = 2047;
+
+/// What a message's `search` column is built from (`array_to_tsvector`): the words
+/// `natter_core::search` makes of its text, none longer than a lexeme can be. A longer word is
+/// cut (at a character boundary): a query's terms are far shorter than a lexeme, so the cut
+/// word matches the same terms (as a prefix only, as the whole word would). None when the
+/// text holds no word.
+pub(super) fn search_words(text: &str) -> Option<Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let words: Vec<String> = natter_core::search::index_words(text)
+        .into_iter()
+        .map(|mut w| {
+            if w.len() > LEXEME_MAX {
+                let mut end = LEXEME_MAX;
+                while !w.is_char_boundary(end) {
+                    end -= 1;
+                }
+                w.truncate(end);
+            }
+            w
+        })
+        .filter(|w| seen.insert(w.clone()))
+        .collect();
+    (!words.is_empty()).then_some(words)
+}
+
+/// One row per member a message mentions, at the message's seq.
+async fn insert_mentions(tx: &mut Wtx, message_id: &str, mentions: &[String]) -> Res<()> {
+    if mentions.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO mentions (user_id, conversation_id, seq, message_id) \
+         SELECT u, m.conversation_id, m.seq, m.id FROM messages m, UNNEST($1::text[]) AS u \
+         WHERE m.id = $2 ON CONFLICT DO NOTHING",
+    )
+    .bind(mentions)
+    .bind(message_id)
+    .execute(tx.c())
+    .await?;
+    Ok(())
+}
+
+/// The tables of rows about one message, beside it.
+#[derive(Clone, Copy)]
+enum OfMessage {
+    Mentions,
+    Reactions,
+    Backlog,
+}
+
+/// Deletes a message's rows of one table keyed by `message_id`.
+async fn delete_of_message(tx: &mut Wtx, table: OfMessage, message_id: &str) -> Res<()> {
+    let sql = match table {
+        OfMessage::Mentions => "DELETE FROM mentions WHERE message_id = $1",
+        OfMessage::Reactions => "DELETE FROM reactions WHERE message_id = $1",
+        OfMessage::Backlog => "DELETE FROM message_search_backlog WHERE message_id = $1",
+    };
+    sqlx::query(sql).bind(message_id).execute(tx.c()).await?;
+    Ok(())
+}
+
+/// Indexes up to `limit` of the messages stored before the search index existed (their rows
+/// locked; those another transaction holds are left to it: an edit or an erasure takes the
+/// message off the backlog itself); returns how many it indexed.
+pub(super) async fn index_backlog(tx: &mut Wtx, limit: i64) -> Res<usize> {
+    let batch: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT m.id, m.text FROM message_search_backlog b JOIN messages m ON m.id = b.message_id \
+         WHERE m.deleted_at IS NULL ORDER BY b.message_id LIMIT $1 FOR UPDATE OF m SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(tx.c())
+    .await?;
+    let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+    // Each message's words joined by spaces (a word holds no ASCII space), in one statement.
+    let words: Vec<Option<String>> = batch
+        .iter()
+        .map(|(_, text)| text.as_deref().and_then(search_words).map(|w| w.join(" ")))
+        .collect();
+    sqlx::query(
+        "UPDATE messages m SET search = array_to_tsvector(string_to_array(t.words, ' ')) \
+         FROM UNNEST($1::text[], $2::text[]) AS t(id, words) WHERE m.id = t.id",
+    )
+    .bind(&ids)
+    .bind(&words)
+    .execute(tx.c())
+    .await?;
+    sqlx::query("DELETE FROM message_search_backlog WHERE message_id = ANY($1)")
+        .bind(&ids)
+        .execute(tx.c())
+        .await?;
+    if batch.is_empty() {
+        // What is left names no message to index: gone with its conversation, or erased.
+        sqlx::query(
+            "DELETE FROM message_search_backlog b WHERE NOT EXISTS \
+             (SELECT 1 FROM messages m WHERE m.id = b.message_id AND m.deleted_at IS NULL)",
+        )
+        .execute(tx.c())
+        .await?;
+    }
+    Ok(batch.len())
+}
+
 async fn count_members(tx: &mut Wtx, conversation_id: &str, by: i64) -> Res<()> {
     sqlx::query("UPDATE conversations SET member_count = member_count + $1 WHERE id = $2")
         .bind(by)
@@ -270,6 +377,15 @@ async fn apply_change(tx: &mut Wtx, c: &Change) -> Res<()> {
             count_members(tx, conversation_id, -1).await?;
         }
         Change::DeleteConversation { conversation_id } => {
+            // Its messages (and their mentions and reactions) go with it by cascade; the
+            // backlog has no foreign key.
+            sqlx::query(
+                "DELETE FROM message_search_backlog WHERE message_id IN \
+                 (SELECT id FROM messages WHERE conversation_id = $1)",
+            )
+            .bind(conversation_id)
+            .execute(tx.c())
+            .await?;
             sqlx::query("DELETE FROM conversations WHERE id = $1")
                 .bind(conversation_id)
                 .execute(tx.c())
@@ -307,8 +423,8 @@ async fn apply_change(tx: &mut Wtx, c: &Change) -> Res<()> {
             .execute(tx.c())
             .await?;
             sqlx::query(
-                "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at, mentions, search) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, array_to_tsvector($12::text[]))",
             )
             .bind(&m.id)
             .bind(&m.conversation_id)
@@ -320,8 +436,22 @@ async fn apply_change(tx: &mut Wtx, c: &Change) -> Res<()> {
             .bind(&m.media_id)
             .bind(&m.reply_to)
             .bind(m.created_at)
+            .bind(joined_ids(&m.mentions))
+            .bind(m.text.as_deref().and_then(search_words))
             .execute(tx.c())
             .await?;
+            if !m.mentions.is_empty() {
+                sqlx::query(
+                    "INSERT INTO mentions (user_id, conversation_id, seq, message_id) \
+                     SELECT u, $2, $3, $4 FROM UNNEST($1::text[]) AS u ON CONFLICT DO NOTHING",
+                )
+                .bind(&m.mentions)
+                .bind(&m.conversation_id)
+                .bind(seq)
+                .bind(&m.id)
+                .execute(tx.c())
+                .await?;
+            }
         }
         Change::SetMarks {
             conversation_id,
@@ -362,21 +492,69 @@ async fn apply_change(tx: &mut Wtx, c: &Change) -> Res<()> {
         Change::EditMessage {
             message_id,
             text,
+            mentions,
             at,
         } => {
-            sqlx::query("UPDATE messages SET text = $1, edited_at = $2 WHERE id = $3")
-                .bind(text)
-                .bind(at)
-                .bind(message_id)
-                .execute(tx.c())
-                .await?;
+            sqlx::query(
+                "UPDATE messages SET text = $1, edited_at = $2, mentions = $3, \
+                 search = array_to_tsvector($4::text[]) WHERE id = $5",
+            )
+            .bind(text)
+            .bind(at)
+            .bind(joined_ids(mentions))
+            .bind(search_words(text))
+            .bind(message_id)
+            .execute(tx.c())
+            .await?;
+            delete_of_message(tx, OfMessage::Mentions, message_id).await?;
+            insert_mentions(tx, message_id, mentions).await?;
+            delete_of_message(tx, OfMessage::Backlog, message_id).await?;
         }
         Change::EraseMessage { message_id, at } => {
             sqlx::query(
-                "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = $1 WHERE id = $2",
+                "UPDATE messages SET text = NULL, media_id = NULL, mentions = NULL, search = NULL, \
+                 deleted_at = $1 WHERE id = $2",
             )
             .bind(at)
             .bind(message_id)
+            .execute(tx.c())
+            .await?;
+            for table in [
+                OfMessage::Mentions,
+                OfMessage::Reactions,
+                OfMessage::Backlog,
+            ] {
+                delete_of_message(tx, table, message_id).await?;
+            }
+        }
+        Change::AddReaction {
+            message_id,
+            user_id,
+            emoji,
+            at,
+        } => {
+            sqlx::query(
+                "INSERT INTO reactions (message_id, emoji, user_id, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(message_id)
+            .bind(emoji)
+            .bind(user_id)
+            .bind(at)
+            .execute(tx.c())
+            .await?;
+        }
+        Change::RemoveReaction {
+            message_id,
+            user_id,
+            emoji,
+        } => {
+            sqlx::query(
+                "DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_id = $3",
+            )
+            .bind(message_id)
+            .bind(emoji)
+            .bind(user_id)
             .execute(tx.c())
             .await?;
         }
@@ -709,6 +887,7 @@ pub(super) async fn send(tx: &mut Wtx, msg: &NewMessage) -> Res<Sent> {
             edited_at: None,
             deleted: false,
             hidden: false,
+            mentions: msg.mentions.clone(),
         },
         created: true,
     })
@@ -736,12 +915,58 @@ pub(super) async fn edit(
     actor: &str,
     message_id: &str,
     text: &str,
+    mentions: &[String],
     at: i64,
 ) -> Res<()> {
     let (msg, me) = message_and_viewer(tx, message_id, actor).await?;
     decided(
         tx,
-        decide::edit(decided_message(&msg), me.as_ref(), text, at),
+        decide::edit(decided_message(&msg), me.as_ref(), text, mentions, at),
+    )
+    .await
+}
+
+/// A reaction added or removed. The message's row lock (taken first) serialises the reactions
+/// to one message: the counts read next are those the decision and its event are true to, and
+/// two reactions at once cannot both pass the limit of distinct emoji.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn react(
+    tx: &mut Wtx,
+    user_id: &str,
+    message_id: &str,
+    emoji: &str,
+    add: bool,
+    max_distinct: usize,
+    at: i64,
+) -> Res<bool> {
+    let (msg, me) = message_and_viewer(tx, message_id, user_id).await?;
+    let (count, mine, distinct): (i64, bool, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE emoji = $2), \
+                COUNT(*) FILTER (WHERE emoji = $2 AND user_id = $3) > 0, \
+                COUNT(DISTINCT emoji) \
+         FROM reactions WHERE message_id = $1",
+    )
+    .bind(message_id)
+    .bind(emoji)
+    .bind(user_id)
+    .fetch_one(tx.c())
+    .await?;
+    let now = decide::Reactions {
+        count,
+        mine,
+        distinct: distinct.max(0) as usize,
+    };
+    decided(
+        tx,
+        decide::react(
+            decided_message(&msg),
+            me.as_ref(),
+            emoji,
+            add,
+            now,
+            max_distinct,
+            at,
+        ),
     )
     .await
 }

@@ -61,6 +61,7 @@ fn message_row(r: &Row<'_>) -> Sql<MessageRow> {
         edited_at: r.get(10)?,
         deleted: deleted_at.is_some(),
         hidden: r.get::<_, i64>(12)? != 0,
+        mentions: super::split_ids(r.get(13)?),
     })
 }
 
@@ -181,6 +182,75 @@ fn watermarks(conn: &Tx, conversation_id: &str) -> Sql<(Watermarks, Watermarks)>
             },
         ))
     })
+}
+
+// ---- mentions and the search index ----
+
+/// A list of ids as a column holds it: space-separated, NULL for none.
+fn joined_ids(ids: &[String]) -> Option<String> {
+    (!ids.is_empty()).then(|| ids.join(" "))
+}
+
+/// One row per member a message mentions, at the message's seq.
+fn insert_mentions(conn: &Tx, message_id: &str, mentions: &[String]) -> Sql<()> {
+    for user_id in mentions {
+        conn.prepare_cached(
+            "INSERT INTO mentions (user_id, conversation_id, seq, message_id) \
+             SELECT ?, conversation_id, seq, id FROM messages WHERE id = ? \
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute([user_id, message_id])?;
+    }
+    Ok(())
+}
+
+/// Adds a message's words to the search index (it must not be there).
+pub(super) fn index_message(conn: &Tx, message_id: &str, text: &str) -> Sql<()> {
+    let words = natter_core::search::index_text(text);
+    conn.prepare_cached("INSERT INTO message_search_ids (message_id, words) VALUES (?, ?)")?
+        .execute([message_id, &words])?;
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached("INSERT INTO message_search (rowid, words) VALUES (?, ?)")?
+        .execute(params![id, words])?;
+    Ok(())
+}
+
+/// Takes a message's words out of the search index, for good ('secure-delete').
+fn unindex_message(conn: &Tx, message_id: &str) -> Sql<()> {
+    let row: Option<(i64, String)> = conn
+        .prepare_cached("SELECT id, words FROM message_search_ids WHERE message_id = ?")?
+        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((id, words)) = row {
+        conn.prepare_cached(
+            "INSERT INTO message_search (message_search, rowid, words) VALUES ('delete', ?, ?)",
+        )?
+        .execute(params![id, words])?;
+        conn.prepare_cached("DELETE FROM message_search_ids WHERE id = ?")?
+            .execute([id])?;
+    }
+    conn.prepare_cached("DELETE FROM message_search_backlog WHERE message_id = ?")?
+        .execute([message_id])?;
+    Ok(())
+}
+
+/// Indexes up to `limit` of the messages stored before the index existed; returns how many
+/// were left to do before this batch.
+pub(super) fn index_backlog(conn: &Tx, limit: i64) -> StoreResult<usize> {
+    let batch: Vec<(String, Option<String>, bool)> = conn
+        .prepare_cached(
+            "SELECT b.message_id, m.text, m.deleted_at IS NOT NULL FROM message_search_backlog b \
+             LEFT JOIN messages m ON m.id = b.message_id LIMIT ?",
+        )?
+        .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Sql<_>>()?;
+    for (id, text, deleted) in &batch {
+        unindex_message(conn, id)?;
+        if let (Some(text), false) = (text, deleted) {
+            index_message(conn, id, text)?;
+        }
+    }
+    Ok(batch.len())
 }
 
 // ---- applying decisions ----
@@ -304,6 +374,21 @@ fn apply_change(conn: &Tx, c: &Change) -> Sql<()> {
             count_members(conn, conversation_id, -1)?;
         }
         Change::DeleteConversation { conversation_id } => {
+            // Its messages go by cascade; their words must leave the index with them.
+            conn.prepare_cached(
+                "INSERT INTO message_search (message_search, rowid, words) \
+                 SELECT 'delete', s.id, s.words \
+                 FROM messages m JOIN message_search_ids s ON s.message_id = m.id \
+                 WHERE m.conversation_id = ?",
+            )?
+            .execute([conversation_id])?;
+            for table in ["message_search_ids", "message_search_backlog"] {
+                conn.prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE message_id IN \
+                     (SELECT id FROM messages WHERE conversation_id = ?)"
+                ))?
+                .execute([conversation_id])?;
+            }
             conn.prepare_cached("DELETE FROM conversations WHERE id = ?")?
                 .execute([conversation_id])?;
         }
@@ -330,8 +415,8 @@ fn apply_change(conn: &Tx, c: &Change) -> Sql<()> {
             )?
             .execute(params![seq, m.created_at, m.conversation_id])?;
             conn.prepare_cached(
-                "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, kind, text, media_id, reply_to, created_at, mentions) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?
             .execute(params![
                 m.id,
@@ -343,8 +428,13 @@ fn apply_change(conn: &Tx, c: &Change) -> Sql<()> {
                 m.text,
                 m.media_id,
                 m.reply_to,
-                m.created_at
+                m.created_at,
+                joined_ids(&m.mentions),
             ])?;
+            insert_mentions(conn, &m.id, &m.mentions)?;
+            if let Some(text) = &m.text {
+                index_message(conn, &m.id, text)?;
+            }
         }
         Change::SetMarks {
             conversation_id,
@@ -377,16 +467,52 @@ fn apply_change(conn: &Tx, c: &Change) -> Sql<()> {
         Change::EditMessage {
             message_id,
             text,
+            mentions,
             at,
         } => {
-            conn.prepare_cached("UPDATE messages SET text = ?, edited_at = ? WHERE id = ?")?
-                .execute(params![text, at, message_id])?;
+            conn.prepare_cached(
+                "UPDATE messages SET text = ?, edited_at = ?, mentions = ? WHERE id = ?",
+            )?
+            .execute(params![text, at, joined_ids(mentions), message_id])?;
+            conn.prepare_cached("DELETE FROM mentions WHERE message_id = ?")?
+                .execute([message_id])?;
+            insert_mentions(conn, message_id, mentions)?;
+            unindex_message(conn, message_id)?;
+            index_message(conn, message_id, text)?;
         }
         Change::EraseMessage { message_id, at } => {
             conn.prepare_cached(
-                "UPDATE messages SET text = NULL, media_id = NULL, deleted_at = ? WHERE id = ?",
+                "UPDATE messages SET text = NULL, media_id = NULL, mentions = NULL, deleted_at = ? \
+                 WHERE id = ?",
             )?
             .execute(params![at, message_id])?;
+            for table in ["mentions", "reactions"] {
+                conn.prepare_cached(&format!("DELETE FROM {table} WHERE message_id = ?"))?
+                    .execute([message_id])?;
+            }
+            unindex_message(conn, message_id)?;
+        }
+        Change::AddReaction {
+            message_id,
+            user_id,
+            emoji,
+            at,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO reactions (message_id, emoji, user_id, created_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![message_id, emoji, user_id, at])?;
+        }
+        Change::RemoveReaction {
+            message_id,
+            user_id,
+            emoji,
+        } => {
+            conn.prepare_cached(
+                "DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND user_id = ?",
+            )?
+            .execute([message_id, emoji, user_id])?;
         }
         Change::HideMessage {
             user_id,
@@ -680,6 +806,7 @@ pub(super) fn send(conn: &Tx, msg: &NewMessage) -> StoreResult<Sent> {
         edited_at: None,
         deleted: false,
         hidden: false,
+        mentions: msg.mentions.clone(),
     };
     conn.stored(message.clone());
     Ok(Sent {
@@ -727,11 +854,55 @@ pub(super) fn edit(
     actor: &str,
     message_id: &str,
     text: &str,
+    mentions: &[String],
     at: i64,
 ) -> StoreResult<()> {
     decided(conn, |conn| {
         let (msg, me) = message_and_viewer(conn, message_id, actor)?;
-        Ok(decide::edit(decided_message(&msg), me.as_ref(), text, at)?)
+        Ok(decide::edit(
+            decided_message(&msg),
+            me.as_ref(),
+            text,
+            mentions,
+            at,
+        )?)
+    })
+}
+
+pub(super) fn react(
+    conn: &Tx,
+    user_id: &str,
+    message_id: &str,
+    emoji: &str,
+    add: bool,
+    max_distinct: usize,
+    at: i64,
+) -> StoreResult<bool> {
+    decided(conn, |conn| {
+        let (msg, me) = message_and_viewer(conn, message_id, user_id)?;
+        let now = conn
+            .prepare_cached(
+                "SELECT COUNT(*) FILTER (WHERE emoji = ?2), \
+                   COUNT(*) FILTER (WHERE emoji = ?2 AND user_id = ?3) > 0, \
+                   COUNT(DISTINCT emoji) \
+                 FROM reactions WHERE message_id = ?1",
+            )?
+            .query_row([message_id, emoji, user_id], |r| {
+                Ok(decide::Reactions {
+                    count: r.get(0)?,
+                    mine: r.get(1)?,
+                    distinct: r.get::<_, i64>(2)? as usize,
+                })
+            })?;
+        Ok(decide::react(
+            decided_message(&msg),
+            me.as_ref(),
+            emoji,
+            add,
+            now,
+            max_distinct,
+            at,
+        )?)
     })
 }
 

@@ -29,6 +29,7 @@ pub async fn only_the_sender_edits(store: Arc<dyn Store>) {
                 UserId::new(&alice),
                 MessageId::new(&msg.id),
                 "typo?",
+                &[],
                 T0 + 2
             )
             .await,
@@ -37,7 +38,13 @@ pub async fn only_the_sender_edits(store: Arc<dyn Store>) {
     assert_eq!(seen(&*store, &msg.id, &alice).await, msg);
 
     store
-        .edit(UserId::new(&bob), MessageId::new(&msg.id), "typo", T0 + 3)
+        .edit(
+            UserId::new(&bob),
+            MessageId::new(&msg.id),
+            "typo",
+            &[],
+            T0 + 3,
+        )
         .await
         .unwrap();
     let edited = seen(&*store, &msg.id, &alice).await;
@@ -52,7 +59,13 @@ pub async fn only_the_sender_edits(store: Arc<dyn Store>) {
 
     assert_rule!(
         store
-            .edit(UserId::new(&bob), MessageId::new("msg-nope"), "x", T0 + 4)
+            .edit(
+                UserId::new(&bob),
+                MessageId::new("msg-nope"),
+                "x",
+                &[],
+                T0 + 4
+            )
             .await,
         NotFound
     );
@@ -73,6 +86,7 @@ pub async fn a_deleted_message_cannot_be_edited(store: Arc<dyn Store>) {
                 UserId::new(&alice),
                 MessageId::new(&msg.id),
                 "revived",
+                &[],
                 T0 + 3
             )
             .await,
@@ -287,7 +301,7 @@ pub async fn non_members_cannot_edit_delete_or_hide(store: Arc<dyn Store>) {
 
     assert_rule!(
         store
-            .edit(UserId::new(&eve), MessageId::new(&msg.id), "x", T0 + 3)
+            .edit(UserId::new(&eve), MessageId::new(&msg.id), "x", &[], T0 + 3)
             .await,
         NotFound
     );

@@ -72,6 +72,7 @@ pub async fn head_grows_with_every_durable_change(store: Arc<dyn Store>) {
             UserId::new(&mia),
             MessageId::new(&sent.id),
             "hello!",
+            &[],
             T0 + 2,
         )
         .await
@@ -204,6 +205,7 @@ pub async fn head_grows_with_every_durable_change(store: Arc<dyn Store>) {
                 UserId::new(&owner),
                 MessageId::new(&sent.id),
                 "refused",
+                &[],
                 T0 + 16
             )
             .await,
@@ -360,6 +362,7 @@ pub async fn an_edit_appends_message_updated(store: Arc<dyn Store>) {
             UserId::new(&alice),
             MessageId::new(&msg.id),
             "second draft",
+            &[],
             T0 + 2,
         )
         .await
@@ -382,6 +385,7 @@ pub async fn delete_for_everyone_appends_message_deleted_without_text(store: Arc
             UserId::new(&alice),
             MessageId::new(&msg.id),
             "edited secret plans",
+            &[],
             T0 + 3,
         )
         .await

@@ -86,6 +86,7 @@ pub async fn a_failed_commit_of_a_single_write_leaves_later_writes_stored(store:
                 UserId::new(&alice),
                 MessageId::new(&msg.id),
                 "lost edit",
+                &[],
                 T0 + 2
             )
             .await
@@ -116,6 +117,7 @@ pub async fn a_failed_commit_of_a_single_write_leaves_later_writes_stored(store:
             UserId::new(&alice),
             MessageId::new(&msg.id),
             "kept edit",
+            &[],
             T0 + 4,
         )
         .await
