@@ -63,6 +63,10 @@ async function conversationScene(w, options) {
   await server.api('PUT', `/messages/${all[all.length - 2].id}/read`, max.token);
   await expectAttr(tick(mine), 'data-status', 'delivered');
   await expectAttr(tick(message(lena, 'see you at 9')), 'data-status', 'read');
+  // Max liked the plan (a reaction chip under Lena's message).
+  const plan = all.find((/** @type {any} */ m) => m.text?.startsWith('Perfect'));
+  await server.api('PUT', `/messages/${plan.id}/reactions/${encodeURIComponent('👍')}`, max.token);
+  await expectVisible(message(lena, 'see you at 9').getByTestId('reaction'));
   return lena;
 }
 
@@ -107,6 +111,26 @@ browserTest('axe-core: no serious or critical violations, light and dark', async
   await lena.setViewportSize({ width: 390, height: 844 });
   await axeCheck(lena, 'an open conversation on a narrow screen');
   await lena.setViewportSize({ width: 1280, height: 800 });
+
+  // A message's actions open with the reaction picker; message search with its results.
+  const coffee = message(lena, 'bring coffee');
+  await coffee.hover();
+  await button(coffee, 'Message actions').click();
+  await expectVisible(coffee.getByTestId('reaction-picker'));
+  for (const colorScheme of /** @type {const} */ (['light', 'dark'])) {
+    await lena.emulateMedia({ colorScheme });
+    await axeCheck(lena, `the message actions with the reaction picker (${colorScheme})`);
+  }
+  await lena.keyboard.press('Escape');
+  await expectHidden(coffee.getByTestId('reaction-picker'));
+  await lena.getByRole('searchbox', { name: 'Search messages' }).fill('station');
+  await expectVisible(lena.getByTestId('search-result').nth(1));
+  for (const colorScheme of /** @type {const} */ (['light', 'dark'])) {
+    await lena.emulateMedia({ colorScheme });
+    await axeCheck(lena, `message search results (${colorScheme})`);
+  }
+  await screenshot(lena, 'search.png');
+  await button(lena, 'Close search').click();
 
   // The account dialog (profile, password, sessions, blocked users, danger zone).
   await button(lena, 'Account').click();

@@ -14,6 +14,7 @@ import { deviceName } from './util.js';
 /** @typedef {import('./types.js').Conversation} Conversation */
 /** @typedef {import('./types.js').Message} Message */
 /** @typedef {import('./types.js').Media} Media */
+/** @typedef {import('./types.js').SearchHit} SearchHit */
 
 /** @type {Realtime|null} */ let rt = null;
 /** @type {Marks|null} */ let marks = null;
@@ -397,6 +398,150 @@ export async function editMessage(m, text) {
 export async function deleteMessage(m, forEveryone) {
   await api.request('DELETE', `/messages/${enc(m.id)}${forEveryone ? '' : '?for=me'}`);
   applyEvent({ type: 'message_deleted', data: { conversation_id: m.conversation_id, message_id: m.id, seq: m.seq, for_me: !forEveryone } });
+}
+
+// ---- reactions -----------------------------------------------------------------------------
+
+/** The picker's fixed set. */
+export const DEFAULT_EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉', '🙏', '👀'];
+const EMOJI_KEY = 'natter.emoji';
+
+/** How often this browser reacted with each emoji. @returns {Record<string, number>} */
+function emojiUse() {
+  try {
+    const v = JSON.parse(localStorage.getItem(EMOJI_KEY) || '{}');
+    return v && typeof v === 'object' ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+/** @type {string[]|null} */
+let frequent = null;
+
+/** The picker's emoji: the most used here first, then the fixed set (eight in all). */
+export function frequentEmoji() {
+  if (frequent) return frequent;
+  const use = emojiUse();
+  const used = Object.keys(use).filter((e) => use[e] > 0).sort((a, b) => use[b] - use[a]);
+  frequent = [...new Set([...used, ...DEFAULT_EMOJI])].slice(0, DEFAULT_EMOJI.length);
+  return frequent;
+}
+
+/** @param {string} emoji */
+function countUse(emoji) {
+  const use = emojiUse();
+  use[emoji] = (use[emoji] ?? 0) + 1;
+  frequent = null;
+  try { localStorage.setItem(EMOJI_KEY, JSON.stringify(use)); } catch { /* full or off: not kept */ }
+}
+
+/**
+ * Add or remove the signed-in user's reaction (the one `me` says is there). The server's
+ * `reaction_changed` event follows with the exact count; until then the count is ours.
+ * @param {Message} m @param {string} emoji @param {boolean} [add] default: toggle
+ */
+export async function react(m, emoji, add) {
+  const cur = m.reactions?.find((r) => r.emoji === emoji);
+  const on = add ?? !cur?.me;
+  if (on && cur?.me) return;
+  await api.request(on ? 'PUT' : 'DELETE', `/messages/${enc(m.id)}/reactions/${enc(emoji)}`);
+  if (on) countUse(emoji);
+  // The message as it is now (an event may have changed it meanwhile).
+  const now = state.timelines.get(m.conversation_id)?.messages.find((x) => x.id === m.id) ?? m;
+  const r = now.reactions?.find((x) => x.emoji === emoji);
+  if (!!r?.me === on) return; // the event came first
+  const count = (r?.count ?? 0) + (on ? 1 : -1);
+  applyEvent({
+    type: 'reaction_changed',
+    data: { conversation_id: m.conversation_id, message_id: m.id, seq: m.seq, emoji, count, user_id: state.me?.id ?? '', added: on },
+  });
+}
+
+/**
+ * Who reacted to a message with one emoji, oldest first (up to `max`); their users are fetched.
+ * @param {string} messageId @param {string} emoji @param {number} [max]
+ * @returns {Promise<{userIds: string[], more: boolean}>}
+ */
+export async function reactionUsers(messageId, emoji, max = 50) {
+  /** @type {string[]} */
+  const userIds = [];
+  let after = '';
+  let more = false;
+  while (userIds.length < max) {
+    const q = new URLSearchParams({ emoji, limit: String(Math.min(50, max - userIds.length)) });
+    if (after) q.set('after', after);
+    const res = await api.get(`/messages/${enc(messageId)}/reactions?${q}`);
+    for (const r of /** @type {import('./types.js').ReactionEntry[]} */ (res.reactions)) {
+      if (r.emoji === emoji) userIds.push(r.user_id);
+    }
+    more = !!res.has_more;
+    if (!more || !res.next_cursor) break;
+    after = res.next_cursor;
+  }
+  await Promise.all(userIds.map((id) => ensureUser(id)));
+  return { userIds, more };
+}
+
+// ---- search --------------------------------------------------------------------------------
+
+/**
+ * Messages matching `query`, newest first (the last word matches as a prefix).
+ * @param {string} query @param {{conversationId?: string|null, before?: string|null, limit?: number, signal?: AbortSignal}} [opts]
+ * @returns {Promise<{messages: SearchHit[], has_more: boolean}>}
+ */
+export async function searchMessages(query, opts = {}) {
+  const q = new URLSearchParams({ q: query.trim(), limit: String(opts.limit ?? 20) });
+  if (opts.conversationId) q.set('conversation_id', opts.conversationId);
+  if (opts.before) q.set('before', opts.before);
+  const res = await api.get(`/search?${q}`, { signal: opts.signal });
+  res.messages.forEach((/** @type {SearchHit} */ m) => ensureUser(m.sender_id));
+  return res;
+}
+
+/**
+ * Open a conversation at one message (a search result): its history is loaded back to the
+ * message (the timeline stays one unbroken run up to the newest), then the timeline scrolls to
+ * it and highlights it briefly.
+ * @param {Message} m
+ */
+export async function openMessage(m) {
+  const id = m.conversation_id;
+  if (!state.conversations.has(id)) {
+    try {
+      putConversation(await api.get(`/conversations/${enc(id)}`));
+    } catch (e) {
+      showError(e);
+      return;
+    }
+  }
+  state.focus = { conversation_id: id, id: m.id };
+  openConversation(id);
+  // Wait for the first load (started by opening, or under way).
+  for (let i = 0; i < 100 && state.timelines.get(id)?.loading; i++) await new Promise((r) => setTimeout(r, 50));
+  if (!state.timelines.has(id)) await loadTimeline(id);
+  for (let page = 0; page < 20; page++) {
+    const tl = state.timelines.get(id);
+    if (!tl || state.focus?.id !== m.id) return;
+    const first = tl.messages[0];
+    if (!first || first.seq <= m.seq || !tl.hasMore) break;
+    tl.loading = true;
+    notify();
+    try {
+      const limit = Math.min(200, first.seq - m.seq + 10);
+      const res = await api.get(`/conversations/${enc(id)}/messages?before=${first.seq}&limit=${limit}`);
+      mergeMessages(tl, res.messages);
+      tl.hasMore = res.has_more;
+      res.messages.forEach((/** @type {Message} */ x) => ensureUser(x.sender_id));
+    } catch (e) {
+      showError(e);
+      break;
+    } finally {
+      tl.loading = false;
+      notify();
+    }
+  }
+  notify();
 }
 
 /** @type {Map<string, number>} */

@@ -7,6 +7,7 @@
 /** @typedef {import('./types.js').Message} Message */
 /** @typedef {import('./types.js').ServerEvent} ServerEvent */
 /** @typedef {import('./types.js').OutboxItem} OutboxItem */
+/** @typedef {import('./types.js').Reaction} Reaction */
 
 /**
  * @typedef {Object} Timeline
@@ -35,6 +36,7 @@ export const state = {
   /** the blocked users were loaded, so blocking can be offered @type {boolean} */ canBlock: false,
   /** the users the signed-in user blocked @type {Set<string>} */ blocked: new Set(),
   /** direct conversations whose last send was refused (403: the other blocked us) @type {Set<string>} */ sendRefused: new Set(),
+  /** a message to scroll to and highlight once its timeline shows it (from a search result) @type {{conversation_id: string, id: string}|null} */ focus: null,
 };
 
 /** @type {Set<() => void>} */
@@ -79,6 +81,7 @@ export function reset() {
   state.quoted.clear();
   state.blocked.clear();
   state.sendRefused.clear();
+  state.focus = null;
   notify();
 }
 
@@ -132,12 +135,14 @@ export function putConversation(c, serverRead = false) {
       c.last_message = old.last_message;
       c.last_message_at = old.last_message_at;
       c.unread_count = old.unread_count;
+      c.mention_count = old.mention_count;
     }
     c.all_delivered_seq = Math.max(c.all_delivered_seq, old.all_delivered_seq);
     c.all_read_seq = Math.max(c.all_read_seq, old.all_read_seq);
     if (!serverRead && old.read_seq > c.read_seq) {
       c.read_seq = old.read_seq;
       c.unread_count = Math.min(c.unread_count, old.unread_count);
+      c.mention_count = Math.min(c.mention_count ?? 0, old.mention_count ?? 0);
     }
   }
   state.conversations.set(c.id, c);
@@ -159,16 +164,40 @@ function upsertMessage(m) {
   if (c && c.last_message?.id === m.id) c.last_message = m;
 }
 
-/** Recompute unread_count locally after read_seq moved (exact when the timeline is loaded). @param {Conversation} c */
+/** The message mentions the signed-in user. @param {Message} m */
+export function mentionsMe(m) {
+  const me = state.me?.id;
+  return !!me && !m.deleted && !!m.mentions?.includes(me);
+}
+
+/**
+ * Recompute unread_count (and mention_count) locally after read_seq moved (exact when the
+ * timeline is loaded). @param {Conversation} c
+ */
 function recountUnread(c) {
-  if (c.read_seq >= c.last_seq) { c.unread_count = 0; return true; }
+  if (c.read_seq >= c.last_seq) { c.unread_count = 0; c.mention_count = 0; return true; }
   const tl = state.timelines.get(c.id);
   // Exact when every message above read_seq is loaded.
   if (tl && !tl.loading && (!tl.hasMore || (tl.messages[0]?.seq ?? Infinity) <= c.read_seq + 1)) {
-    c.unread_count = tl.messages.filter((m) => m.seq > c.read_seq && !m.deleted && m.sender_id !== state.me?.id).length;
+    const unread = tl.messages.filter((m) => m.seq > c.read_seq && !m.deleted && m.sender_id !== state.me?.id);
+    c.unread_count = unread.length;
+    c.mention_count = unread.filter(mentionsMe).length;
     return true;
   }
   return false;
+}
+
+/**
+ * A message's reactions after one emoji's count changed (`mine`: whether the signed-in user's
+ * own reaction is now there; undefined: unchanged).
+ * @param {Reaction[]} list @param {string} emoji @param {number} count @param {boolean|undefined} mine
+ * @returns {Reaction[]}
+ */
+export function withReaction(list, emoji, count, mine) {
+  const i = list.findIndex((r) => r.emoji === emoji);
+  if (count <= 0) return i < 0 ? list : list.filter((r) => r.emoji !== emoji);
+  if (i < 0) return [...list, { emoji, count, me: !!mine }];
+  return list.map((r) => (r.emoji === emoji ? { emoji, count, me: mine ?? r.me } : r));
 }
 
 /** Raise a member's mark (for "seen by"). @param {string} convId @param {string} userId @param {'delivered'|'read'} kind @param {number} seq */
@@ -229,7 +258,19 @@ export function applyEvent(ev) {
         recountUnread(c);
       } else if (isNew && m.seq > c.read_seq && !m.deleted) {
         c.unread_count += 1;
+        if (mentionsMe(m)) c.mention_count = (c.mention_count ?? 0) + 1;
       }
+      break;
+    }
+    case 'reaction_changed': {
+      const d = ev.data;
+      const mine = d.user_id === me ? d.added : undefined;
+      /** @param {Message} m */
+      const change = (m) => ({ ...m, reactions: withReaction(m.reactions ?? [], d.emoji, d.count, mine) });
+      const old = state.timelines.get(d.conversation_id)?.messages.find((m) => m.id === d.message_id);
+      if (old && !old.deleted) upsertMessage(change(old));
+      const q = state.quoted.get(d.message_id);
+      if (q) state.quoted.set(d.message_id, change(q));
       break;
     }
     case 'message_updated':
@@ -239,9 +280,10 @@ export function applyEvent(ev) {
       const d = ev.data;
       const tl = state.timelines.get(d.conversation_id);
       const old = tl?.messages.find((m) => m.id === d.message_id);
-      if (old) upsertMessage({ ...old, deleted: true, text: null, media: null });
+      const gone = { deleted: true, text: null, media: null, reactions: [], mentions: [] };
+      if (old) upsertMessage({ ...old, ...gone });
       const c = state.conversations.get(d.conversation_id);
-      if (c?.last_message?.id === d.message_id) c.last_message = { ...c.last_message, deleted: true, text: null, media: null };
+      if (c?.last_message?.id === d.message_id) c.last_message = { ...c.last_message, ...gone };
       if (c && d.seq > c.read_seq) out.refresh = c.id;
       break;
     }

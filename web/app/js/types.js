@@ -69,6 +69,26 @@
  * @property {string|null} edited_at
  * @property {boolean} deleted
  * @property {'sent'|'delivered'|'read'} status
+ * @property {Reaction[]} [reactions]  by each emoji's first reaction (servers with reactions)
+ * @property {string[]} [mentions]     the ids of the users it mentions (servers with mentions)
+ */
+
+/**
+ * One emoji's reactions on a message, as the caller sees them.
+ * @typedef {Object} Reaction
+ * @property {string} emoji
+ * @property {number} count
+ * @property {boolean} me  the caller reacted with it
+ */
+
+/**
+ * Who reacted (GET /messages/{id}/reactions).
+ * @typedef {{user_id: string, emoji: string, created_at: string}} ReactionEntry
+ */
+
+/**
+ * A search result: the message and its text with the matches in `<mark>…</mark>` (HTML-escaped).
+ * @typedef {Message & {snippet: string}} SearchHit
  */
 
 /**
@@ -82,6 +102,7 @@
  * @property {number} last_seq
  * @property {Message|null} last_message
  * @property {number} unread_count
+ * @property {number} [mention_count]  the caller's unread messages that mention it
  * @property {number} read_seq
  * @property {number} all_delivered_seq
  * @property {number} all_read_seq
@@ -109,12 +130,14 @@
 /** @typedef {{conversation_id: string, all_delivered_seq: number, all_read_seq: number, at: string}} ConversationStatus */
 /** @typedef {{conversation_id: string, user_id: string}} Typing */
 /** @typedef {{user_id: string, online: boolean, last_seen_at: string|null}} Presence */
+/** @typedef {{conversation_id: string, message_id: string, seq: number, emoji: string, count: number, user_id: string, added: boolean}} ReactionChanged */
 
 /**
  * A server event, durable (with cursor) or ephemeral.
  * @typedef {{type: 'new_message'|'message_updated', cursor?: string, data: Message}
  *   | {type: 'message_deleted', cursor?: string, data: MessageDeleted}
  *   | {type: 'message_status', cursor?: string, data: MessageStatus}
+ *   | {type: 'reaction_changed', cursor?: string, data: ReactionChanged}
  *   | {type: 'conversation_status', cursor?: string, data: ConversationStatus}
  *   | {type: 'conversation_updated', cursor?: string, data: Conversation}
  *   | {type: 'conversation_removed', cursor?: string, data: {conversation_id: string}}

@@ -150,6 +150,19 @@ function Timeline({ c, stick, onReply, onEdit, onInfo, onOpenImage }) {
     } else if (stick.current) {
       el.scrollTop = el.scrollHeight;
     }
+    // A message to show (a search result): scroll it to the middle and highlight it briefly.
+    const focus = state.focus;
+    if (focus && focus.conversation_id === c.id && !tl.loading) {
+      const node = /** @type {HTMLElement|null} */ (el.querySelector(`[data-message-id="${CSS.escape(focus.id)}"]`));
+      if (node) {
+        state.focus = null;
+        el.scrollTop = Math.max(0, node.offsetTop - (el.clientHeight - node.offsetHeight) / 2);
+        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
+        node.classList.add('flash');
+        node.dataset.highlight = 'true';
+        setTimeout(() => { node.classList.remove('flash'); delete node.dataset.highlight; }, 2500);
+      }
+    }
     checkRead.current();
     // Fill the view: load more while there is no scrollbar yet.
     if (tl.hasMore && !tl.loading && el.scrollHeight <= el.clientHeight) loadOlder();

@@ -33,12 +33,108 @@ export function Tick({ status }) {
   return html`<span class=${'tick ' + status} data-testid="tick" data-status=${status} role="img" aria-label=${label} title=${label}>${glyph()}</span>`;
 }
 
-/** Message text with http(s) links made clickable. @param {string} text */
-function linkify(text) {
+/**
+ * The usernames a message mentions (lower case) → whether that is the signed-in user; `all`
+ * when the message mentions everyone it reached (`@all`).
+ * @param {Message} m @returns {Map<string, boolean>}
+ */
+function mentionNames(m) {
+  /** @type {Map<string, boolean>} */
+  const names = new Map();
+  const ids = m.mentions ?? [];
+  if (!ids.length) return names;
+  const me = state.me?.id;
+  for (const id of ids) {
+    const u = state.users.get(id);
+    if (u) names.set(u.username.toLowerCase(), id === me);
+  }
+  names.set('all', !!me && ids.includes(me));
+  return names;
+}
+
+/** Plain text with the mentioned users' `@username` highlighted. @param {string} text @param {Map<string, boolean>} names */
+function mentionify(text, names) {
+  if (!names.size) return text;
+  /** @type {any[]} */
+  const out = [];
+  let last = 0;
+  for (const mt of text.matchAll(/(^|[^a-z0-9_.@-])@([a-z0-9_.-]*[a-z0-9_-])/gi)) {
+    const name = mt[2].toLowerCase();
+    if (!names.has(name)) continue;
+    const start = (mt.index ?? 0) + mt[1].length;
+    if (start > last) out.push(text.slice(last, start));
+    const me = names.get(name);
+    out.push(html`<span class=${'mention' + (me ? ' mention-me' : '')} data-testid="mention" data-me=${me ? 'true' : 'false'}>@${mt[2]}</span>`);
+    last = start + 1 + mt[2].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+/** Message text with http(s) links made clickable and mentions highlighted. @param {string} text @param {Map<string, boolean>} [names] */
+function linkify(text, names = new Map()) {
   const parts = text.split(/(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]'])/g);
   return parts.map((p, i) => (i % 2
     ? html`<a href=${p} target="_blank" rel="noopener noreferrer">${p}</a>`
-    : p));
+    : mentionify(p, names)));
+}
+
+/**
+ * One reaction chip: "emoji count", pressed when the signed-in user reacted with it; a click
+ * toggles that. Hovering, focusing or a long press shows who reacted.
+ * @param {{m: Message, r: import('../types.js').Reaction}} props
+ */
+function ReactionChip({ m, r }) {
+  const [who, setWho] = useState(/** @type {{key: string, text: string}|null} */ (null));
+  const [show, setShow] = useState(false);
+  const press = useRef(/** @type {ReturnType<typeof setTimeout>|undefined} */ (undefined));
+  const longPressed = useRef(false);
+  const tipId = useId('reactors');
+  const key = `${r.count}:${r.me}`;
+  const load = () => {
+    setShow(true);
+    if (who?.key === key) return;
+    actions.reactionUsers(m.id, r.emoji).then(({ userIds, more }) => {
+      const names = userIds.map((id) => (id === state.me?.id ? 'You' : userName(id)));
+      setWho({ key, text: names.length ? names.join(', ') + (more ? ' and more' : '') : 'Nobody' });
+    }, () => {});
+  };
+  useEffect(() => () => clearTimeout(press.current), []);
+  useEffect(() => { if (show) load(); }, [key]); // the count changed while shown
+  /** @param {PointerEvent} e */
+  const onDown = (e) => {
+    if (e.pointerType !== 'touch') return;
+    longPressed.current = false;
+    clearTimeout(press.current);
+    press.current = setTimeout(() => { longPressed.current = true; load(); }, 500);
+  };
+  const onUp = () => clearTimeout(press.current);
+  const toggle = () => {
+    if (longPressed.current) { longPressed.current = false; return; } // a long press only shows who
+    actions.react(m, r.emoji).catch(showError);
+  };
+  const whoText = who?.key === key ? `Reacted with ${r.emoji}: ${who.text}` : null;
+  return html`
+    <span class="reaction-wrap">
+      <button type="button" class=${'reaction' + (r.me ? ' me' : '')} data-testid="reaction" data-emoji=${r.emoji}
+        data-count=${r.count} aria-pressed=${r.me ? 'true' : 'false'} title=${whoText ?? undefined}
+        aria-describedby=${show && whoText ? tipId : undefined}
+        onClick=${toggle} onMouseEnter=${load} onMouseLeave=${() => setShow(false)} onFocus=${load} onBlur=${() => setShow(false)}
+        onPointerDown=${onDown} onPointerUp=${onUp} onPointerCancel=${onUp} onContextMenu=${(/** @type {Event} */ e) => { if (longPressed.current) e.preventDefault(); }}>
+        <span class="reaction-emoji">${r.emoji}</span> <span class="reaction-count">${r.count}</span>
+      </button>
+      ${show && whoText && html`<span class="reaction-tip" role="tooltip" id=${tipId} data-testid="reactors">${whoText}</span>`}
+    </span>`;
+}
+
+/** The reaction chips under a message. @param {{m: Message}} props */
+function ReactionBar({ m }) {
+  const list = m.reactions ?? [];
+  if (!list.length) return null;
+  return html`
+    <div class="reactions" role="group" aria-label="Reactions" data-testid="reactions">
+      ${list.map((r) => html`<${ReactionChip} key=${r.emoji} m=${m} r=${r} />`)}
+    </div>`;
 }
 
 /** @param {{media: Media, onOpen: (m: Media) => void}} props */
@@ -114,6 +210,9 @@ function MessageItem({ c, m, pending, failed, clientId, showSender, seenBy, onRe
   const canEveryone = mine || (c.type === 'group' && (role === 'owner' || role === 'admin'));
   /** @param {boolean} everyone */
   const del = (everyone) => { setMenu(false); actions.deleteMessage(m, everyone).catch(showError); };
+  /** @param {string} emoji */
+  const react = (emoji) => { setMenu(false); actions.react(m, emoji).catch(showError); };
+  const reacted = new Set((m.reactions ?? []).filter((r) => r.me).map((r) => r.emoji));
   return html`
     <div class=${'msg' + (mine ? ' mine' : '') + (m.deleted ? ' deleted' : '') + (failed ? ' failed' : '')}
       data-testid="message" data-seq=${pending ? undefined : m.seq} data-mine=${mine ? 'true' : 'false'}
@@ -124,7 +223,7 @@ function MessageItem({ c, m, pending, failed, clientId, showSender, seenBy, onRe
         ${!m.deleted && m.media && (m.kind === 'image'
           ? html`<${Thumbnail} media=${m.media} onOpen=${onOpenImage} />`
           : html`<${FileCard} media=${m.media} />`)}
-        <div class="text" data-testid="message-text">${m.deleted ? 'This message was deleted' : linkify(m.text ?? '')}</div>
+        <div class="text" data-testid="message-text">${m.deleted ? 'This message was deleted' : linkify(m.text ?? '', mentionNames(m))}</div>
         <div class="meta">
           ${m.edited_at && !m.deleted && html`<span class="edited">edited</span>`}
           <time datetime=${m.created_at} title=${formatDateTime(m.created_at)}>${formatTime(m.created_at)}</time>
@@ -138,12 +237,19 @@ function MessageItem({ c, m, pending, failed, clientId, showSender, seenBy, onRe
       </div>
       ${!pending && !m.deleted && html`
         <${ActionsMenu} open=${menu} setOpen=${setMenu}>
+          <div class="menu-emoji" role="group" aria-label="Add a reaction" data-testid="reaction-picker">
+            ${actions.frequentEmoji().map((e) => html`
+              <button type="button" class="emoji-btn" aria-label=${'React with ' + e}
+                aria-pressed=${reacted.has(e) ? 'true' : 'false'} title=${(reacted.has(e) ? 'Remove your reaction ' : 'React with ') + e}
+                onClick=${() => react(e)}>${e}</button>`)}
+          </div>
           <button type="button" onClick=${() => { setMenu(false); onReply?.(m); }}>Reply</button>
           ${mine && m.kind === 'text' && html`<button type="button" onClick=${() => { setMenu(false); onEdit?.(m); }}>Edit</button>`}
           <button type="button" onClick=${() => del(false)}>Delete for me</button>
           ${canEveryone && html`<button type="button" onClick=${() => del(true)}>Delete for everyone</button>`}
           <button type="button" onClick=${() => { setMenu(false); onInfo?.(m); }}>Message info</button>
         <//>`}
+      ${!pending && !m.deleted && html`<${ReactionBar} m=${m} />`}
       ${seenBy && html`<div class="seen-by" data-testid="seen-by">Seen by ${seenBy}</div>`}
     </div>`;
 }
@@ -155,6 +261,7 @@ function signature(p) {
   return [
     p.pending, p.failed, p.seenBy, p.showSender && userName(m.sender_id), m.sender_id === state.me?.id && tickStatus(c, m),
     c.type, myRole(c), q && `${userName(q.sender_id)}:${messagePreview(q)}`,
+    (m.mentions ?? []).map((id) => state.users.get(id)?.username ?? '').join(' '),
   ].join('\u0001');
 }
 

@@ -6,6 +6,7 @@ import { state, sortedConversations, conversationTitle, otherMember, userName } 
 import { openConversation } from '../actions.js';
 import { shortWhen } from '../util.js';
 import { Avatar } from './dialog.js';
+import { MessageSearch } from './search.js';
 
 /** @typedef {import('../types.js').Conversation} Conversation */
 /** @typedef {import('../types.js').Message} Message */
@@ -45,6 +46,9 @@ function ConversationItem({ c }) {
           </span>
           <span class="conv-bottom">
             <span class="preview" data-testid="preview">${preview}</span>
+            ${(c.mention_count ?? 0) > 0 && html`<span class="sr-only">, </span><span class="badge mention-badge" data-testid="mention-badge" role="img"
+              aria-label=${`${c.mention_count} unread ${c.mention_count === 1 ? 'mention' : 'mentions'}`}
+              title=${`${c.mention_count} unread ${c.mention_count === 1 ? 'mention' : 'mentions'}`}>@</span>`}
             ${c.unread_count > 0 && html`<span class="sr-only">, unread:</span><span class="badge" data-testid="unread-badge">${c.unread_count}</span>`}
           </span>
         </span>
@@ -70,6 +74,7 @@ export function Sidebar({ onDialog }) {
           <button type="button" onClick=${() => onDialog('new-group')}>New group</button>
         </div>
       </header>
+      <${MessageSearch} />
       <nav aria-label="Conversations" class="conv-nav">
         ${list.length
           ? html`<ul class="conv-list">${list.map((c) => html`<${ConversationItem} key=${c.id} c=${c} />`)}</ul>`
