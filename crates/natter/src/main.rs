@@ -3,6 +3,7 @@
 
 mod bench;
 mod cli;
+mod seed;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -34,6 +35,14 @@ enum Command {
     Backup {
         /// Where to write the copy (must not exist).
         file: PathBuf,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Fill the database the server settings name with many messages (users, groups and
+    /// direct conversations too), quickly, for `natter bench search`.
+    Seed {
+        #[command(flatten)]
+        seed: seed::SeedArgs,
         #[command(flatten)]
         serve: ServeArgs,
     },
@@ -421,6 +430,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Client(command) => std::process::exit(cli::run(command).await),
         Command::Admin { action } => admin(action).await,
         Command::Serve(args) => serve(args.into_config()?).await,
+        Command::Seed { seed, serve } => seed::run(seed, serve.into_config()?).await,
         Command::Backup { file, serve } => {
             natter_server::backup(&serve.into_config()?, &file).await?;
             println!("backup written to {}", file.display());

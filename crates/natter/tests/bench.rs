@@ -167,3 +167,142 @@ fn several_urls_spread_the_users_and_sum_the_servers() {
     assert!(!out.status.success());
     served.stop();
 }
+
+#[test]
+fn reactions_are_a_share_of_the_operations_and_reach_every_member() {
+    for scenario in [
+        &["dm", "--pairs", "2"][..],
+        &["group", "--members", "4", "--senders", "2", "--ws-send"],
+    ] {
+        let mut args = vec!["--duration", "2s", "--reactions", "30", "--json"];
+        args.extend(scenario);
+        let r = report(&bench(&args));
+        for check in ["lost", "duplicated", "out_of_order", "send_errors"] {
+            assert_eq!(r[check], 0, "{check}: {r:#}");
+        }
+        let reactions = &r["reactions"];
+        let acked = reactions["acked"].as_u64().unwrap();
+        let sent = r["messages_acked"].as_u64().unwrap();
+        assert!(acked > 0 && sent > 0, "{r:#}");
+        assert_eq!(reactions["errors"], 0, "{r:#}");
+        assert_eq!(
+            acked,
+            reactions["added"].as_u64().unwrap() + reactions["removed"].as_u64().unwrap()
+        );
+        // Every change is an event for each member online (the drain waits for messages, not
+        // for these: some may still be on their way).
+        assert!(reactions["events"].as_u64().unwrap() > 0, "{r:#}");
+        assert!(
+            reactions["latency"]["count"].as_u64().unwrap() == acked,
+            "{r:#}"
+        );
+        assert!(
+            r["parameters"].as_str().unwrap().contains("30% reactions"),
+            "{r:#}"
+        );
+    }
+    // Without the flag, no reaction and no figure.
+    let r = report(&bench(&[
+        "--duration",
+        "1s",
+        "--json",
+        "dm",
+        "--pairs",
+        "1",
+    ]));
+    assert!(r["reactions"].is_null(), "{r:#}");
+    assert!(!bench(&["--reactions", "101", "dm"]).status.success());
+}
+
+#[test]
+fn seed_fills_a_database_that_bench_search_measures() {
+    let data = tempfile::tempdir().unwrap();
+    let seeded = Command::new(env!("CARGO_BIN_EXE_natter"))
+        .args(["seed", "--messages", "600", "--users", "6"])
+        .args(["--groups", "3", "--directs", "3", "--data-dir"])
+        .arg(data.path())
+        .env("NATTER_LOG", "warn")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&seeded.stdout);
+    assert!(
+        seeded.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    assert!(
+        said.starts_with("seeded 600 messages into sqlite://"),
+        "{said}"
+    );
+    // Every message is stored and indexed for search.
+    let db = data.path().join("natter.db");
+    let count = |sql: &str| -> i64 {
+        let out = Command::new("sqlite3").arg(&db).arg(sql).output();
+        match out {
+            Ok(o) if o.status.success() => {
+                String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+            }
+            _ => -1,
+        }
+    };
+    let messages = count("SELECT count(*) FROM messages");
+    if messages >= 0 {
+        assert_eq!(messages, 600);
+        assert_eq!(count("SELECT count(*) FROM message_search_ids"), 600);
+    }
+
+    let served = common::serve_at(data.path(), "127.0.0.1:0", None);
+    let r = report(&bench(&[
+        "--url",
+        served.url.as_str(),
+        "--json",
+        "search",
+        "--queries",
+        "5",
+    ]));
+    let kinds: Vec<&str> = r["searches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "common",
+            "medium",
+            "rare",
+            "prefix",
+            "two-words",
+            "absent",
+            "common-in-one"
+        ]
+    );
+    for k in r["searches"].as_array().unwrap() {
+        assert_eq!(k["errors"], 0, "{r:#}");
+        assert_eq!(k["latency"]["count"], 5, "{r:#}");
+    }
+    // seed0 is in every group: a common word is found, a word from no message is not.
+    assert!(
+        r["searches"][0]["mean_hits"].as_f64().unwrap() > 0.0,
+        "{r:#}"
+    );
+    assert_eq!(r["searches"][5]["mean_hits"], 0.0, "{r:#}");
+    let one = report(&bench(&[
+        "--url",
+        served.url.as_str(),
+        "--json",
+        "search",
+        "--queries",
+        "2",
+        "--kinds",
+        "rare,prefix",
+    ]));
+    assert_eq!(one["searches"].as_array().unwrap().len(), 2, "{one:#}");
+    assert!(
+        !bench(&["--url", served.url.as_str(), "search", "--kinds", "odd"])
+            .status
+            .success()
+    );
+    served.stop();
+}

@@ -484,3 +484,153 @@ fn failures_exit_with_a_code_that_says_which() {
     let listen = alice.run(&["listen", "--count", "1"]);
     assert_eq!(listen.code, 4, "{listen:?}");
 }
+
+#[test]
+fn search_reactions_and_mentions_from_the_shell() {
+    let (server, _data) = common::serve(None);
+    let alice = Shell::new(&server.url);
+    let bob = Shell::new(&server.url);
+    let carol = Shell::new(&server.url);
+    alice.sign_up("alice");
+    bob.sign_up("bob");
+    carol.sign_up("carol");
+    alice.run(&["group", "create", "friends", "bob"]).ok();
+    alice
+        .run(&[
+            "send",
+            "friends",
+            "Lunch at the Café & <Bistro> tomorrow, @bob?",
+        ])
+        .ok();
+    alice.run(&["send", "friends", "or the canteen"]).ok();
+    alice.run(&["send", "bob", "a café just for us"]).ok();
+    // Carol shares no conversation with them: she finds nothing of theirs.
+    carol.run(&["group", "create", "notes"]).ok();
+    carol.run(&["send", "notes", "my own cafe notes"]).ok();
+
+    // Newest first, the match marked, the HTML entities decoded.
+    let found = bob.run(&["search", "cafe"]).ok().stdout;
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    assert!(
+        lines[0].ends_with("  alice  alice: a [café] just for us"),
+        "{found}"
+    );
+    assert!(
+        lines[1].ends_with("  friends  alice: Lunch at the [Café] & <Bistro> tomorrow, @bob?"),
+        "{found}"
+    );
+    // The last word is a prefix; every word must match.
+    let prefix = bob.run(&["search", "lunch caf"]).ok().stdout;
+    assert_eq!(prefix.lines().count(), 1, "{prefix}");
+    assert_eq!(
+        bob.run(&["search", "cafe", "--conversation", "alice"])
+            .ok()
+            .stdout
+            .lines()
+            .count(),
+        1
+    );
+    let hits = bob.run(&["search", "cafe", "--json"]).ok().json_lines();
+    assert_eq!(hits.len(), 2);
+    let lunch = hits[1]["id"].as_str().unwrap().to_owned();
+    assert!(hits[1]["snippet"].as_str().unwrap().contains("<mark>"));
+    // --limit and --before page through older matches.
+    let first = bob.run(&["search", "cafe", "--limit", "1"]).ok();
+    assert_eq!(first.stdout.lines().count(), 1);
+    assert!(first.stderr.contains("--before"), "{first:?}");
+    let older = bob
+        .run(&[
+            "search",
+            "cafe",
+            "--before",
+            hits[0]["id"].as_str().unwrap(),
+        ])
+        .ok()
+        .stdout;
+    assert!(older.contains("Lunch"), "{older}");
+    assert_eq!(
+        carol.run(&["search", "cafe"]).ok().stdout.lines().count(),
+        1,
+        "carol finds only her own"
+    );
+    assert_eq!(
+        bob.run(&["search", "nothinglikethis"]).ok().stdout,
+        "no messages match \"nothinglikethis\"\n"
+    );
+    let empty = bob.run(&["search", "&&"]);
+    assert_eq!(empty.code, 1, "{empty:?}");
+
+    // The mention shows in bob's list and history.
+    let listed = bob.run(&["conversations"]).ok().stdout;
+    assert!(
+        listed.contains("friends  (2 unread, 1 mention)"),
+        "{listed}"
+    );
+    let history = bob.run(&["history", "friends"]).ok().stdout;
+    assert!(
+        history.starts_with(
+            "[1] alice: Lunch at the Café & <Bistro> tomorrow, @bob?  (mentions you)\n"
+        ),
+        "{history}"
+    );
+
+    // Reactions: alice listens; bob reacts, twice over, and takes one back.
+    let mut listener = alice.listen(&[]);
+    assert_eq!(
+        bob.run(&["react", &lunch, "👍"]).ok().stdout,
+        format!("reacted 👍 to {lunch}\n")
+    );
+    bob.run(&["react", &lunch, "👍"]).ok(); // again: no change
+    alice.run(&["react", &lunch, "👍"]).ok();
+    bob.run(&["react", &lunch, "🎉"]).ok();
+    let events =
+        listener.events_until(|e| e["type"] == "reaction_changed" && e["data"]["emoji"] == "🎉");
+    let changes: Vec<(String, i64)> = events
+        .iter()
+        .filter(|e| e["type"] == "reaction_changed")
+        .map(|e| {
+            assert_eq!(e["data"]["message_id"], lunch.as_str());
+            (
+                e["data"]["emoji"].as_str().unwrap().to_owned(),
+                e["data"]["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [("👍".into(), 1), ("👍".into(), 2), ("🎉".into(), 1)]
+    );
+    listener.stop();
+
+    let history = alice.run(&["history", "friends"]).ok().stdout;
+    assert!(
+        history
+            .starts_with("[1] alice: Lunch at the Café & <Bistro> tomorrow, @bob?  👍 2*  🎉 1\n"),
+        "{history}"
+    );
+    let who = alice.run(&["reactions", &lunch]).ok().stdout;
+    let who: Vec<String> = who
+        .lines()
+        .map(|l| l.split("  ").take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(who, ["👍 bob", "👍 alice", "🎉 bob"]);
+    let undone = bob
+        .run(&["react", &lunch, "🎉", "--undo", "--json"])
+        .ok()
+        .json_lines();
+    assert_eq!(undone[0]["reactions"].as_array().unwrap().len(), 1);
+    assert_eq!(undone[0]["reactions"][0]["emoji"], "👍");
+    assert_eq!(undone[0]["reactions"][0]["me"], true);
+    assert_eq!(
+        alice
+            .run(&["reactions", &lunch, "--json"])
+            .ok()
+            .json_lines()
+            .len(),
+        2
+    );
+    // Carol cannot react to a message she cannot see.
+    let refused = carol.run(&["react", &lunch, "👍"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+}

@@ -14,7 +14,7 @@
 //! window whose CPU time is reported.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet, VecDeque},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -33,7 +33,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use super::{
     Common, Scenario,
-    report::{CpuCost, Latency, Marks, Report},
+    report::{CpuCost, Latency, Marks, Reactions, Report},
     target::{Target, own_cpu_seconds},
 };
 
@@ -42,6 +42,10 @@ const PASSWORD: &str = "bench-password";
 const MARK_EVERY: Duration = Duration::from_millis(250);
 /// A read mark follows a delivered mark this long after.
 const READ_AFTER: Duration = Duration::from_millis(500);
+/// `--reactions` reacts to one of a conversation's last this many messages.
+const RECENT: usize = 50;
+/// The emoji `--reactions` chooses from.
+const EMOJI: [&str; 4] = ["👍", "❤️", "😂", "🎉"];
 
 /// One conversation of the run.
 struct Conv {
@@ -236,12 +240,14 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let start = Instant::now();
     let (stop_tx, stop_rx) = watch::channel(false);
     let progress = Arc::new(AtomicU64::new(0));
+    let reaction_events = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::with_capacity(n_users);
     for (i, (client, user_id)) in users.iter().enumerate() {
         let live = Live::connect(client, None).await?;
         let stop = stop_rx.clone();
         let me = user_id.clone();
         let progress = progress.clone();
+        let reaction_events = reaction_events.clone();
         let every = reconnect_every.map(|e| {
             // Spread the drops so that receivers do not all leave at once.
             e + Duration::from_millis((i as u64 * 37) % e.as_millis().max(1) as u64)
@@ -252,6 +258,7 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
             start,
             stop,
             progress,
+            reaction_events,
             Options {
                 per_seq: group,
                 drop_every: every,
@@ -265,6 +272,7 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let acked = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let ack_hist = Arc::new(std::sync::Mutex::new(histogram()));
+    let reacting = Arc::new(ReactionStats::default());
     // The clock of latencies started before the receivers connected; the run starts now.
     let began = Instant::now();
     let before = target.stats_each();
@@ -278,6 +286,10 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let n_senders: usize = convs.iter().map(|c| c.senders.len()).sum();
     let mut tasks = Vec::new();
     for conv in &convs {
+        // Shared by the conversation's senders: its latest messages, and who reacts.
+        let recent = Arc::new(std::sync::Mutex::new(VecDeque::with_capacity(RECENT)));
+        let reactors: Arc<Vec<Client>> =
+            Arc::new(conv.members.iter().map(|&m| users[m].0.clone()).collect());
         for &s in &conv.senders {
             let ws = if c.ws_send {
                 Some(WsSend::start(users[s].0.clone(), conv.id.clone()).await?)
@@ -295,6 +307,10 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
                 errors: errors.clone(),
                 ack: ack_hist.clone(),
                 counter: Arc::new(AtomicU64::new(0)),
+                share: c.reactions,
+                recent: recent.clone(),
+                reactors: reactors.clone(),
+                reacting: reacting.clone(),
             };
             match c.rate {
                 None => {
@@ -302,7 +318,7 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
                         let s = sender.clone();
                         tasks.push(tokio::spawn(async move {
                             while Instant::now() < deadline {
-                                s.send_one().await;
+                                s.one_op().await;
                             }
                         }));
                     }
@@ -323,7 +339,7 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
                             };
                             let s = s.clone();
                             inflight.push(tokio::spawn(async move {
-                                s.send_one().await;
+                                s.one_op().await;
                                 drop(permit);
                             }));
                         }
@@ -390,9 +406,14 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
     let mut report = Report {
         scenario: scenario_name(scenario).into(),
         parameters: format!(
-            "{params}, {load}, {} B{}{}",
+            "{params}, {load}, {} B{}{}{}",
             c.size,
             if c.receipts { ", receipts" } else { "" },
+            if c.reactions > 0 {
+                format!(", {}% reactions", c.reactions)
+            } else {
+                String::new()
+            },
             if target.urls.len() > 1 {
                 format!(", {} servers", target.urls.len())
             } else {
@@ -466,6 +487,9 @@ pub async fn run(scenario: &Scenario, c: &Common) -> Result<Report> {
         marks.per_second = (marks.delivered + marks.read) as f64 / window;
         report.marks = Some(marks);
     }
+    if c.reactions > 0 {
+        report.reactions = Some(reacting.report(send_secs, &reaction_events));
+    }
     // Every socket closes now; the HTTP clients go too.
     drop(lives);
     drop(users);
@@ -489,6 +513,7 @@ fn scenario_name(s: &Scenario) -> &'static str {
         Scenario::Connections { .. } => "connections",
         Scenario::Startup { .. } => "startup",
         Scenario::Logins { .. } => "logins",
+        Scenario::Search { .. } => "search",
     }
 }
 
@@ -505,9 +530,130 @@ struct Sender {
     errors: Arc<AtomicU64>,
     ack: Arc<std::sync::Mutex<Histogram<u64>>>,
     counter: Arc<AtomicU64>,
+    /// `--reactions`: the share of operations that react, in percent.
+    share: u8,
+    /// The conversation's latest messages, newest last.
+    recent: Arc<std::sync::Mutex<VecDeque<String>>>,
+    /// The conversation's members' clients: any of them may react.
+    reactors: Arc<Vec<Client>>,
+    reacting: Arc<ReactionStats>,
+}
+
+/// What `--reactions` did, summed over the senders.
+#[derive(Default)]
+struct ReactionStats {
+    added: AtomicU64,
+    removed: AtomicU64,
+    errors: AtomicU64,
+    latency: std::sync::Mutex<Option<Histogram<u64>>>,
+    /// The reactions given and not taken back: (reactor, message, emoji).
+    given: std::sync::Mutex<HashSet<(usize, String, &'static str)>>,
+}
+
+impl ReactionStats {
+    fn report(&self, seconds: f64, events: &AtomicU64) -> Reactions {
+        let added = self.added.load(Ordering::Relaxed);
+        let removed = self.removed.load(Ordering::Relaxed);
+        let h = self
+            .latency
+            .lock()
+            .ok()
+            .and_then(|h| h.clone())
+            .unwrap_or_else(histogram);
+        Reactions {
+            acked: added + removed,
+            per_second: (added + removed) as f64 / seconds,
+            added,
+            removed,
+            errors: self.errors.load(Ordering::Relaxed),
+            events: events.load(Ordering::Relaxed),
+            latency: Latency::from_micros(&h),
+        }
+    }
 }
 
 impl Sender {
+    /// One operation: a send, or (`--reactions` percent of the time, once the conversation
+    /// has a message) a reaction.
+    async fn one_op(&self) {
+        if self.share > 0 && rand::random_range(0..100u8) < self.share && self.react_one().await {
+            return;
+        }
+        self.send_one().await;
+    }
+
+    /// A random member reacts to one of the latest messages with a random emoji, or takes it
+    /// back if it gave it. False when there is no message yet.
+    async fn react_one(&self) -> bool {
+        let message = {
+            let Ok(recent) = self.recent.lock() else {
+                return false;
+            };
+            if recent.is_empty() {
+                return false;
+            }
+            recent[rand::random_range(0..recent.len())].clone()
+        };
+        let who = rand::random_range(0..self.reactors.len());
+        let emoji = EMOJI[rand::random_range(0..EMOJI.len())];
+        let key = (who, message.clone(), emoji);
+        // Claimed before the request, so that two tasks never toggle the same one at once.
+        let add = match self.reacting.given.lock() {
+            Ok(mut given) => {
+                if given.remove(&key) {
+                    false
+                } else {
+                    given.insert(key.clone());
+                    true
+                }
+            }
+            Err(_) => return false,
+        };
+        let client = &self.reactors[who];
+        let began = Instant::now();
+        let result = if add {
+            client.add_reaction(&message, emoji).await
+        } else {
+            client.remove_reaction(&message, emoji).await
+        };
+        match result {
+            Ok(()) => {
+                let us = began.elapsed().as_micros() as u64;
+                if let Ok(mut h) = self.reacting.latency.lock() {
+                    h.get_or_insert_with(histogram).record(us.max(1)).ok();
+                }
+                let n = if add {
+                    &self.reacting.added
+                } else {
+                    &self.reacting.removed
+                };
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.reacting.errors.fetch_add(1, Ordering::Relaxed);
+                // Unknown outcome: forget the claim either way (a later toggle may repeat an
+                // add or a removal, which the server takes as no change).
+                if let Ok(mut given) = self.reacting.given.lock() {
+                    given.remove(&key);
+                }
+            }
+        }
+        true
+    }
+
+    /// Remembers a stored message as one to react to.
+    fn stored(&self, id: String) {
+        if self.share == 0 {
+            return;
+        }
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(id);
+        }
+    }
+
     /// Sends one message, retrying with the same `client_id` (idempotent) after an error.
     async fn send_one(&self) {
         let k = self.counter.fetch_add(1, Ordering::Relaxed);
@@ -529,11 +675,12 @@ impl Sender {
                     .client
                     .send_message(&self.conv, &req)
                     .await
-                    .map(|_| ())
+                    .map(|sent| sent.value.id)
                     .map_err(|e| e.to_string()),
             };
             match result {
-                Ok(()) => {
+                Ok(id) => {
+                    self.stored(id);
                     let us = began.elapsed().as_micros() as u64;
                     if let Ok(mut h) = self.ack.lock() {
                         h.record(us.max(1)).ok();
@@ -551,7 +698,7 @@ impl Sender {
 }
 
 /// A send waiting for its answer: `Ok` once `sent`, else what went wrong.
-type Answer = oneshot::Sender<std::result::Result<(), String>>;
+type Answer = oneshot::Sender<std::result::Result<String, String>>;
 
 /// One sender's WebSocket for `--ws-send`: each send goes out as a `send` frame with a `ref` of
 /// its own and is answered when the `sent` (or `error`) with that `ref` comes back, in whatever
@@ -570,7 +717,8 @@ impl WsSend {
         Ok(WsSend { tx })
     }
 
-    async fn send(&self, req: SendMessageRequest) -> std::result::Result<(), String> {
+    /// Sends one message; its id once stored.
+    async fn send(&self, req: SendMessageRequest) -> std::result::Result<String, String> {
         let (answer, answered) = oneshot::channel();
         self.tx
             .send((req, answer))
@@ -619,9 +767,9 @@ async fn ws_send_loop(
                 }
             }
             frame = s.next() => match frame {
-                Ok(ServerFrame::Control(ControlFrame::Sent { reference: Some(r), .. })) => {
+                Ok(ServerFrame::Control(ControlFrame::Sent { reference: Some(r), message, .. })) => {
                     if let Some(answer) = waiting.remove(&r) {
-                        let _ = answer.send(Ok(()));
+                        let _ = answer.send(Ok(message.id));
                     }
                 }
                 Ok(ServerFrame::Control(ControlFrame::Error { reference: Some(r), error })) => {
@@ -654,6 +802,7 @@ async fn receive(
     start: Instant,
     mut stop: watch::Receiver<bool>,
     progress: Arc<AtomicU64>,
+    reaction_events: Arc<AtomicU64>,
     o: Options,
 ) -> Received {
     let mut r = Received {
@@ -701,8 +850,13 @@ async fn receive(
                 continue;
             }
         };
-        let EventData::NewMessage(m) = e.event else {
-            continue;
+        let m = match e.event {
+            EventData::NewMessage(m) => m,
+            EventData::ReactionChanged(_) => {
+                reaction_events.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            _ => continue,
         };
         r.deliveries += 1;
         let seen = r.by_conv.entry(m.conversation_id.clone()).or_default();

@@ -9,6 +9,7 @@ pub mod cpus;
 mod logins;
 mod renames;
 mod report;
+mod search;
 mod target;
 
 use std::time::Duration;
@@ -76,6 +77,12 @@ pub struct Common {
     /// device is left as it is), and every message is checked as with REST.
     #[arg(long, global = true)]
     pub ws_send: bool,
+    /// This share of the chat scenarios' operations, in percent (0-100), are reactions
+    /// instead of sends: a member of the conversation adds an emoji to one of its recent
+    /// messages, or takes back one it gave (`PUT`/`DELETE .../reactions/{emoji}`). Receivers
+    /// count the `reaction_changed` events they get.
+    #[arg(long, global = true, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub reactions: u8,
 }
 
 /// Checks `--server-cpus` and `--client-cpus` and pins the calling thread, and so every
@@ -157,6 +164,33 @@ pub enum Scenario {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// Search latency over a database `natter seed` filled (give --url, or --database-url of
+    /// a seeded PostgreSQL database): common, medium, rare and absent words, prefixes, two
+    /// words, and a common word in one conversation, as one user. The server must not rate
+    /// limit (`natter serve --rate-limit off`).
+    Search {
+        /// Whom to search as.
+        #[arg(long, default_value = "seed0")]
+        user: String,
+        #[arg(long, default_value = crate::seed::PASSWORD)]
+        password: String,
+        /// Queries of each kind.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Queries in flight at once.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// The page size asked for [default: the server's, 50].
+        #[arg(long)]
+        limit: Option<i64>,
+        /// A query not answered by then counts as an error (and the next one starts).
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// Only these kinds of query (common, medium, rare, prefix, two-words, absent,
+        /// common-in-one) [default: all].
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<String>,
+    },
     /// Starts the server repeatedly: time to listening and idle memory.
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -179,6 +213,7 @@ pub async fn run(args: BenchArgs) -> Result<bool> {
             logins::run(*count, *concurrency, &args.common).await?
         }
         Scenario::Startup { runs } => connections::startup(*runs, &args.common).await?,
+        Scenario::Search { .. } => search::run(&args.scenario, &args.common).await?,
     };
     let mut report = report;
     report.pinning = report::Pinning::read(&args.common);

@@ -62,6 +62,21 @@ pub struct Marks {
     pub refused: u64,
 }
 
+/// The reactions that `--reactions` added and took back.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Reactions {
+    /// Reactions given and taken back (acknowledged).
+    pub acked: u64,
+    pub per_second: f64,
+    pub added: u64,
+    pub removed: u64,
+    /// Attempts the server refused or that failed.
+    pub errors: u64,
+    /// `reaction_changed` events the receivers got (each change goes to every member).
+    pub events: u64,
+    pub latency: Latency,
+}
+
 /// The server's resident memory some time after the load ended.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Settled {
@@ -91,6 +106,19 @@ impl Latency {
             max_ms: ms(h.max()),
         }
     }
+}
+
+/// One kind of query of `bench search`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SearchKind {
+    /// common, rare, prefix, two words…
+    pub kind: String,
+    /// The queries, as typed.
+    pub queries: Vec<String>,
+    pub latency: Latency,
+    /// The mean number of hits per query (at most the page size).
+    pub mean_hits: f64,
+    pub errors: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -123,6 +151,11 @@ pub struct Report {
     pub cpu: Option<CpuCost>,
     /// With `--receipts`.
     pub marks: Option<Marks>,
+    /// With `--reactions`.
+    pub reactions: Option<Reactions>,
+    /// `bench search`: each kind of query's latency, and the hits they found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub searches: Vec<SearchKind>,
     pub logins_per_second: Option<f64>,
     pub login_latency: Option<Latency>,
     /// The server's memory once the load is over and `--settle` has passed.
@@ -219,6 +252,22 @@ impl Report {
             println!(
                 "receipts      {} delivered and {} read marks sent, {:.0}/s, {} refused",
                 m.delivered, m.read, m.per_second, m.refused
+            );
+        }
+        if let Some(r) = &self.reactions {
+            println!(
+                "reactions     {} acknowledged ({} added, {} taken back), {:.0}/s, {} errors, {} events received",
+                r.acked, r.added, r.removed, r.per_second, r.errors, r.events
+            );
+            row("reaction", &Some(r.latency.clone()));
+        }
+        for k in &self.searches {
+            row(&format!("search {}", k.kind), &Some(k.latency.clone()));
+            println!(
+                "              {:.1} hits per query, {} errors; {}",
+                k.mean_hits,
+                k.errors,
+                k.queries.join(", ")
             );
         }
         if let Some(cpu) = &self.cpu {

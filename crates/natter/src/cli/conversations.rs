@@ -173,9 +173,11 @@ pub async fn list(common: &Common) -> Result<(), Failure> {
             continue;
         }
         let title = names.title(c, &me.user_id).await;
-        let unread = match c.unread_count {
-            0 => String::new(),
-            n => format!("  ({n} unread)"),
+        let unread = match (c.unread_count, c.mention_count) {
+            (0, _) => String::new(),
+            (n, 0) => format!("  ({n} unread)"),
+            (n, 1) => format!("  ({n} unread, 1 mention)"),
+            (n, m) => format!("  ({n} unread, {m} mentions)"),
         };
         println!("{}  {:<6}  {title}{unread}", c.id, c.kind);
     }

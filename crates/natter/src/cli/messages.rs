@@ -85,7 +85,7 @@ fn text_from_stdin() -> Result<String, Failure> {
 }
 
 pub async fn history(common: &Common, conversation: &str, limit: i64) -> Result<(), Failure> {
-    let (client, _) = common.logged_in()?;
+    let (client, me) = common.logged_in()?;
     let c = resolve(common, &client, conversation, false).await?;
     let page = client
         .messages(
@@ -103,10 +103,24 @@ pub async fn history(common: &Common, conversation: &str, limit: i64) -> Result<
             print_json(m);
         } else {
             let sender = names.of(&m.sender_id).await;
-            println!("[{}] {sender}: {}", m.seq, body(m));
+            println!("[{}] {sender}: {}", m.seq, line(m, &me.user_id));
         }
     }
     Ok(())
+}
+
+/// A message as `history` prints it: its content, then its reactions (`👍 2`, the reader's
+/// own with a `*`), then `(mentions you)` when its text names the reader.
+fn line(m: &Message, me: &str) -> String {
+    let mut out = body(m);
+    if !m.reactions.is_empty() {
+        out.push_str("  ");
+        out.push_str(&super::search::reaction_line(&m.reactions));
+    }
+    if m.mentions.iter().any(|id| id == me) {
+        out.push_str("  (mentions you)");
+    }
+    out
 }
 
 /// A message's content in one line of text.

@@ -10,6 +10,7 @@ mod failure;
 mod listen;
 mod messages;
 mod profile;
+mod search;
 
 use std::path::PathBuf;
 
@@ -164,6 +165,39 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Find messages by their words, newest first: every word must appear, the last one
+    /// as a prefix (`natter search "lunch tom"` finds "Lunch with Tomás?").
+    Search {
+        query: String,
+        /// Only in this conversation (its id, a username or a group's name).
+        #[arg(long)]
+        conversation: Option<String>,
+        /// How many messages (1-200) [default: the server's, 50].
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=200))]
+        limit: Option<i64>,
+        /// Only messages older than this one (the id of the last one printed).
+        #[arg(long)]
+        before: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// React to a message with an emoji (--undo takes the reaction back).
+    React {
+        /// The message's id (`history --json` and `search --json` show it).
+        message_id: String,
+        emoji: String,
+        /// Take the reaction back instead.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List who reacted to a message with what, oldest first.
+    Reactions {
+        message_id: String,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Mark every message of a conversation read.
     Read {
         #[arg(help = CONVERSATION_HELP)]
@@ -232,6 +266,29 @@ pub async fn run(command: Command) -> i32 {
             common,
         } => blocks::block(&common, &username, undo).await,
         Command::Blocked { common } => blocks::list(&common).await,
+        Command::Search {
+            query,
+            conversation,
+            limit,
+            before,
+            common,
+        } => {
+            search::search(
+                &common,
+                &query,
+                conversation.as_deref(),
+                before.as_deref(),
+                limit,
+            )
+            .await
+        }
+        Command::React {
+            message_id,
+            emoji,
+            undo,
+            common,
+        } => search::react(&common, &message_id, &emoji, undo).await,
+        Command::Reactions { message_id, common } => search::reactions(&common, &message_id).await,
     };
     match result {
         Ok(()) => 0,
