@@ -1310,27 +1310,49 @@ impl Messages for SqliteStore {
         query: &natter_core::search::Query,
         scope: &SearchScope<'_>,
     ) -> StoreResult<Vec<MessageRow>> {
-        let (before_at, before_id) = match &scope.before {
-            Some((at, id)) => (Some(*at), id.as_str()),
-            None => (None, ""),
+        // The index's ids grow with the messages (an edit keeps its message's id), so the
+        // index walked backwards from its newest match is newest first: the walk stops at the
+        // limit, and the page after a message starts below its id. Only for a bare time (or a
+        // message no longer indexed) is the page bounded by `created_at` instead.
+        let mut conn = self.readers.acquire().await?;
+        let below: Option<i64> = match &scope.before {
+            Some((_, id)) if !id.is_empty() => {
+                sqlx::query_scalar("SELECT id FROM message_search_ids WHERE message_id = ?")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+            }
+            _ => None,
         };
-        let rows = sqlx::query(select_messages!(
-            "JOIN message_search_ids s ON s.message_id = m.id \
-             JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?1 \
-             WHERE s.id IN (SELECT rowid FROM message_search WHERE message_search MATCH ?2) \
+        let (before_at, before_id) = match (&scope.before, below) {
+            (Some((at, id)), None) => (Some(*at), id.as_str()),
+            _ => (None, ""),
+        };
+        // CROSS JOIN keeps this join order: the index drives, each match is checked.
+        let rows = sqlx::query(
+            "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.client_id, m.kind, m.text, \
+               m.media_id, m.reply_to, m.created_at, m.edited_at, m.deleted_at, \
+               EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?1 AND h.message_id = m.id) AS hidden, \
+               m.mentions \
+             FROM message_search f \
+             CROSS JOIN message_search_ids s ON s.id = f.rowid \
+             CROSS JOIN messages m ON m.id = s.message_id \
+             CROSS JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?1 \
+             WHERE message_search MATCH ?2 AND f.rowid < ?3 \
                AND m.seq > mb.joined_seq AND m.deleted_at IS NULL \
                AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ?1 AND h.message_id = m.id) \
-               AND (?3 IS NULL OR m.conversation_id = ?3) \
-               AND (?4 IS NULL OR (m.created_at, m.id) < (?4, ?5)) \
-             ORDER BY m.created_at DESC, m.id DESC LIMIT ?6"
-        ))
+               AND (?4 IS NULL OR m.conversation_id = ?4) \
+               AND (?5 IS NULL OR (m.created_at, m.id) < (?5, ?6)) \
+             ORDER BY f.rowid DESC LIMIT ?7",
+        )
         .bind(scope.viewer.as_str())
         .bind(query.fts5())
+        .bind(below.unwrap_or(i64::MAX))
         .bind(scope.conversation_id.map(|c| c.as_str()))
         .bind(before_at)
         .bind(before_id)
         .bind(i64::from(scope.limit))
-        .fetch_all(&self.readers)
+        .fetch_all(&mut *conn)
         .await?;
         Ok(rows.iter().map(message_row).collect::<sqlx::Result<_>>()?)
     }

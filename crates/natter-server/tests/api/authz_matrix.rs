@@ -594,10 +594,14 @@ async fn act(cast: &Cast, scene: &EventScene, what: &str) {
             .map(drop),
         "delete a text sent before, for everyone" => owner.delete_message(&scene.old_text).await,
         "member reacts to a text sent before" => {
-            cast.client("member").add_reaction(&scene.old_text, "👍").await
+            cast.client("member")
+                .add_reaction(&scene.old_text, "👍")
+                .await
         }
         "member reacts to a text sent after" => {
-            cast.client("member").add_reaction(&scene.new_text, "👍").await
+            cast.client("member")
+                .add_reaction(&scene.new_text, "👍")
+                .await
         }
         "member marks seq 2 read (status ≤ join)" => {
             cast.client("member").mark_read(&scene.image).await

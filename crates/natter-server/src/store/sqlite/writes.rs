@@ -215,6 +215,30 @@ pub(super) fn index_message(conn: &Tx, message_id: &str, text: &str) -> Sql<()> 
     Ok(())
 }
 
+/// Replaces an indexed message's words, keeping its place in the index (its id: the index's
+/// order is the messages' order); a message not indexed yet is added.
+fn reindex_message(conn: &Tx, message_id: &str, text: &str) -> Sql<()> {
+    let row: Option<(i64, String)> = conn
+        .prepare_cached("SELECT id, words FROM message_search_ids WHERE message_id = ?")?
+        .query_row([message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((id, old)) = row else {
+        conn.prepare_cached("DELETE FROM message_search_backlog WHERE message_id = ?")?
+            .execute([message_id])?;
+        return index_message(conn, message_id, text);
+    };
+    let words = natter_core::search::index_text(text);
+    conn.prepare_cached(
+        "INSERT INTO message_search (message_search, rowid, words) VALUES ('delete', ?, ?)",
+    )?
+    .execute(params![id, old])?;
+    conn.prepare_cached("UPDATE message_search_ids SET words = ? WHERE id = ?")?
+        .execute(params![words, id])?;
+    conn.prepare_cached("INSERT INTO message_search (rowid, words) VALUES (?, ?)")?
+        .execute(params![id, words])?;
+    Ok(())
+}
+
 /// Takes a message's words out of the search index, for good ('secure-delete').
 fn unindex_message(conn: &Tx, message_id: &str) -> Sql<()> {
     let row: Option<(i64, String)> = conn
@@ -234,13 +258,14 @@ fn unindex_message(conn: &Tx, message_id: &str) -> Sql<()> {
     Ok(())
 }
 
-/// Indexes up to `limit` of the messages stored before the index existed; returns how many
+/// Indexes up to `limit` of the messages stored before the index existed, oldest first (ids
+/// are time-ordered), so that the index's order stays the messages' order; returns how many
 /// were left to do before this batch.
 pub(super) fn index_backlog(conn: &Tx, limit: i64) -> StoreResult<usize> {
     let batch: Vec<(String, Option<String>, bool)> = conn
         .prepare_cached(
             "SELECT b.message_id, m.text, m.deleted_at IS NOT NULL FROM message_search_backlog b \
-             LEFT JOIN messages m ON m.id = b.message_id LIMIT ?",
+             LEFT JOIN messages m ON m.id = b.message_id ORDER BY b.message_id LIMIT ?",
         )?
         .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Sql<_>>()?;
@@ -477,8 +502,7 @@ fn apply_change(conn: &Tx, c: &Change) -> Sql<()> {
             conn.prepare_cached("DELETE FROM mentions WHERE message_id = ?")?
                 .execute([message_id])?;
             insert_mentions(conn, message_id, mentions)?;
-            unindex_message(conn, message_id)?;
-            index_message(conn, message_id, text)?;
+            reindex_message(conn, message_id, text)?;
         }
         Change::EraseMessage { message_id, at } => {
             conn.prepare_cached(
