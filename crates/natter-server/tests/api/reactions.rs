@@ -39,10 +39,13 @@ async fn reactions_toggle_idempotently_and_show_on_the_message() {
 
     // The emoji URL-encoded; twice is once.
     let path = format!("/api/v1/messages/{}/reactions/%F0%9F%91%8D", m.id);
+    // A millisecond apart, so that "oldest first" is this order (ties go by user id).
     for _ in 0..2 {
         assert_no_content(&bob.raw("PUT", &path, None).await.unwrap());
     }
+    next_millisecond().await;
     carol.add_reaction(&m.id, "👍").await.unwrap();
+    next_millisecond().await;
     bob.add_reaction(&m.id, "👍🏽").await.unwrap();
 
     for ws in [&mut carol_ws, &mut alice_ws] {
@@ -256,6 +259,7 @@ async fn pushed_messages_show_each_receiver_its_own_reactions() {
         .unwrap();
     let m = alice.send_text(&g.id, "typo").await.unwrap();
     bob.add_reaction(&m.id, "👍").await.unwrap();
+    next_millisecond().await;
     carol.add_reaction(&m.id, "🎉").await.unwrap();
     let mut bob_ws = bob.connect(None).await.unwrap();
     let mut carol_ws = carol.connect(None).await.unwrap();

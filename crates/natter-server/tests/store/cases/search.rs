@@ -111,6 +111,26 @@ pub async fn search_finds_words_in_any_language_newest_first(store: Arc<dyn Stor
     )
     .await;
     assert_eq!(texts(&next), ["Hello there, Bob"]);
+
+    // An edit keeps the message's place: newest first is by when it was sent.
+    store
+        .edit(
+            UserId::new(&bob),
+            MessageId::new(&last.id),
+            "hello everyone, edited",
+            &[],
+            T0 + 6,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("edit: {e:?}"));
+    assert_eq!(
+        find(&*store, &alice, "hello", None).await,
+        [
+            "helicopter hello",
+            "hello everyone, edited",
+            "Hello there, Bob"
+        ]
+    );
 }
 
 pub async fn search_never_finds_what_the_searcher_may_not_see(store: Arc<dyn Store>) {
