@@ -60,12 +60,13 @@ function Hit({ hit }) {
   const c = state.conversations.get(hit.conversation_id);
   const where = c ? conversationTitle(c) : 'Conversation';
   const who = hit.sender_id === state.me?.id ? 'You' : userName(hit.sender_id);
+  // The other person's own message in a direct chat: the chat's title would repeat its name.
   return html`
     <li class="hit" data-testid="search-result" data-message-id=${hit.id} data-conversation-id=${hit.conversation_id}>
       <button type="button" class="hit-btn" onClick=${() => actions.openMessage(hit)}>
         <span class="hit-top">
           <span class="hit-sender" data-testid="result-sender">${who}</span>
-          <span class="hit-conv" data-testid="result-conversation"><span class="sr-only">in </span>${where}</span>
+          ${where !== who && html`<span class="hit-conv" data-testid="result-conversation"><span class="sr-only">in </span>${where}</span>`}
           <time class="hit-time" datetime=${hit.created_at} title=${formatDateTime(hit.created_at)}>${shortWhen(hit.created_at)}</time>
         </span>
         <span class="hit-snippet" data-testid="snippet">${hit.snippet ? snippetParts(hit.snippet) : messagePreview(hit)}</span>
