@@ -11,6 +11,7 @@ pub mod ids;
 pub mod limits;
 pub mod mentions;
 pub mod model;
+pub mod notify;
 pub mod receipts;
 pub mod rules;
 pub mod search;

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod notify;
+pub use notify::*;
+
 /// The closed sets of values that the wire types carry as strings, for the OpenAPI
 /// description only (the types themselves keep `String`, so that a newer server's value does
 /// not break an older client).
