@@ -12,6 +12,7 @@
 //! compile. Lists of ids stay `&[String]`.
 
 pub(crate) mod marks;
+pub mod notify;
 pub mod payload;
 pub mod postgres;
 mod sql_errors;
@@ -24,6 +25,10 @@ use natter_core::{
 };
 
 pub use natter_core::decide::AccountUpdate;
+pub use notify::{
+    DeadLetterRow, FOREVER, NotificationSettings, Notify, PushSubscriptionRow, PushTarget,
+    SettingsChange, WebhookRow, WebhookState,
+};
 
 /// What storage can fail with. No engine's types appear here: each adapter classifies its own
 /// errors (see `sql_errors`), so the application never depends on an engine.
@@ -761,8 +766,11 @@ pub trait Operations: Send + Sync + 'static {
 
 /// The persistence port: every aggregate's. Implement the parts; this follows.
 pub trait Store:
-    Accounts + Conversations + Messages + MediaRecords + EventLog + Operations
+    Accounts + Conversations + Messages + MediaRecords + EventLog + Notify + Operations
 {
 }
 
-impl<T: Accounts + Conversations + Messages + MediaRecords + EventLog + Operations> Store for T {}
+impl<T: Accounts + Conversations + Messages + MediaRecords + EventLog + Notify + Operations> Store
+    for T
+{
+}

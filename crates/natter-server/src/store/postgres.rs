@@ -117,6 +117,9 @@ macro_rules! write_tx {
     }};
 }
 
+// After `write_tx!`, which it uses.
+mod notify;
+
 impl PgStore {
     /// Connects to the database at `url` (`postgres://…`; `?max_connections=N` sizes the pool,
     /// 10 by default) and migrates it.

@@ -389,6 +389,7 @@ macro_rules! select_messages {
     };
 }
 
+mod notify;
 mod writer;
 mod writes;
 

@@ -15,7 +15,7 @@ use natter_server::store::{
     ConversationViews, Conversations, EventLog, EventRow, InviteRow, MarkKind, MarkTimes,
     MediaRecords, MediaRow, MemberRow, MessageRow, Messages, NewMessage, Operations, ReactionCount,
     ReactionCursor, ReactionRow, Removed, SearchScope, Sent, SessionRow, StoreError, StoreResult,
-    StoreStats, UserRow, sqlite::SqliteStore,
+    StoreStats, UserRow, notify::*, sqlite::SqliteStore,
 };
 
 /// The viewer the fan-out reads messages as: no one in particular, so that one rendering
@@ -574,5 +574,161 @@ impl Operations for FaultyStore {
 
     async fn close(&self) {
         self.inner.close().await
+    }
+}
+
+#[async_trait]
+impl Notify for FaultyStore {
+    async fn server_key(&self, name: &str, value: &[u8]) -> StoreResult<Vec<u8>> {
+        self.inner.server_key(name, value).await
+    }
+
+    async fn put_push_subscription(&self, sub: &PushSubscriptionRow) -> StoreResult<()> {
+        self.inner.put_push_subscription(sub).await
+    }
+
+    async fn push_subscriptions_of(
+        &self,
+        user_id: &UserId,
+    ) -> StoreResult<Vec<PushSubscriptionRow>> {
+        self.inner.push_subscriptions_of(user_id).await
+    }
+
+    async fn delete_push_subscription(&self, user_id: &UserId, id: &str) -> StoreResult<bool> {
+        self.inner.delete_push_subscription(user_id, id).await
+    }
+
+    async fn push_subscription_gone(&self, id: &str) -> StoreResult<()> {
+        self.inner.push_subscription_gone(id).await
+    }
+
+    async fn delete_session_subscription(&self, session_id: &SessionId) -> StoreResult<()> {
+        self.inner.delete_session_subscription(session_id).await
+    }
+
+    async fn notification_settings(
+        &self,
+        user_id: &UserId,
+        now: i64,
+    ) -> StoreResult<NotificationSettings> {
+        self.inner.notification_settings(user_id, now).await
+    }
+
+    async fn set_notification_settings(
+        &self,
+        user_id: &UserId,
+        change: &SettingsChange,
+    ) -> StoreResult<()> {
+        self.inner.set_notification_settings(user_id, change).await
+    }
+
+    async fn mute(
+        &self,
+        user_id: &UserId,
+        conversation_id: &ConversationId,
+        until: i64,
+    ) -> StoreResult<()> {
+        self.inner.mute(user_id, conversation_id, until).await
+    }
+
+    async fn unmute(&self, user_id: &UserId, conversation_id: &ConversationId) -> StoreResult<()> {
+        self.inner.unmute(user_id, conversation_id).await
+    }
+
+    async fn push_targets(
+        &self,
+        conversation_id: &ConversationId,
+        users: &[String],
+        now: i64,
+    ) -> StoreResult<Vec<PushTarget>> {
+        self.inner.push_targets(conversation_id, users, now).await
+    }
+
+    async fn claim_follower(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+        start: i64,
+    ) -> StoreResult<Option<i64>> {
+        self.inner
+            .claim_follower(name, holder, now, lease_ms, start)
+            .await
+    }
+
+    async fn advance_follower(
+        &self,
+        name: &str,
+        holder: &str,
+        pos: i64,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        self.inner
+            .advance_follower(name, holder, pos, now, lease_ms)
+            .await
+    }
+
+    async fn release_follower(&self, name: &str, holder: &str) -> StoreResult<()> {
+        self.inner.release_follower(name, holder).await
+    }
+
+    async fn create_webhook(&self, webhook: &WebhookRow, max: u32) -> StoreResult<()> {
+        self.inner.create_webhook(webhook, max).await
+    }
+
+    async fn webhooks_of(&self, user_id: &UserId) -> StoreResult<Vec<WebhookState>> {
+        self.inner.webhooks_of(user_id).await
+    }
+
+    async fn all_webhooks(&self) -> StoreResult<Vec<WebhookRow>> {
+        self.inner.all_webhooks().await
+    }
+
+    async fn webhook(&self, id: &str) -> StoreResult<Option<WebhookState>> {
+        self.inner.webhook(id).await
+    }
+
+    async fn delete_webhook(&self, user_id: &UserId, id: &str) -> StoreResult<bool> {
+        self.inner.delete_webhook(user_id, id).await
+    }
+
+    async fn webhook_delivered(
+        &self,
+        id: &str,
+        holder: &str,
+        pos: i64,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        self.inner
+            .webhook_delivered(id, holder, pos, now, lease_ms)
+            .await
+    }
+
+    async fn webhook_failed(&self, id: &str, error: &str, at: i64) -> StoreResult<()> {
+        self.inner.webhook_failed(id, error, at).await
+    }
+
+    async fn webhook_dead_letter(
+        &self,
+        letter: &DeadLetterRow,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        self.inner
+            .webhook_dead_letter(letter, holder, now, lease_ms)
+            .await
+    }
+
+    async fn dead_letters(
+        &self,
+        webhook_id: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DeadLetterRow>> {
+        self.inner.dead_letters(webhook_id, after, limit).await
     }
 }

@@ -207,6 +207,23 @@ macro_rules! conformance_suite {
                 marks_reach_every_member_up_to_32_members_and_only_their_own_devices_past,
                 concurrent_marks_of_one_member_end_at_the_highest,
             }
+            notify {
+                a_server_key_keeps_the_first_value_stored,
+                a_subscription_is_replaced_per_session_and_per_endpoint,
+                a_subscription_goes_with_its_session,
+                a_subscription_is_deleted_by_its_user_or_when_gone,
+                settings_default_until_changed_field_by_field,
+                mutes_are_listed_until_they_end_and_need_membership,
+                a_member_that_leaves_loses_its_mute,
+                push_targets_carry_settings_mutes_and_subscriptions,
+                a_follower_is_claimed_renewed_taken_over_and_released,
+                of_nodes_claiming_a_follower_at_once_one_wins,
+                a_webhook_starts_at_the_logs_head_within_the_users_limit,
+                concurrent_webhook_creations_respect_the_limit,
+                webhooks_are_listed_and_deleted_by_their_owner,
+                a_webhook_records_deliveries_failures_and_dead_letters,
+                deleting_an_account_removes_its_webhooks_and_settings,
+            }
             faults {
                 a_failed_commit_acknowledges_no_send_and_later_sends_are_stored,
                 a_failed_commit_of_a_single_write_leaves_later_writes_stored,

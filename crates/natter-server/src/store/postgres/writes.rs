@@ -1177,6 +1177,17 @@ pub(super) async fn delete_account(
     }
     let sessions = session_ids(tx, user_id).await?;
     decided(tx, Ok(d)).await?;
+    // What reached the user when it was not looking: its webhooks (their followers and dead
+    // letters go with them), settings and mutes. Its push subscriptions went with its sessions.
+    for sql in [
+        "DELETE FROM followers WHERE name IN (SELECT 'webhook:' || id FROM webhooks WHERE user_id = $1)",
+        "DELETE FROM webhooks WHERE user_id = $1",
+        "DELETE FROM notification_settings WHERE user_id = $1",
+        "DELETE FROM mutes WHERE user_id = $1",
+        "DELETE FROM push_subscriptions WHERE user_id = $1",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(tx.c()).await?;
+    }
     let media = sqlx::query_scalar(
         "SELECT id FROM media WHERE uploader_id = $1 \
          AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.media_id = media.id) ORDER BY id",

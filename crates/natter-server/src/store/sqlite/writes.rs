@@ -1246,6 +1246,17 @@ pub(super) fn delete_account(
     }
     let sessions = session_ids(conn, user_id)?;
     apply(conn, &d)?;
+    // What reached the user when it was not looking: its webhooks (their followers and dead
+    // letters go with them), settings and mutes. Its push subscriptions went with its sessions.
+    for sql in [
+        "DELETE FROM followers WHERE name IN (SELECT 'webhook:' || id FROM webhooks WHERE user_id = ?)",
+        "DELETE FROM webhooks WHERE user_id = ?",
+        "DELETE FROM notification_settings WHERE user_id = ?",
+        "DELETE FROM mutes WHERE user_id = ?",
+        "DELETE FROM push_subscriptions WHERE user_id = ?",
+    ] {
+        conn.prepare_cached(sql)?.execute([user_id])?;
+    }
     let media = conn
         .prepare_cached(
             "SELECT id FROM media WHERE uploader_id = ? \

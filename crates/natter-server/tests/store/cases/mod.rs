@@ -11,6 +11,7 @@ pub mod groups;
 pub mod history;
 pub mod marks;
 pub mod media;
+pub mod notify;
 pub mod operations;
 pub mod reactions;
 pub mod registration;
