@@ -93,6 +93,30 @@ pub struct Config {
     pub registration: Registration,
     /// Who may create invites: admins (the default), or every user.
     pub invites: InvitePolicy,
+    /// The contact the VAPID key's pushes name (`mailto:` or `https:`), for push services to
+    /// reach the operator.
+    pub vapid_subject: String,
+    /// URL prefixes push endpoints may have besides public `https` ones (test push services).
+    pub push_allow: Vec<String>,
+    /// URL prefixes webhooks may point to; none allows no webhook.
+    pub webhook_allow: Vec<String>,
+    /// Tries at a push before it is dropped…
+    pub push_attempts: u32,
+    /// …waiting this long before the second, twice as long before the third, and so on.
+    pub push_backoff: Duration,
+    /// How long a push service may take to answer, and a webhook's receiver.
+    pub outbound_timeout: Duration,
+    /// Tries at delivering an event to a webhook before it becomes a dead letter…
+    pub webhook_attempts: u32,
+    /// …waiting this long before the second, twice as long before the third…
+    pub webhook_backoff: Duration,
+    /// …and never longer than this.
+    pub webhook_backoff_max: Duration,
+    /// Webhooks one user may have.
+    pub webhooks_per_user: u32,
+    /// How long a node keeps the right to deliver pushes or a webhook without renewing it:
+    /// another node takes over this long after one dies.
+    pub delivery_lease: Duration,
 }
 
 impl Default for Config {
@@ -138,6 +162,17 @@ impl Default for Config {
                 .unwrap_or(2),
             registration: Registration::Invite,
             invites: InvitePolicy::Admins,
+            vapid_subject: "mailto:postmaster@localhost".into(),
+            push_allow: Vec::new(),
+            webhook_allow: Vec::new(),
+            push_attempts: 5,
+            push_backoff: Duration::from_secs(1),
+            outbound_timeout: Duration::from_secs(10),
+            webhook_attempts: 8,
+            webhook_backoff: Duration::from_secs(1),
+            webhook_backoff_max: Duration::from_secs(300),
+            webhooks_per_user: 10,
+            delivery_lease: Duration::from_secs(15),
         }
     }
 }

@@ -13,6 +13,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/api/v1/users"),
     ("post", "/api/v1/sessions"),
     ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/push/vapid"),
     ("get", "/healthz"),
     ("get", "/metrics"),
 ];
@@ -175,6 +176,7 @@ fn the_route_parser_reads_the_router() {
         ("delete", "/api/v1/messages/{id}"),
         ("post", "/api/v1/media"),
         ("get", "/api/v1/openapi.json"),
+        ("get", "/api/v1/push/vapid"),
         ("get", "/api/v1/ws"),
         ("get", "/healthz"),
     ] {

@@ -218,6 +218,23 @@ struct ServeArgs {
     /// Who may create invites: admins or members [default: admins].
     #[arg(long, env = "NATTER_INVITES", value_parser = parse_invites)]
     invites: Option<InvitePolicy>,
+    /// The operator's contact named in Web Push requests, mailto:… or https://…
+    /// [default: mailto:postmaster@localhost].
+    #[arg(long, env = "NATTER_VAPID_SUBJECT")]
+    vapid_subject: Option<String>,
+    /// A URL prefix webhooks may point to, such as https://bots.example.com/; repeat for
+    /// several. A host resolving to a loopback or private address is refused unless the prefix
+    /// names that address (or localhost) itself [default: none, no webhooks].
+    #[arg(
+        long = "webhook-allow",
+        env = "NATTER_WEBHOOK_ALLOW",
+        value_delimiter = ','
+    )]
+    webhook_allow: Vec<String>,
+    /// A URL prefix push endpoints may have besides public https ones (a push service of your
+    /// own on a private network); repeat for several [default: none].
+    #[arg(long = "push-allow", env = "NATTER_PUSH_ALLOW", value_delimiter = ',')]
+    push_allow: Vec<String>,
 }
 
 /// A media quota in bytes, or none.
@@ -242,6 +259,9 @@ struct FileConfig {
     media_quota: Option<String>,
     registration: Option<String>,
     invites: Option<String>,
+    vapid_subject: Option<String>,
+    webhook_allow: Option<Vec<String>>,
+    push_allow: Option<Vec<String>>,
 }
 
 fn parse_registration(s: &str) -> Result<Registration, String> {
@@ -386,6 +406,20 @@ impl ServeArgs {
             media_quota,
             registration,
             invites,
+            vapid_subject: self
+                .vapid_subject
+                .or(file.vapid_subject)
+                .unwrap_or(d.vapid_subject),
+            webhook_allow: if self.webhook_allow.is_empty() {
+                file.webhook_allow.unwrap_or_default()
+            } else {
+                self.webhook_allow
+            },
+            push_allow: if self.push_allow.is_empty() {
+                file.push_allow.unwrap_or_default()
+            } else {
+                self.push_allow
+            },
             ..d
         })
     }

@@ -10,16 +10,20 @@ mod events;
 mod fanout;
 mod media;
 mod messages;
+pub mod outbound;
 mod presence;
+mod push;
 mod reactions;
 mod render;
 mod replay;
 mod typing;
+mod webhooks;
 
 pub use accounts::hash_password_blocking;
 pub use compose::{Adapters, adapters, adapters_on, open_store};
 pub use messages::Page;
 pub use reactions::{ReactionQuery, SearchQuery};
+pub use webhooks::signature as webhook_signature;
 
 use std::{
     sync::{
@@ -93,6 +97,8 @@ struct Inner {
     images: CpuPool,
     /// Serializes storing and erasing media bytes, which are shared by content.
     media_lock: tokio::sync::Mutex<()>,
+    push: push::Pusher,
+    hooks: webhooks::Hooks,
 }
 
 impl App {
@@ -112,6 +118,8 @@ impl App {
     /// Starts the background tasks on `adapters`, already open.
     async fn open_with(config: Config, adapters: Adapters) -> Result<App, ServeError> {
         let Adapters { store, blobs, bus } = adapters;
+        let push = push::Pusher::open(&*store, &config).await?;
+        let hooks = webhooks::Hooks::new(&config)?;
         // Read before any connection can exist, so the fan-out starts at no position a
         // connection is already past: starting later would skip what was logged meanwhile.
         let head = store.head().await?;
@@ -139,6 +147,8 @@ impl App {
                 blobs,
                 images: CpuPool::new("natter-image", config_images)?,
                 media_lock: Default::default(),
+                push,
+                hooks,
             }),
         };
         app.spawn_eraser();
@@ -148,6 +158,8 @@ impl App {
         app.spawn_pruner();
         app.spawn_session_expiry();
         app.spawn_media_gc();
+        app.spawn_push();
+        app.spawn_webhooks();
         Ok(app)
     }
 

@@ -32,6 +32,8 @@ pub struct ReplayPage {
 pub struct Replayed {
     /// Its position: a reader's cursor moves past it whether it is shown or not.
     pub pos: Cursor,
+    /// The conversation it is about; empty for an event about no conversation.
+    pub conversation_id: String,
     /// None when the user may not see it, or nothing is left to show.
     pub event: Option<wire::Event>,
 }
@@ -55,7 +57,11 @@ impl App {
         let mut failed = None;
         for e in &rows {
             match self.render_event(user_id, e).await {
-                Ok(event) => events.push(Replayed { pos: e.pos, event }),
+                Ok(event) => events.push(Replayed {
+                    pos: e.pos,
+                    conversation_id: e.conversation_id.clone(),
+                    event,
+                }),
                 Err(err) => {
                     failed = Some(err);
                     break;

@@ -10,6 +10,7 @@ pub mod head_refusals;
 pub mod limits;
 mod media;
 mod messages;
+mod notify;
 pub mod openapi;
 mod ops;
 mod reactions;
@@ -106,6 +107,32 @@ pub fn router(app: App) -> Router {
             put(reactions::add).delete(reactions::remove),
         )
         .route("/search", get(reactions::search))
+        .route("/push/vapid", get(notify::vapid))
+        .route(
+            "/push/subscriptions",
+            post(notify::subscribe).get(notify::subscriptions),
+        )
+        .route(
+            "/push/subscriptions/{id}",
+            axum::routing::delete(notify::unsubscribe),
+        )
+        .route(
+            "/users/me/notifications",
+            get(notify::settings).patch(notify::update_settings),
+        )
+        .route(
+            "/conversations/{id}/mute",
+            put(notify::mute).delete(notify::unmute),
+        )
+        .route(
+            "/webhooks",
+            post(notify::create_webhook).get(notify::webhooks),
+        )
+        .route(
+            "/webhooks/{id}",
+            get(notify::webhook).delete(notify::delete_webhook),
+        )
+        .route("/webhooks/{id}/dead-letters", get(notify::dead_letters))
         .route(
             "/media",
             post(media::upload).layer(DefaultBodyLimit::disable()),

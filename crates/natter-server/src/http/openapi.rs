@@ -31,7 +31,7 @@ use utoipa::{
     },
 };
 
-use super::{accounts, admin, conversations, media, messages, ops, reactions, sync, ws};
+use super::{accounts, admin, conversations, media, messages, notify, ops, reactions, sync, ws};
 
 /// The name of the bearer security scheme.
 pub const BEARER: &str = "bearer";
@@ -90,6 +90,19 @@ pub const BEARER: &str = "bearer";
         reactions::remove,
         reactions::list,
         reactions::search,
+        notify::vapid,
+        notify::subscribe,
+        notify::subscriptions,
+        notify::unsubscribe,
+        notify::settings,
+        notify::update_settings,
+        notify::mute,
+        notify::unmute,
+        notify::create_webhook,
+        notify::webhooks,
+        notify::webhook,
+        notify::delete_webhook,
+        notify::dead_letters,
         media::upload,
         media::download,
         media::thumbnail,
@@ -114,6 +127,8 @@ pub const BEARER: &str = "bearer";
         (name = "conversations", description = "Direct and group conversations, members, typing"),
         (name = "messages", description = "Messages, delivery and read marks, receipts, reactions, search"),
         (name = "media", description = "Uploads and downloads of media"),
+        (name = "notifications", description = "Web Push to devices that are away, notification settings, muting"),
+        (name = "webhooks", description = "Events posted to bots' and integrations' URLs, signed"),
         (name = "realtime", description = "The event stream: WebSocket and polling"),
         (name = "operations", description = "Health, metrics and this description"),
     ),
@@ -203,6 +218,12 @@ const LINKS: &[Link] = &[
     ("sendMessage", &["200", "201"], "Receipts", "receipts", &[("id", "$response.body#/id")]),
     ("sendMessage", &["200", "201"], "ListMessages", "listMessages", &[("id", "$response.body#/conversation_id")]),
     ("uploadMedia", &["201"], "DownloadMedia", "downloadMedia", &[("id", "$response.body#/id")]),
+    ("addPushSubscription", &["201"], "DeletePushSubscription", "deletePushSubscription", &[("id", "$response.body#/id")]),
+    ("createConversation", &["200", "201"], "MuteConversation", "muteConversation", &[("id", "$response.body#/id")]),
+    ("createConversation", &["200", "201"], "UnmuteConversation", "unmuteConversation", &[("id", "$response.body#/id")]),
+    ("createWebhook", &["201"], "GetWebhook", "getWebhook", &[("id", "$response.body#/id")]),
+    ("createWebhook", &["201"], "DeadLetters", "deadLetters", &[("id", "$response.body#/id")]),
+    ("createWebhook", &["201"], "DeleteWebhook", "deleteWebhook", &[("id", "$response.body#/id")]),
     ("uploadMedia", &["201"], "MediaThumbnail", "mediaThumbnail", &[("id", "$response.body#/id")]),
 ];
 

@@ -27,6 +27,15 @@ impl Cluster {
 
     /// `n` nodes on the NATS server at `nats`, or on `NATTER_TEST_NATS_URL`'s.
     async fn start_on(n: usize, nats: Option<String>) -> Option<Cluster> {
+        Self::start_with(n, nats, |_| {}).await
+    }
+
+    /// [`Cluster::start_on`] with each node's configuration adjusted by `tweak`.
+    async fn start_with(
+        n: usize,
+        nats: Option<String>,
+        tweak: impl Fn(&mut Config),
+    ) -> Option<Cluster> {
         let (Some(pg), Ok(shared_nats)) = (
             crate::pg::postgres_url(),
             std::env::var("NATTER_TEST_NATS_URL"),
@@ -45,7 +54,7 @@ impl Cluster {
         let mut data = Vec::new();
         for _ in 0..n {
             let dir = tempfile::tempdir().unwrap();
-            let config = Config {
+            let mut config = Config {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 data_dir: dir.path().to_path_buf(),
                 database_url: Some(schema.url.clone()),
@@ -60,6 +69,7 @@ impl Cluster {
                 typing_timeout: Duration::from_secs(60),
                 ..Config::default()
             };
+            tweak(&mut config);
             let server = natter_server::start(config).await.expect("a node starts");
             urls.push(server.url());
             nodes.push(Some(server));
@@ -528,4 +538,70 @@ async fn reactions_mentions_and_search_cross_nodes() {
             .messages
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn one_node_at_a_time_delivers_webhooks_and_pushes_and_another_takes_over() {
+    let receiver = crate::webhooks::Receiver::start().await;
+    let push = crate::push_service::PushService::start().await;
+    let (hooks, pushes) = (receiver.prefix(), push.prefix());
+    let Some(mut cluster) = Cluster::start_with(2, None, move |cfg| {
+        cfg.webhook_allow = vec![hooks.clone()];
+        cfg.push_allow = vec![pushes.clone()];
+        cfg.delivery_lease = Duration::from_secs(1);
+        cfg.webhook_backoff = Duration::from_millis(20);
+    })
+    .await
+    else {
+        return;
+    };
+    let (alice, _) = cluster.user(1, "alice").await;
+    let (bot, bot_id) = cluster.user(0, "bot").await;
+    let (bob, bob_id) = cluster.user(0, "bob").await;
+    push.expect_vapid_key(&cluster.anon(1).vapid_key().await.unwrap().public_key);
+    let bob_sub = push.subscription();
+    bob.add_push_subscription(&bob_sub.to_wire()).await.unwrap();
+    let to_bot = alice.direct(&bot_id).await.unwrap().value;
+    let to_bob = alice.direct(&bob_id).await.unwrap().value;
+    bot.create_webhook(&natter_wire::NewWebhook {
+        url: receiver.url("bot"),
+        conversation_id: Some(to_bot.id.clone()),
+    })
+    .await
+    .unwrap();
+    for i in 0..10 {
+        alice.send_text(&to_bot.id, &format!("m{i}")).await.unwrap();
+    }
+    let mut last_to_bob = None;
+    for i in 0..3 {
+        last_to_bob = Some(alice.send_text(&to_bob.id, &format!("b{i}")).await.unwrap());
+    }
+    let got = receiver.wait_accepted("/hooks/bot", 10).await;
+    let texts: Vec<&str> = got.iter().filter_map(|d| d.text()).collect();
+    assert_eq!(texts, (0..10).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    // Each push once, whichever node sent it.
+    let last_to_bob = last_to_bob.unwrap();
+    while push.next_push(&bob_sub).await.payload.message_id != last_to_bob.id {}
+    let mut ids: Vec<String> = push
+        .received(&bob_sub)
+        .into_iter()
+        .map(|p| p.payload.message_id)
+        .collect();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a message pushed twice");
+
+    // The first node stops: whichever held the webhook, the other delivers what follows.
+    cluster.stop(0).await;
+    for i in 10..15 {
+        alice.send_text(&to_bot.id, &format!("m{i}")).await.unwrap();
+    }
+    let got = receiver.wait_accepted("/hooks/bot", 15).await;
+    let texts: Vec<&str> = got.iter().filter_map(|d| d.text()).collect();
+    assert_eq!(
+        texts,
+        (0..15).map(|i| format!("m{i}")).collect::<Vec<_>>(),
+        "each event once, in order, across the takeover"
+    );
+    assert!(push.errors().is_empty(), "{:?}", push.errors());
 }
