@@ -61,6 +61,7 @@
 
 #![warn(missing_docs)]
 
+pub mod webhook;
 mod ws;
 
 use natter_wire as wire;
@@ -165,9 +166,17 @@ pub struct Client {
     token: Option<String>,
 }
 
+/// Makes TLS (`https://` servers) work: rustls with *ring*, the one crypto provider that builds
+/// without a C toolchain of its own. Only the first call in a process installs it; an
+/// application that installed another keeps its own.
+fn tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Client {
     /// A client for the server at `base_url` (`http://127.0.0.1:8080`), not logged in.
     pub fn new(base_url: impl Into<String>) -> Self {
+        tls_provider();
         Self {
             http: reqwest::Client::new(),
             base: base_url.into().trim_end_matches('/').to_owned(),
@@ -179,6 +188,7 @@ impl Client {
     /// loopback, `127.0.0.2` and the like act as other client addresses; WebSockets choose
     /// theirs with [`Client::connect_from`]).
     pub fn new_from(base_url: impl Into<String>, local: std::net::IpAddr) -> Result<Self> {
+        tls_provider();
         Ok(Self {
             http: reqwest::Client::builder().local_address(local).build()?,
             ..Self::new(base_url)
@@ -758,6 +768,123 @@ impl Client {
         }
         if let Some(t) = timeout_ms {
             rb = rb.query(&[("timeout_ms", t)]);
+        }
+        Ok(self.call(rb).await?.0)
+    }
+
+    // ---- Notifications: Web Push and muting ----
+
+    /// `GET /api/v1/push/vapid`: the server's VAPID public key, the `applicationServerKey` to
+    /// subscribe with (no session needed).
+    pub async fn vapid_key(&self) -> Result<wire::VapidKey> {
+        self.get("/api/v1/push/vapid").await
+    }
+
+    /// `POST /api/v1/push/subscriptions`: registers this device's push subscription (again:
+    /// replaces it).
+    pub async fn add_push_subscription(
+        &self,
+        req: &wire::NewPushSubscription,
+    ) -> Result<wire::PushSubscription> {
+        Ok(self
+            .send_json(Method::POST, "/api/v1/push/subscriptions", req)
+            .await?
+            .0)
+    }
+
+    /// `GET /api/v1/push/subscriptions`: the caller's, every device's, oldest first.
+    pub async fn push_subscriptions(&self) -> Result<wire::PushSubscriptions> {
+        self.get("/api/v1/push/subscriptions").await
+    }
+
+    /// `DELETE /api/v1/push/subscriptions/{id}`
+    pub async fn delete_push_subscription(&self, id: &str) -> Result<()> {
+        self.call_empty(self.request(Method::DELETE, &format!("/api/v1/push/subscriptions/{id}")))
+            .await
+    }
+
+    /// `GET /api/v1/users/me/notifications`
+    pub async fn notification_settings(&self) -> Result<wire::NotificationSettings> {
+        self.get("/api/v1/users/me/notifications").await
+    }
+
+    /// `PATCH /api/v1/users/me/notifications`: changes the fields given.
+    pub async fn update_notification_settings(
+        &self,
+        req: &wire::NotificationSettingsChange,
+    ) -> Result<wire::NotificationSettings> {
+        Ok(self
+            .send_json(Method::PATCH, "/api/v1/users/me/notifications", req)
+            .await?
+            .0)
+    }
+
+    /// `PUT /api/v1/conversations/{id}/mute`: mutes the conversation `until` a time (none:
+    /// until unmuted).
+    pub async fn mute(&self, conversation_id: &str, until: Option<&str>) -> Result<wire::Mute> {
+        let body = wire::MuteRequest {
+            until: until.map(Into::into),
+        };
+        Ok(self
+            .send_json(
+                Method::PUT,
+                &format!("/api/v1/conversations/{conversation_id}/mute"),
+                &body,
+            )
+            .await?
+            .0)
+    }
+
+    /// `DELETE /api/v1/conversations/{id}/mute` (one not muted: no change).
+    pub async fn unmute(&self, conversation_id: &str) -> Result<()> {
+        self.call_empty(self.request(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{conversation_id}/mute"),
+        ))
+        .await
+    }
+
+    // ---- Webhooks ----
+
+    /// `POST /api/v1/webhooks`: the answer carries the `secret` deliveries are signed with,
+    /// this once (see [`webhook::verify`]).
+    pub async fn create_webhook(&self, req: &wire::NewWebhook) -> Result<wire::Webhook> {
+        Ok(self
+            .send_json(Method::POST, "/api/v1/webhooks", req)
+            .await?
+            .0)
+    }
+
+    /// `GET /api/v1/webhooks`: the caller's, oldest first.
+    pub async fn webhooks(&self) -> Result<wire::Webhooks> {
+        self.get("/api/v1/webhooks").await
+    }
+
+    /// `GET /api/v1/webhooks/{id}`
+    pub async fn webhook(&self, id: &str) -> Result<wire::Webhook> {
+        self.get(&format!("/api/v1/webhooks/{id}")).await
+    }
+
+    /// `DELETE /api/v1/webhooks/{id}`
+    pub async fn delete_webhook(&self, id: &str) -> Result<()> {
+        self.call_empty(self.request(Method::DELETE, &format!("/api/v1/webhooks/{id}")))
+            .await
+    }
+
+    /// `GET /api/v1/webhooks/{id}/dead-letters?after=&limit=`: the events the webhook gave up
+    /// on, oldest first; `after` is the cursor of the last one seen.
+    pub async fn dead_letters(
+        &self,
+        id: &str,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<wire::DeadLetters> {
+        let mut rb = self.request(Method::GET, &format!("/api/v1/webhooks/{id}/dead-letters"));
+        if let Some(a) = after {
+            rb = rb.query(&[("after", a)]);
+        }
+        if let Some(l) = limit {
+            rb = rb.query(&[("limit", l)]);
         }
         Ok(self.call(rb).await?.0)
     }

@@ -6,70 +6,32 @@ use natter_client::{
     Client, ControlFrame, EventData, Live, Message, Result, SendMessageRequest, ServerFrame, User,
 };
 
-/// A logged-in bot following its account's live stream.
-pub struct EchoBot {
+/// The echo logic both modes share: which messages call for an answer, and the answer.
+pub struct Echo {
     client: Client,
     me: User,
-    /// The stream the bot follows; it reconnects and resumes by itself.
-    pub live: Live,
     /// Conversation types (`direct` or `group`) by id: a conversation never changes type.
     kinds: HashMap<String, String>,
 }
 
-impl EchoBot {
-    /// Starts following the events of `client`'s account from now on.
-    pub async fn start(client: Client) -> Result<EchoBot> {
+impl Echo {
+    /// The echo logic for `client`'s account.
+    pub async fn new(client: Client) -> Result<Echo> {
         let me = client.me().await?;
-        let live = Live::connect(&client, None).await?;
-        Ok(EchoBot {
+        Ok(Echo {
             client,
             me,
-            live,
             kinds: HashMap::new(),
         })
     }
 
-    /// Answers messages for ever; returns only when the stream fails for good (the session
-    /// was revoked or expired).
-    pub async fn run(mut self) -> Result<()> {
-        loop {
-            let reply = self.next_reply().await?;
-            eprintln!(
-                "answered {} in {}",
-                reply.reply_to.as_deref().unwrap_or_default(),
-                reply.conversation_id
-            );
-        }
-    }
-
-    /// Follows the stream until a message calls for an answer, answers it, marks it read and
-    /// returns the answer. A message that cannot be answered (deleted meanwhile, the bot
-    /// removed from the group, …) is logged and skipped: only the stream's end is an error.
-    pub async fn next_reply(&mut self) -> Result<Message> {
-        loop {
-            match self.live.next().await? {
-                ServerFrame::Event(event) => {
-                    let EventData::NewMessage(message) = event.event else {
-                        continue;
-                    };
-                    let answered = match self.calls_for_answer(&message).await {
-                        Ok(true) => self.answer(&message).await.map(Some),
-                        Ok(false) => Ok(None),
-                        Err(e) => Err(e),
-                    };
-                    match answered {
-                        Ok(Some(reply)) => return Ok(reply),
-                        Ok(None) => {}
-                        Err(e) => eprintln!("cannot answer message {}: {e}", message.id),
-                    }
-                }
-                // Events older than the server keeps were lost; an echo of old news would be
-                // noise, so the bot just goes on from the present.
-                ServerFrame::Control(ControlFrame::ResyncRequired { .. }) => {
-                    eprintln!("missed events while disconnected; going on from now");
-                }
-                _ => {}
-            }
+    /// Answers `message` if it calls for an answer (and marks it read): the answer, or none.
+    /// A message from the bot itself or deleted meanwhile calls for none.
+    pub async fn handle(&mut self, message: &Message) -> Result<Option<Message>> {
+        if self.calls_for_answer(message).await? {
+            self.answer(message).await.map(Some)
+        } else {
+            Ok(None)
         }
     }
 
@@ -118,4 +80,64 @@ impl EchoBot {
         self.client.mark_read(&message.id).await?;
         Ok(reply)
     }
+}
+
+/// A logged-in bot following its account's live stream.
+pub struct EchoBot {
+    echo: Echo,
+    /// The stream the bot follows; it reconnects and resumes by itself.
+    pub live: Live,
+}
+
+impl EchoBot {
+    /// Starts following the events of `client`'s account from now on.
+    pub async fn start(client: Client) -> Result<EchoBot> {
+        let echo = Echo::new(client.clone()).await?;
+        let live = Live::connect(&client, None).await?;
+        Ok(EchoBot { echo, live })
+    }
+
+    /// Answers messages for ever; returns only when the stream fails for good (the session
+    /// was revoked or expired).
+    pub async fn run(mut self) -> Result<()> {
+        loop {
+            let reply = self.next_reply().await?;
+            log_reply(&reply);
+        }
+    }
+
+    /// Follows the stream until a message calls for an answer, answers it, marks it read and
+    /// returns the answer. A message that cannot be answered (deleted meanwhile, the bot
+    /// removed from the group, …) is logged and skipped: only the stream's end is an error.
+    pub async fn next_reply(&mut self) -> Result<Message> {
+        loop {
+            match self.live.next().await? {
+                ServerFrame::Event(event) => {
+                    let EventData::NewMessage(message) = event.event else {
+                        continue;
+                    };
+                    match self.echo.handle(&message).await {
+                        Ok(Some(reply)) => return Ok(reply),
+                        Ok(None) => {}
+                        Err(e) => eprintln!("cannot answer message {}: {e}", message.id),
+                    }
+                }
+                // Events older than the server keeps were lost; an echo of old news would be
+                // noise, so the bot just goes on from the present.
+                ServerFrame::Control(ControlFrame::ResyncRequired { .. }) => {
+                    eprintln!("missed events while disconnected; going on from now");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Says what the bot answered.
+pub fn log_reply(reply: &Message) {
+    eprintln!(
+        "answered {} in {}",
+        reply.reply_to.as_deref().unwrap_or_default(),
+        reply.conversation_id
+    );
 }
