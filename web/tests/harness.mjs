@@ -74,16 +74,22 @@ export class Server {
     this.dataDir = mkdtempSync(path.join(tmpdir(), 'natter-browser-'));
   }
 
-  /** @param {{registration?: string}} [options] the registration mode (default `open`) */
+  /**
+   * @param {{registration?: string, args?: string[]}} [options] the registration mode (default
+   *   `open`); more flags for `natter serve`
+   */
   static async start(options = {}) {
     const server = new Server();
     server.registration = options.registration ?? 'open';
+    server.args = options.args ?? [];
     await server.#spawn('127.0.0.1:0');
     return server;
   }
 
   /** `--registration`: `open` unless a test asks for another mode. */
   registration = 'open';
+  /** More flags for `natter serve` (a test's own, e.g. `--push-allow`). @type {string[]} */
+  args = [];
 
   #record(line) {
     this.log.push(line);
@@ -100,6 +106,7 @@ export class Server {
     // Anyone may register (the tests create several accounts) unless a test asks otherwise,
     // where the server has the setting.
     if (serveFlags().includes('--registration')) args.push('--registration', this.registration);
+    args.push(...this.args);
     const child = spawn(NATTER_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     createInterface({ input: /** @type {any} */ (child.stderr) }).on('line', (l) => this.#record(l));
@@ -227,7 +234,7 @@ export class World {
   /** Console errors matching one of these are expected (e.g. while the server is down). */
   allowed = /** @type {RegExp[]} */ ([]);
 
-  /** @param {string} name @param {{registration?: string}} [serverOptions] */
+  /** @param {string} name @param {{registration?: string, args?: string[]}} [serverOptions] */
   constructor(name, serverOptions = {}) {
     this.name = name;
     this.serverOptions = serverOptions;
@@ -341,12 +348,12 @@ function labelOf(page) {
  * on failure, writes screenshots and prints the server's log.
  * @param {string} name
  * @param {(w: World) => Promise<void>} fn
- * @param {{timeout?: number, registration?: string}} [options] `registration`: the server's
- *   mode (default `open`)
+ * @param {{timeout?: number, registration?: string, serverArgs?: string[]}} [options]
+ *   `registration`: the server's mode (default `open`); `serverArgs`: more flags for `natter serve`
  */
 export function browserTest(name, fn, options = {}) {
   test(name, { timeout: options.timeout ?? 60_000 }, async () => {
-    const w = new World(name, { registration: options.registration });
+    const w = new World(name, { registration: options.registration, args: options.serverArgs });
     try {
       await w.start();
       await fn(w);

@@ -9,6 +9,7 @@ import { Outbox } from './outbox.js';
 import { revokeAll } from './media.js';
 import { state, notify, reset, applyEvent, putUser, putConversation, mergeMessages, showError, raiseMark, conversationTitle } from './store.js';
 import { deviceName } from './util.js';
+import { registerServiceWorker, loadNotificationSettings, forgetBrowserSubscription } from './notify.js';
 
 /** @typedef {import('./types.js').User} User */
 /** @typedef {import('./types.js').Conversation} Conversation */
@@ -66,6 +67,8 @@ function endSession(notice, clearOutbox = false) {
   rt = marks = outbox = null;
   const s = api.getSession();
   if (s) sessionStorage.removeItem(`natter.cursor.${s.user.id}`);
+  // The server dropped this device's push subscription with the session.
+  if (s) forgetBrowserSubscription();
   api.setSession(null);
   revokeAll();
   reset();
@@ -116,6 +119,7 @@ export function startSession() {
       marks?.reset();
       outbox?.kick();
       loadConversations(true);
+      loadNotificationSettings();
       if (state.openId && !state.timelines.has(state.openId)) loadTimeline(state.openId);
     },
     onResync: resync,
@@ -125,8 +129,23 @@ export function startSession() {
   api.get('/users/me').then(setMe, () => {});
   loadConversations(false);
   loadBlocks();
+  loadNotificationSettings();
+  // Shows pushes also while no tab is open (a subscription made earlier keeps working).
+  registerServiceWorker();
   rt.start();
   outbox.kick();
+  openFromAddress();
+}
+
+/**
+ * `/#/c/ID` (where a clicked notification opens the app) opens that conversation; the address
+ * goes back to `/`.
+ */
+export function openFromAddress() {
+  const m = /^#\/c\/([^/]+)$/.exec(location.hash);
+  if (!m || !state.signedIn) return;
+  history.replaceState(null, '', location.pathname + location.search);
+  openConversationById(decodeURIComponent(m[1]));
 }
 
 // ---- loading -------------------------------------------------------------------------------
@@ -269,6 +288,25 @@ export function openConversation(id) {
   state.openId = id;
   notify();
   if (id && !state.timelines.has(id)) loadTimeline(id);
+}
+
+/**
+ * Open a conversation by its id (a notification's), fetching it first if the list does not
+ * have it (yet).
+ * @param {string} id
+ */
+export async function openConversationById(id) {
+  if (!state.conversations.has(id)) {
+    try {
+      const c = await api.get(`/conversations/${enc(id)}`);
+      putConversation(c);
+      ensureUsersOf(c, true);
+    } catch (e) {
+      showError(e instanceof api.ApiError && e.status === 404 ? 'That conversation is not open to you any more.' : e);
+      return;
+    }
+  }
+  openConversation(id);
 }
 
 /** Load the newest messages (enough to include the first unread). @param {string} id */

@@ -37,6 +37,7 @@ export const state = {
   /** the users the signed-in user blocked @type {Set<string>} */ blocked: new Set(),
   /** direct conversations whose last send was refused (403: the other blocked us) @type {Set<string>} */ sendRefused: new Set(),
   /** a message to scroll to and highlight once its timeline shows it (from a search result) @type {{conversation_id: string, id: string}|null} */ focus: null,
+  /** notification settings and mutes, as the server last said (null: not loaded) @type {import('./types.js').NotificationSettings|null} */ notifications: null,
 };
 
 /** @type {Set<() => void>} */
@@ -82,7 +83,19 @@ export function reset() {
   state.blocked.clear();
   state.sendRefused.clear();
   state.focus = null;
+  state.notifications = null;
   notify();
+}
+
+/**
+ * Whether a conversation is muted now: undefined if not, else until when (null: until unmuted).
+ * @param {string} id @returns {string|null|undefined}
+ */
+export function mutedUntil(id) {
+  const m = state.notifications?.muted.find((x) => x.conversation_id === id);
+  if (!m) return undefined;
+  if (m.until && Date.parse(m.until) <= Date.now()) return undefined;
+  return m.until;
 }
 
 /** Conversations, newest activity first. */

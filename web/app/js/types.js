@@ -166,4 +166,28 @@
  * @property {string|null} error  a permanent failure (shown with Retry / Discard)
  */
 
+/**
+ * A time limit: until a time, or (null) until turned off.
+ * @typedef {{until: string|null}} Until
+ */
+
+/**
+ * A muted conversation (`until` null: until unmuted).
+ * @typedef {{conversation_id: string, until: string|null}} Mute
+ */
+
+/**
+ * `GET /users/me/notifications`.
+ * @typedef {Object} NotificationSettings
+ * @property {boolean} previews  pushes carry a preview of the message
+ * @property {boolean} mentions_when_muted  muted conversations still push mentions
+ * @property {Until|null} dnd  do not disturb (null: off)
+ * @property {Mute[]} muted  the conversations muted now
+ */
+
+/**
+ * A device's push subscription as the server keeps it.
+ * @typedef {{id: string, endpoint: string, session_id: string, created_at: string}} PushSubscriptionInfo
+ */
+
 export {};

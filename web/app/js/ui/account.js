@@ -7,6 +7,7 @@ import { state } from '../store.js';
 import * as actions from '../actions.js';
 import { formatDateTime, inputValue } from '../util.js';
 import { Dialog, ErrorLine, DoneLine, Avatar, useAction, useId } from './dialog.js';
+import { NotificationsDialog } from './notifications.js';
 
 /** @typedef {import('../types.js').User} User */
 /** @typedef {import('../types.js').Session} Session */
@@ -152,14 +153,23 @@ function DeleteAccountDialog({ onClose }) {
 /** @param {{onClose: () => void}} props */
 export function AccountDialog({ onClose }) {
   const [deleting, setDeleting] = useState(false);
+  const [notifications, setNotifications] = useState(false);
   const me = state.me;
   const danger = useId('danger-head');
+  const notifyHead = useId('notify-head');
   return html`
     <${Dialog} title="Account" onClose=${onClose}>
       ${me && html`<p class="account-who"><${Avatar} id=${me.id} name=${me.display_name} />
         <span><strong data-testid="my-name">${me.display_name}</strong><br /><span class="muted">@${me.username}</span>
         ${me.admin && html` <span class="tag">admin</span>`}</span></p>`}
       <${ProfileForm} />
+      <section aria-labelledby=${notifyHead}>
+        <h3 class="small-head" id=${notifyHead}>Notifications</h3>
+        <div class="row">
+          <span class="grow small">Push notifications on this device, previews, do not disturb and muted conversations.</span>
+          <button type="button" onClick=${() => setNotifications(true)}>Notifications</button>
+        </div>
+      </section>
       <${PasswordForm} />
       <${SessionList} />
       <${BlockedList} />
@@ -174,5 +184,6 @@ export function AccountDialog({ onClose }) {
         </div>
       </section>
       ${deleting && html`<${DeleteAccountDialog} onClose=${() => setDeleting(false)} />`}
+      ${notifications && html`<${NotificationsDialog} onClose=${() => setNotifications(false)} />`}
     <//>`;
 }

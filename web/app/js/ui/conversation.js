@@ -9,6 +9,7 @@ import { dayKey, dayLabel, lastSeen, formatSize } from '../util.js';
 import { MessageRow } from './message.js';
 import { Composer } from './composer.js';
 import { Avatar, useId } from './dialog.js';
+import { MuteControl } from './notifications.js';
 import { GroupSettingsDialog, MessageInfoDialog, ImageDialog, UserProfileDialog } from './dialogs.js';
 
 /** @typedef {import('../types.js').Conversation} Conversation */
@@ -42,6 +43,7 @@ function Header({ c, onSettings, onProfile }) {
         <h2 id="conversation-title">${title}</h2>
         <span class=${'header-presence' + (user?.online ? ' online' : '')} data-testid="header-presence">${presence}</span>
       </div>
+      <${MuteControl} c=${c} />
       ${c.type === 'group' && html`<button type="button" onClick=${onSettings}>Group settings</button>`}
       ${c.type === 'direct' && other && html`<button type="button" onClick=${onProfile}>Profile</button>`}
     </header>`;

@@ -17,3 +17,5 @@ export const checks = () => icon('M1.5 12.5l5 5L17 7M10 15.5l2 2L22.5 7', 'tick-
 export const close = () => icon('M6 6l12 12M18 6L6 18', 'icon small-icon');
 export const more = () => html`<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false"
   fill="currentColor"><circle cx="5" cy="12" r="2" /><circle cx="12" cy="12" r="2" /><circle cx="19" cy="12" r="2" /></svg>`;
+export const bell = () => icon('M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9M13.7 21a2 2 0 0 1-3.4 0');
+export const bellOff = (cls = 'icon') => icon('M13.7 21a2 2 0 0 1-3.4 0M18.6 13A17.9 17.9 0 0 1 18 8M6.3 6.3A5.9 5.9 0 0 0 6 8c0 7-3 9-3 9h14M18 8a6 6 0 0 0-9.3-5M2 2l20 20', cls);

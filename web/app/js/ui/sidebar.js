@@ -7,6 +7,7 @@ import { openConversation } from '../actions.js';
 import { shortWhen } from '../util.js';
 import { Avatar } from './dialog.js';
 import { MessageSearch } from './search.js';
+import { MutedIcon } from './notifications.js';
 
 /** @typedef {import('../types.js').Conversation} Conversation */
 /** @typedef {import('../types.js').Message} Message */
@@ -38,6 +39,7 @@ function ConversationItem({ c }) {
         <span class="conv-body">
           <span class="conv-top">
             <span class="conv-title">${title}</span>
+            <${MutedIcon} id=${c.id} />
             ${c.type === 'direct' && html`
               <span class="presence-dot" data-testid="presence-dot" data-online=${user?.online ? 'true' : 'false'}>
                 <span class="sr-only">${user?.online ? ', online' : ', offline'}</span>
