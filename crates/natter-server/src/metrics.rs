@@ -26,6 +26,10 @@ pub struct Metrics {
     pub events_fanned_out: Counter,
     pub messages_stored: Counter,
     pub slow_consumer_closes: Counter,
+    /// Pushes by outcome: `sent`, `retried`, `gone`, `dropped`.
+    pub pushes: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Webhook deliveries by outcome: `delivered`, `failed`, `dead_letter`.
+    pub webhook_deliveries: Family<Vec<(&'static str, &'static str)>, Counter>,
     pub requests: Family<Labels, Counter>,
     pub request_seconds: Family<Labels, Histogram, fn() -> Histogram>,
     pub store_seconds: Family<Labels, Histogram, fn() -> Histogram>,
@@ -41,6 +45,8 @@ impl Metrics {
             events_fanned_out: Counter::default(),
             messages_stored: Counter::default(),
             slow_consumer_closes: Counter::default(),
+            pushes: Family::default(),
+            webhook_deliveries: Family::default(),
             requests: Family::default(),
             request_seconds: Family::new_with_constructor(latency_histogram),
             store_seconds: Family::new_with_constructor(latency_histogram),
@@ -77,6 +83,16 @@ impl Metrics {
             m.slow_consumer_closes.clone(),
         );
         registry.register(
+            "pushes",
+            "Web Push requests by outcome (sent, retried, gone, dropped)",
+            m.pushes.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, failed, dead_letter)",
+            m.webhook_deliveries.clone(),
+        );
+        registry.register(
             "http_requests",
             "HTTP requests by route and status",
             m.requests.clone(),
@@ -100,6 +116,18 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+
+    /// Counts a push's outcome.
+    pub fn push(&self, outcome: &'static str) {
+        self.pushes.get_or_create(&vec![("outcome", outcome)]).inc();
+    }
+
+    /// Counts a webhook delivery attempt's outcome.
+    pub fn webhook(&self, outcome: &'static str) {
+        self.webhook_deliveries
+            .get_or_create(&vec![("outcome", outcome)])
+            .inc();
     }
 
     pub fn observe_store(&self, op: &'static str, seconds: f64) {

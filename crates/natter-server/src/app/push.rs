@@ -16,7 +16,7 @@ use std::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use natter_core::{
-    ConversationId, ConversationKind, UserId,
+    ConversationId, ConversationKind, MessageId, UserId,
     audience::{self, Subject},
     notify::{self, Away},
     time,
@@ -26,7 +26,11 @@ use p256::ecdsa::{Signature, SigningKey, signature::Signer};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
-use super::{App, Caller, events::join_point, new_id, outbound};
+use super::{
+    App, Caller,
+    events::{NO_VIEWER, join_point},
+    new_id, outbound,
+};
 use crate::{
     error::{AppError, AppResult},
     store::{
@@ -519,8 +523,24 @@ impl App {
             .collect();
         let mut names: HashMap<String, String> = HashMap::new();
         for (e, members) in wanted {
-            let Some(m) = e.message_id.as_ref().and_then(|id| messages.get(id)) else {
+            let Some(id) = e.message_id.as_deref() else {
                 continue;
+            };
+            // Any the batch read left out is read on its own; none is skipped unread.
+            let read;
+            let m = match messages.get(id) {
+                Some(m) => m,
+                None => match self
+                    .store()
+                    .message(MessageId::new(id), UserId::new(NO_VIEWER))
+                    .await?
+                {
+                    Some(m) => {
+                        read = m;
+                        &read
+                    }
+                    None => continue,
+                },
             };
             if !m.deleted {
                 self.push_message(e, m, &members, &mut names).await?;
@@ -703,23 +723,30 @@ impl App {
         let mut wait = config.push_backoff;
         for attempt in 1..=config.push_attempts.max(1) {
             match self.pusher().send_once(job).await {
-                Ok(s) if s.is_success() => return Sent::Done,
+                Ok(s) if s.is_success() => {
+                    self.metrics().push("sent");
+                    return Sent::Done;
+                }
                 Ok(s) if s == reqwest::StatusCode::NOT_FOUND || s == reqwest::StatusCode::GONE => {
+                    self.metrics().push("gone");
                     return Sent::Gone;
                 }
                 Ok(s) if s.is_client_error() && s != reqwest::StatusCode::TOO_MANY_REQUESTS => {
                     tracing::warn!(status = %s, "push refused by the push service: dropped");
+                    self.metrics().push("dropped");
                     return Sent::Dropped;
                 }
                 Ok(s) => tracing::debug!(status = %s, attempt, "push failed"),
                 Err(why) => tracing::debug!(%why, attempt, "push failed"),
             }
             if attempt < config.push_attempts {
+                self.metrics().push("retried");
                 tokio::time::sleep(wait).await;
                 wait = wait.saturating_mul(2);
             }
         }
         tracing::warn!(subscription = %job.sub.id, "push dropped after its attempts");
+        self.metrics().push("dropped");
         Sent::Dropped
     }
 }

@@ -393,6 +393,7 @@ impl App {
         for attempt in 1..=attempts {
             match self.post_event(hook, &cursor, &body).await {
                 Ok(()) => {
+                    self.metrics().webhook("delivered");
                     return match self
                         .store()
                         .webhook_delivered(&hook.id, node, pos, time::now(), lease_ms)
@@ -404,7 +405,10 @@ impl App {
                         Err(_) => Outcome::Stop,
                     };
                 }
-                Err(why) => last_error = why,
+                Err(why) => {
+                    self.metrics().webhook("failed");
+                    last_error = why;
+                }
             }
             let _ = self
                 .store()
@@ -443,7 +447,10 @@ impl App {
             .webhook_dead_letter(&letter, node, time::now(), lease_ms)
             .await
         {
-            Ok(true) => Outcome::Dead,
+            Ok(true) => {
+                self.metrics().webhook("dead_letter");
+                Outcome::Dead
+            }
             _ => Outcome::Stop,
         }
     }

@@ -38,6 +38,10 @@ struct Faults {
     member_reads: usize,
     /// Reads of a session by its token.
     session_reads: usize,
+    /// Reads of whom to push to.
+    push_target_reads: usize,
+    /// Saves of a webhook's delivery.
+    webhook_saves: usize,
 }
 
 impl FaultyStore {
@@ -66,6 +70,16 @@ impl FaultyStore {
     /// The next `n` reads of a session by its token fail.
     pub fn fail_session_reads(&self, n: usize) {
         self.faults().session_reads = n;
+    }
+
+    /// The next `n` reads of whom to push to fail.
+    pub fn fail_push_target_reads(&self, n: usize) {
+        self.faults().push_target_reads = n;
+    }
+
+    /// The next `n` saves of a webhook's delivery fail (after the receiver got it).
+    pub fn fail_webhook_saves(&self, n: usize) {
+        self.faults().webhook_saves = n;
     }
 
     /// No read fails any more.
@@ -641,6 +655,7 @@ impl Notify for FaultyStore {
         users: &[String],
         now: i64,
     ) -> StoreResult<Vec<PushTarget>> {
+        self.fault(|f| Some(&mut f.push_target_reads))?;
         self.inner.push_targets(conversation_id, users, now).await
     }
 
@@ -702,6 +717,7 @@ impl Notify for FaultyStore {
         now: i64,
         lease_ms: i64,
     ) -> StoreResult<bool> {
+        self.fault(|f| Some(&mut f.webhook_saves))?;
         self.inner
             .webhook_delivered(id, holder, pos, now, lease_ms)
             .await

@@ -78,7 +78,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// A server on a store that fails chosen reads on demand, and that store.
 pub async fn spawn_app_on_faulty_store() -> (TestApp, Arc<FaultyStore>) {
-    let (data, config) = test_config();
+    spawn_app_on_faulty_store_with(|_| {}).await
+}
+
+/// [`spawn_app_on_faulty_store`] with the configuration adjusted by `tweak` first.
+pub async fn spawn_app_on_faulty_store_with(
+    tweak: impl FnOnce(&mut Config),
+) -> (TestApp, Arc<FaultyStore>) {
+    let (data, mut config) = test_config();
+    tweak(&mut config);
     let store = FaultyStore::open(&config.database_url()).await;
     let server = natter_server::start_with_store(config, store.clone())
         .await

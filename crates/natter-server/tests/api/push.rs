@@ -623,3 +623,47 @@ async fn a_failing_push_service_is_retried_a_few_times_and_never_delays_sockets(
     drop(dave);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_push_whose_receivers_cannot_be_read_is_sent_at_the_next_turn() {
+    let service = PushService::start().await;
+    let prefix = service.prefix();
+    let (app, store) = spawn_app_on_faulty_store_with(move |cfg| {
+        cfg.push_allow = vec![prefix];
+        cfg.delivery_lease = Duration::from_millis(600);
+    })
+    .await;
+    service.expect_vapid_key(&app.anon().vapid_key().await.unwrap().public_key);
+    let (alice, _) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let bob_sub = subscribe(&service, &bob).await;
+    let conv = alice.direct(&b.id).await.unwrap().value;
+    // Reading whom to push to fails twice: the position is not saved past the message, which
+    // is read again at the next turn and pushed then, once.
+    store.fail_push_target_reads(2);
+    let m = alice
+        .send_text(&conv.id, "despite the fault")
+        .await
+        .unwrap();
+    let push = service.next_push(&bob_sub).await;
+    assert_eq!(push.payload.message_id, m.id);
+    let m2 = alice.send_text(&conv.id, "and after it").await.unwrap();
+    assert_eq!(service.next_push(&bob_sub).await.payload.message_id, m2.id);
+    assert_eq!(
+        service.received(&bob_sub).len(),
+        2,
+        "each message pushed once"
+    );
+    let metrics = app
+        .anon()
+        .raw("GET", "/metrics", None)
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        metrics.contains(r#"natter_pushes_total{outcome="sent"} 2"#),
+        "{metrics}"
+    );
+    assert!(service.errors().is_empty(), "{:?}", service.errors());
+    app.shutdown().await;
+}

@@ -644,3 +644,87 @@ async fn a_user_has_at_most_ten_webhooks_of_its_own_conversations() {
     hook(&bot, &receiver.url("h10"), None).await;
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_delivery_whose_position_cannot_be_saved_is_posted_again_with_the_same_cursor() {
+    let receiver = Receiver::start().await;
+    let base = quick(&receiver);
+    let (app, store) = spawn_app_on_faulty_store_with(move |cfg| {
+        base(cfg);
+        cfg.delivery_lease = Duration::from_millis(600);
+    })
+    .await;
+    let (alice, _) = app.user("alice").await;
+    let (bot, bot_user) = app.user("bot").await;
+    let conv = alice.direct(&bot_user.id).await.unwrap().value;
+    let created = hook(&bot, &receiver.url("bot"), Some(&conv.id)).await;
+    store.fail_webhook_saves(1);
+    for text in ["one", "two", "three"] {
+        alice.send_text(&conv.id, text).await.unwrap();
+    }
+    let got = receiver.wait_accepted("/hooks/bot", 4).await;
+    let texts: Vec<&str> = got.iter().filter_map(|d| d.text()).collect();
+    // At least once: "one" again, under the same cursor, so the bot can tell; then the rest.
+    assert_eq!(texts, ["one", "one", "two", "three"]);
+    assert_eq!(
+        got[0].header("Natter-Event-Cursor"),
+        got[1].header("Natter-Event-Cursor")
+    );
+    settled(&bot, &created.id, got[3].event["cursor"].as_str().unwrap()).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_disabled_bot_gets_nothing_until_enabled_again() {
+    let receiver = Receiver::start().await;
+    let app = spawn_app_with(quick(&receiver)).await;
+    // The first account is the server's admin.
+    let (alice, _) = app.user("alice").await;
+    let (bot, bot_user) = app.user("bot").await;
+    let (other, other_user) = app.user("otherbot").await;
+    let group = alice
+        .create_group("Bots", &[bot_user.id.as_str(), other_user.id.as_str()])
+        .await
+        .unwrap();
+    hook(&bot, &receiver.url("bot"), Some(&group.id)).await;
+    hook(&other, &receiver.url("other"), Some(&group.id)).await;
+    alice.send_text(&group.id, "before").await.unwrap();
+    receiver.wait_accepted("/hooks/bot", 1).await;
+    let disable = |disabled| natter_wire::AdminUpdateUserRequest {
+        disabled: Some(disabled),
+        admin: None,
+        password: None,
+    };
+    alice
+        .admin_update_user(&bot_user.id, &disable(true))
+        .await
+        .unwrap();
+    alice.send_text(&group.id, "while disabled").await.unwrap();
+    // The other bot got it: the disabled one was woken for it too, and posted nothing.
+    receiver.wait_accepted("/hooks/other", 2).await;
+    let texts: Vec<String> = receiver
+        .accepted("/hooks/bot")
+        .iter()
+        .filter_map(|d| d.text().map(str::to_owned))
+        .collect();
+    assert_eq!(texts, ["before"]);
+    // Enabled again, it gets what happened meanwhile.
+    alice
+        .admin_update_user(&bot_user.id, &disable(false))
+        .await
+        .unwrap();
+    let got = receiver.wait_accepted("/hooks/bot", 2).await;
+    let texts: Vec<&str> = got.iter().filter_map(|d| d.text()).collect();
+    assert_eq!(texts, ["before", "while disabled"]);
+    let metrics = app
+        .anon()
+        .raw("GET", "/metrics", None)
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        metrics.contains(r#"natter_webhook_deliveries_total{outcome="delivered"} 4"#),
+        "{metrics}"
+    );
+    app.shutdown().await;
+}
