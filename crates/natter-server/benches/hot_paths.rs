@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the hot paths: serializing an event, fanning a frame out to many
-//! connections, and storing messages (with group commit) in SQLite.
+//! connections, storing messages (with group commit) in SQLite, and sealing a Web Push
+//! request (the payload's encryption and the VAPID signature: the CPU each push costs).
 //!
 //! `cargo bench -p natter-server --bench hot_paths`
 
@@ -15,6 +16,36 @@ use natter_wire as wire;
 
 fn main() {
     divan::main();
+}
+
+/// One push's cryptography: a typical payload encrypted for a subscription (RFC 8291: an
+/// ephemeral ECDH key, HKDF, AES-128-GCM) and the VAPID token signed (ECDSA P-256).
+#[divan::bench]
+fn seal_push(b: divan::Bencher) {
+    use natter_server::webpush::{self, Vapid};
+    let vapid = Vapid::new(&Vapid::generate(), "mailto:ops@example.com").unwrap();
+    // A browser's subscription: any P-256 public key and 16 bytes.
+    let browser = Vapid::new(&Vapid::generate(), "mailto:x@example.com").unwrap();
+    let p256dh = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        browser.public_key(),
+    )
+    .unwrap();
+    let auth = [7u8; 16];
+    let url: reqwest::Url = "https://push.example.net/wpush/v2/abcdef".parse().unwrap();
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "type": "new_message", "conversation_id": "01a21fe2-4ee8-75a2-92fa-23a2b285f215",
+        "conversation_kind": "group", "conversation_name": "Team",
+        "message_id": "01a21fe2-4f4b-711c-90a8-94eed5164c89", "seq": 42,
+        "sender": {"id": "01a21fe2-33ef-719c-914f-142b1bc7ff55", "display_name": "Ada"},
+        "mention": false, "sent_at": "2026-12-01T10:00:00.000Z", "preview": "x".repeat(120),
+    }))
+    .unwrap();
+    b.bench(|| {
+        let body = webpush::encrypt(&p256dh, &auth, payload.clone()).unwrap();
+        let header = vapid.authorization(&url, 1_800_000_000);
+        (body, header)
+    });
 }
 
 fn message() -> wire::Message {

@@ -14,6 +14,7 @@ pub mod hub;
 pub mod metrics;
 pub mod operator;
 pub mod store;
+pub mod webpush;
 
 use std::{future::Future, net::SocketAddr};
 

@@ -263,6 +263,26 @@ mod tests {
         assert!(policy(&["http://localhost:9/"], false).private_allowed("localhost"));
     }
 
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_are_refused_unless_a_prefix_names_them() {
+        let resolve = |prefixes: &[&str]| {
+            let resolver = GuardedResolver {
+                policy: Arc::new(policy(prefixes, true)),
+            };
+            resolver.resolve("localhost".parse().unwrap())
+        };
+        // `localhost` resolves to loopback: refused where no prefix names it…
+        let refused = resolve(&["https://bots.example.com/"]).await;
+        assert!(refused.is_err());
+        // …and kept where one does.
+        let kept: Vec<SocketAddr> = resolve(&["http://localhost:9000/"])
+            .await
+            .unwrap()
+            .collect();
+        assert!(!kept.is_empty());
+        assert!(kept.iter().all(|a| a.ip().is_loopback()));
+    }
+
     #[test]
     fn public_addresses() {
         for ip in [

@@ -22,7 +22,6 @@ use natter_core::{
     time,
 };
 use natter_wire as wire;
-use p256::ecdsa::{Signature, SigningKey, signature::Signer};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
@@ -37,6 +36,7 @@ use crate::{
         EventKind, EventRow, FOREVER, MemberRow, MessageRow, NotificationSettings,
         PushSubscriptionRow, SettingsChange,
     },
+    webpush::{self, Vapid},
 };
 
 /// The follower that pushes.
@@ -49,21 +49,16 @@ const TTL_SECS: u64 = 86_400;
 const IN_FLIGHT: usize = 64;
 /// Conversations whose members are cached before the cache is cleared.
 const MEMBER_CACHE_MAX: usize = 10_000;
-/// How long a VAPID token is valid (RFC 8292: at most 24 hours).
-const TOKEN_SECS: i64 = 12 * 3600;
 
 /// Members by conversation, dropped when the log shows a change of members.
 type MemberCache = HashMap<String, Arc<Vec<MemberRow>>>;
 
 /// The push machinery of one node.
 pub(super) struct Pusher {
-    key: SigningKey,
+    vapid: Vapid,
     /// Keys the `Topic`s (the VAPID key's secret bytes): push services cannot tell that two
     /// subscriptions' pushes are about the same conversation.
     topic_key: Vec<u8>,
-    /// The public key, base64url: what browsers subscribe with.
-    public: String,
-    subject: String,
     client: reqwest::Client,
     policy: Arc<outbound::UrlPolicy>,
     /// Per subscription: whether a push is being sent, and the pushes waiting, newest per topic.
@@ -105,17 +100,10 @@ impl Pusher {
                 "vapid_subject must be a mailto: or https:// URI, not {subject:?}"
             )));
         }
-        let fresh = loop {
-            let bytes: [u8; 32] = rand::random();
-            if SigningKey::from_slice(&bytes).is_ok() {
-                break bytes;
-            }
-        };
-        let stored = store.server_key("vapid", &fresh).await?;
-        let key = SigningKey::from_slice(&stored).map_err(|_| {
+        let stored = store.server_key("vapid", &Vapid::generate()).await?;
+        let vapid = Vapid::new(&stored, &subject).ok_or_else(|| {
             crate::ServeError::Config("the stored VAPID key is not a P-256 key".into())
         })?;
-        let public = URL_SAFE_NO_PAD.encode(key.verifying_key().to_encoded_point(false).as_bytes());
         let policy = Arc::new(
             outbound::UrlPolicy::new(&config.push_allow, true)
                 .map_err(|e| crate::ServeError::Config(format!("push_allow: {e}")))?,
@@ -123,10 +111,8 @@ impl Pusher {
         let client = outbound::client(policy.clone(), config.outbound_timeout)
             .map_err(crate::ServeError::Config)?;
         Ok(Pusher {
-            key,
+            vapid,
             topic_key: stored,
-            public,
-            subject,
             client,
             policy,
             queues: Default::default(),
@@ -138,31 +124,10 @@ impl Pusher {
         self.queues.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Authorization: vapid …` for `url` (RFC 8292). Written here rather than taken from
-    /// `web-push-native`, whose token names the endpoint's host without its port as the
-    /// audience, which a push service on a port of its own refuses.
-    fn authorization(&self, url: &reqwest::Url) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"ES256"}"#);
-        let claims = serde_json::json!({
-            "aud": url.origin().ascii_serialization(),
-            "exp": time::now() / 1000 + TOKEN_SECS,
-            "sub": self.subject,
-        });
-        let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
-        let signed = format!("{header}.{claims}");
-        let signature: Signature = self.key.sign(signed.as_bytes());
-        let token = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
-        format!("vapid t={token}, k={}", self.public)
-    }
-
     /// Encrypts and sends one push, once.
     async fn send_once(&self, job: &Job) -> Result<reqwest::StatusCode, String> {
         let url = self.policy.check(&job.sub.endpoint)?;
-        let public = web_push_native::p256::PublicKey::from_sec1_bytes(&job.sub.p256dh)
-            .map_err(|_| "the subscription's key is not a P-256 key".to_string())?;
-        let auth = web_push_native::Auth::clone_from_slice(&job.sub.auth);
-        let body = web_push_native::encrypt(job.payload.clone(), &public, &auth)
-            .map_err(|e| format!("cannot encrypt: {e}"))?;
+        let body = webpush::encrypt(&job.sub.p256dh, &job.sub.auth, job.payload.clone())?;
         let _slot = self.slots.acquire().await.map_err(|e| e.to_string())?;
         let answer = self
             .client
@@ -172,7 +137,10 @@ impl Pusher {
             .header("Content-Type", "application/octet-stream")
             .header("Urgency", job.urgency)
             .header("Topic", &job.topic)
-            .header("Authorization", self.authorization(&url))
+            .header(
+                "Authorization",
+                self.vapid.authorization(&url, time::now() / 1000),
+            )
             .body(body)
             .send()
             .await
@@ -253,7 +221,7 @@ impl App {
     /// The VAPID public key browsers subscribe with.
     pub fn vapid_key(&self) -> wire::VapidKey {
         wire::VapidKey {
-            public_key: self.pusher().public.clone(),
+            public_key: self.pusher().vapid.public_key().to_owned(),
         }
     }
 
