@@ -31,9 +31,10 @@ use super::{
     new_id, outbound,
 };
 use crate::{
+    bus::BusMessage,
     error::{AppError, AppResult},
     store::{
-        EventKind, EventRow, FOREVER, MemberRow, MessageRow, NotificationSettings,
+        Committed, EventKind, EventRow, FOREVER, MemberRow, MessageRow, NotificationSettings,
         PushSubscriptionRow, SettingsChange,
     },
     webpush::{self, Vapid},
@@ -342,115 +343,183 @@ impl App {
     /// Starts the task that pushes new messages to members that are away, while this node
     /// holds the `push` follower.
     pub(super) fn spawn_push(&self) {
+        use tokio::sync::broadcast::error::RecvError;
         let app = self.clone();
         let mut bus = self.bus().subscribe();
         let mut stop = self.inner.stop.subscribe();
+        // This node's own commits, in hand: read from the log only when it fell behind them.
+        let mut feed = self.store().committed();
         let lease = self.config().delivery_lease;
         tokio::spawn(async move {
             let node = app.bus().node().to_owned();
             let lease_ms = lease.as_millis() as i64;
+            // The position reached while this node holds the follower (saved at least at each
+            // tick, and at once after anything was pushed).
             let mut held: Option<i64> = None;
             let mut tick = tokio::time::interval((lease / 3).max(Duration::from_millis(50)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut members = MemberCache::new();
             loop {
-                let renew = tokio::select! {
+                let mut renew = false;
+                let mut in_hand = None;
+                tokio::select! {
+                    committed = recv_feed(&mut feed) => match committed {
+                        Ok(batch) => in_hand = Some(batch),
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => {
+                            feed = None;
+                            continue;
+                        }
+                    },
                     msg = bus.recv() => match msg {
-                        Ok(crate::bus::BusMessage::LogAppended { .. })
-                        | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => false,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                        // This node's own commits arrive on the feed.
+                        Ok(BusMessage::LogAppended { here: true }) if feed.is_some() => continue,
+                        Ok(BusMessage::LogAppended { .. } | BusMessage::Reconnected)
+                        | Err(RecvError::Lagged(_)) => {
+                            // One read of the log serves every wake-up that came meanwhile.
+                            while bus.try_recv().is_ok() {}
+                        }
+                        Err(RecvError::Closed) => return,
                         _ => continue,
                     },
-                    _ = tick.tick() => true,
+                    _ = tick.tick() => renew = true,
                     _ = stop.changed() => {
-                        if held.is_some() {
-                            let _ = app.store().release_follower(FOLLOWER, &node).await;
+                        if let Some(pos) = held {
+                            let store = app.store();
+                            let _ = store
+                                .advance_follower(FOLLOWER, &node, pos, time::now(), lease_ms)
+                                .await;
+                            let _ = store.release_follower(FOLLOWER, &node).await;
                         }
                         return;
                     }
-                };
-                // One read of the log serves every wake-up that came meanwhile.
-                while bus.try_recv().is_ok() {}
-                let now = time::now();
+                }
                 let pos = match held {
                     Some(pos) => pos,
-                    None => {
-                        let head = match app.store().head().await {
-                            Ok(h) => h,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "push: cannot read the log's head");
-                                continue;
-                            }
-                        };
-                        match app
-                            .store()
-                            .claim_follower(FOLLOWER, &node, now, lease_ms, head)
-                            .await
-                        {
-                            Ok(Some(pos)) => pos,
-                            Ok(None) => continue,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "push: cannot claim the follower");
-                                continue;
-                            }
+                    None => match app.claim_push(&node, lease_ms).await {
+                        Some(pos) => {
+                            renew = true;
+                            pos
                         }
-                    }
+                        None => continue,
+                    },
                 };
                 held = app
-                    .push_after(&node, pos, lease_ms, renew || held.is_none(), &mut members)
+                    .push_from(
+                        &node,
+                        pos,
+                        lease_ms,
+                        renew,
+                        in_hand.as_deref(),
+                        &mut members,
+                    )
                     .await;
             }
         });
     }
 
-    /// Pushes for the new messages after `pos`, saving the position after each batch (and,
-    /// with `renew`, even without one, to keep the lease); returns the position reached while
-    /// still holding the follower, none once another node holds it.
-    async fn push_after(
-        &self,
-        node: &str,
-        mut pos: i64,
-        lease_ms: i64,
-        mut renew: bool,
-        members: &mut MemberCache,
-    ) -> Option<i64> {
-        loop {
-            let rows = match self.store().events_after(pos, BATCH).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    tracing::warn!(error = %e, "push: cannot read the log");
-                    return Some(pos);
-                }
-            };
-            let last = rows.last().map_or(pos, |e| e.pos);
-            if last == pos && !renew {
-                return Some(pos);
+    /// Claims the `push` follower for this node; its position if it got it.
+    async fn claim_push(&self, node: &str, lease_ms: i64) -> Option<i64> {
+        let head = match self.store().head().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "push: cannot read the log's head");
+                return None;
             }
-            renew = false;
-            if let Err(e) = self.push_batch(&rows, members).await {
-                // Read again from `pos` at the next turn: a push may be sent twice, none lost.
-                tracing::warn!(error = %e, "push: a batch failed");
-                return Some(pos);
-            }
-            match self
-                .store()
-                .advance_follower(FOLLOWER, node, last, time::now(), lease_ms)
-                .await
-            {
-                Ok(true) => pos = last,
-                Ok(false) => return None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "push: cannot save the position");
-                    return Some(pos);
-                }
-            }
-            if rows.len() < BATCH as usize {
-                return Some(pos);
+        };
+        match self
+            .store()
+            .claim_follower(FOLLOWER, node, time::now(), lease_ms, head)
+            .await
+        {
+            Ok(pos) => pos,
+            Err(e) => {
+                tracing::warn!(error = %e, "push: cannot claim the follower");
+                None
             }
         }
     }
 
-    async fn push_batch(&self, rows: &[EventRow], cache: &mut MemberCache) -> AppResult<()> {
+    /// Pushes for the new messages after `pos`: those of `in_hand` (a batch this node
+    /// committed) if it follows `pos` without a gap, else those the log holds. Saves the
+    /// position reached when something was pushed, or to renew the lease; returns it, or none
+    /// once another node holds the follower. After a failure the position stays where it was,
+    /// so the same events are considered again at the next turn: a push may be sent twice,
+    /// none is lost.
+    async fn push_from(
+        &self,
+        node: &str,
+        pos: i64,
+        lease_ms: i64,
+        renew: bool,
+        in_hand: Option<&Committed>,
+        members: &mut MemberCache,
+    ) -> Option<i64> {
+        let mut reached = pos;
+        let mut pushed = false;
+        let fresh: Option<Vec<EventRow>> =
+            in_hand.map(|b| b.events.iter().filter(|e| e.pos > pos).cloned().collect());
+        match fresh {
+            Some(events) if events.is_empty() => {}
+            Some(events) if events[0].pos == pos + 1 => {
+                let messages = in_hand.map_or(&[][..], |b| &b.messages[..]);
+                match self.push_batch(&events, messages, members).await {
+                    Ok(p) => {
+                        pushed = p;
+                        reached = events.last().map_or(pos, |e| e.pos);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "push: a batch failed");
+                        return Some(pos);
+                    }
+                }
+            }
+            _ => loop {
+                let rows = match self.store().events_after(reached, BATCH).await {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "push: cannot read the log");
+                        break;
+                    }
+                };
+                match self.push_batch(&rows, &[], members).await {
+                    Ok(p) => pushed |= p,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "push: a batch failed");
+                        break;
+                    }
+                }
+                reached = rows.last().map_or(reached, |e| e.pos);
+                if rows.len() < BATCH as usize {
+                    break;
+                }
+            },
+        }
+        if !(pushed || renew) {
+            return Some(reached);
+        }
+        match self
+            .store()
+            .advance_follower(FOLLOWER, node, reached, time::now(), lease_ms)
+            .await
+        {
+            Ok(true) => Some(reached),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "push: cannot save the position");
+                Some(reached)
+            }
+        }
+    }
+
+    /// Pushes the new messages of `rows` (their messages read unless in `in_hand`); whether
+    /// anything was pushed.
+    async fn push_batch(
+        &self,
+        rows: &[EventRow],
+        in_hand: &[MessageRow],
+        cache: &mut MemberCache,
+    ) -> AppResult<bool> {
         // A change of members makes the cached list stale: the log says when.
         for e in rows {
             if matches!(
@@ -476,19 +545,29 @@ impl App {
             }
         }
         if wanted.is_empty() {
-            return Ok(());
+            return Ok(false);
+        }
+        let mut messages: HashMap<String, MessageRow> = HashMap::new();
+        for (e, _) in &wanted {
+            if let Some(m) = e
+                .message_id
+                .as_deref()
+                .and_then(|id| in_hand.iter().find(|m| m.id == id))
+            {
+                messages.insert(m.id.clone(), m.clone());
+            }
         }
         let ids: Vec<String> = wanted
             .iter()
             .filter_map(|(e, _)| e.message_id.clone())
+            .filter(|id| !messages.contains_key(id))
             .collect();
-        let messages: HashMap<String, MessageRow> = self
-            .store()
-            .messages_by_id(&ids)
-            .await?
-            .into_iter()
-            .map(|m| (m.id.clone(), m))
-            .collect();
+        if !ids.is_empty() {
+            for m in self.store().messages_by_id(&ids).await? {
+                messages.insert(m.id.clone(), m);
+            }
+        }
+        let mut pushed = false;
         let mut names: HashMap<String, String> = HashMap::new();
         for (e, members) in wanted {
             let Some(id) = e.message_id.as_deref() else {
@@ -511,10 +590,10 @@ impl App {
                 },
             };
             if !m.deleted {
-                self.push_message(e, m, &members, &mut names).await?;
+                pushed |= self.push_message(e, m, &members, &mut names).await?;
             }
         }
-        Ok(())
+        Ok(pushed)
     }
 
     /// A conversation's members, from the cache if there.
@@ -539,13 +618,14 @@ impl App {
     }
 
     /// Pushes one new message to the members that are away and want it.
+    /// Pushes one new message to the members that are away and want it; whether it did.
     async fn push_message(
         &self,
         e: &EventRow,
         m: &MessageRow,
         members: &[MemberRow],
         names: &mut HashMap<String, String>,
-    ) -> AppResult<()> {
+    ) -> AppResult<bool> {
         let conversation_id = ConversationId::new(&m.conversation_id);
         let away: Vec<String> = members
             .iter()
@@ -562,7 +642,7 @@ impl App {
             .map(|mem| mem.user_id.clone())
             .collect();
         if away.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let now = time::now();
         let targets = self
@@ -570,10 +650,10 @@ impl App {
             .push_targets(conversation_id, &away, now)
             .await?;
         if targets.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let Some(conversation) = self.store().conversation(conversation_id).await? else {
-            return Ok(());
+            return Ok(false);
         };
         let sender = match names.get(&m.sender_id) {
             Some(n) => n.clone(),
@@ -589,6 +669,7 @@ impl App {
             }
         };
         let direct = conversation.kind == ConversationKind::Direct;
+        let mut pushed = false;
         let topic_key = &self.pusher().topic_key;
         for target in targets {
             let mentioned = m.mentions.contains(&target.user_id);
@@ -628,6 +709,7 @@ impl App {
             let payload =
                 serde_json::to_vec(&payload).map_err(|e| AppError::Internal(e.to_string()))?;
             for sub in target.subscriptions {
+                pushed = true;
                 let topic = topic(topic_key, &sub.id, &m.conversation_id);
                 self.enqueue_push(Job {
                     sub,
@@ -641,7 +723,7 @@ impl App {
                 });
             }
         }
-        Ok(())
+        Ok(pushed)
     }
 
     /// Sends `job` now, or, while its subscription has a push in flight, after it: waiting in
@@ -716,6 +798,16 @@ impl App {
         tracing::warn!(subscription = %job.sub.id, "push dropped after its attempts");
         self.metrics().push("dropped");
         Sent::Dropped
+    }
+}
+
+/// The next batch of the feed; never, without one.
+async fn recv_feed(
+    feed: &mut Option<tokio::sync::broadcast::Receiver<Arc<Committed>>>,
+) -> Result<Arc<Committed>, tokio::sync::broadcast::error::RecvError> {
+    match feed {
+        Some(f) => f.recv().await,
+        None => std::future::pending().await,
     }
 }
 
