@@ -57,6 +57,9 @@ type MemberCache = HashMap<String, Arc<Vec<MemberRow>>>;
 /// The push machinery of one node.
 pub(super) struct Pusher {
     vapid: Vapid,
+    /// VAPID headers by push service origin, with when each was made: a signature costs more
+    /// than the rest of a push, and a token may serve until it expires (12 hours).
+    tokens: Mutex<HashMap<String, (String, i64)>>,
     /// Keys the `Topic`s (the VAPID key's secret bytes): push services cannot tell that two
     /// subscriptions' pushes are about the same conversation.
     topic_key: Vec<u8>,
@@ -113,6 +116,7 @@ impl Pusher {
             .map_err(crate::ServeError::Config)?;
         Ok(Pusher {
             vapid,
+            tokens: Default::default(),
             topic_key: stored,
             client,
             policy,
@@ -123,6 +127,25 @@ impl Pusher {
 
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<String, Queue>> {
         self.queues.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The VAPID header for `url`'s origin: made at most once an hour per origin.
+    fn authorization(&self, url: &reqwest::Url) -> String {
+        const REUSE_SECS: i64 = 3600;
+        let now = time::now() / 1000;
+        let origin = url.origin().ascii_serialization();
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((header, made)) = tokens.get(&origin)
+            && now - made < REUSE_SECS
+        {
+            return header.clone();
+        }
+        if tokens.len() >= 1024 {
+            tokens.clear();
+        }
+        let header = self.vapid.authorization(url, now);
+        tokens.insert(origin, (header.clone(), now));
+        header
     }
 
     /// Encrypts and sends one push, once.
@@ -138,10 +161,7 @@ impl Pusher {
             .header("Content-Type", "application/octet-stream")
             .header("Urgency", job.urgency)
             .header("Topic", &job.topic)
-            .header(
-                "Authorization",
-                self.vapid.authorization(&url, time::now() / 1000),
-            )
+            .header("Authorization", self.authorization(&url))
             .body(body)
             .send()
             .await
