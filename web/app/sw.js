@@ -15,7 +15,8 @@ sw.addEventListener('activate', (/** @type {any} */ event) => event.waitUntil(sw
 function notificationOf(p) {
   const sender = (p.sender && p.sender.display_name) || 'Someone';
   const title = p.conversation_kind === 'group' && p.conversation_name ? `${sender} in ${p.conversation_name}` : sender;
-  const body = p.preview || (p.mention ? `${sender} mentioned you` : 'New message');
+  const body = p.preview
+    || (p.mention ? `${sender} mentioned you` : p.reply ? `${sender} replied to you` : 'New message');
   const options = {
     body,
     tag: p.conversation_id,

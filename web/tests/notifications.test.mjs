@@ -536,7 +536,7 @@ browserTest(
     await toggle(panel, 'Show message previews').click();
     await expectChecked(toggle(panel, 'Show message previews'), true);
     assert.equal((await settings()).previews, true);
-    const mentions = toggle(panel, 'Notify me of mentions in muted conversations');
+    const mentions = toggle(panel, 'Notify me of mentions and replies in muted conversations');
     assert.equal(await mentions.isChecked(), true);
     await mentions.click();
     await expectChecked(mentions, false);

@@ -16,18 +16,20 @@ pub struct Away {
     pub muted_until: Option<i64>,
     /// The message mentions the member.
     pub mentioned: bool,
+    /// The message replies to one of the member's messages.
+    pub replied: bool,
     /// The member wants mentions pushed from muted conversations.
     pub mentions_when_muted: bool,
 }
 
 /// Whether the member gets a push at `now`: never in do not disturb; from a muted
-/// conversation only when mentioned and it chose so; otherwise always.
+/// conversation only when mentioned or replied to, and it chose so; otherwise always.
 pub fn pushes(away: Away, now: i64) -> bool {
     if away.dnd_until.is_some_and(|until| until > now) {
         return false;
     }
     match away.muted_until {
-        Some(until) if until > now => away.mentioned && away.mentions_when_muted,
+        Some(until) if until > now => (away.mentioned || away.replied) && away.mentions_when_muted,
         _ => true,
     }
 }
@@ -62,6 +64,7 @@ mod tests {
             dnd_until: None,
             muted_until: None,
             mentioned: false,
+            replied: false,
             mentions_when_muted: true,
         }
     }
@@ -90,6 +93,30 @@ mod tests {
             ..away()
         };
         assert!(pushes(mute_over, NOW));
+    }
+
+    #[test]
+    fn a_reply_counts_as_a_mention_in_a_muted_conversation() {
+        let muted = Away {
+            muted_until: Some(i64::MAX),
+            replied: true,
+            ..away()
+        };
+        assert!(pushes(muted, NOW));
+        assert!(!pushes(
+            Away {
+                mentions_when_muted: false,
+                ..muted
+            },
+            NOW
+        ));
+        assert!(!pushes(
+            Away {
+                dnd_until: Some(NOW + 1),
+                ..muted
+            },
+            NOW
+        ));
     }
 
     #[test]

@@ -75,7 +75,8 @@ pub struct Mute {
 pub struct NotificationSettings {
     /// Whether pushes carry a preview of the message.
     pub previews: bool,
-    /// Whether muted conversations still push the messages that mention the user.
+    /// Whether muted conversations still push the messages that mention the user or reply to
+    /// one of its messages.
     pub mentions_when_muted: bool,
     #[cfg_attr(feature = "openapi", schema(required = true))]
     /// Do not disturb: nothing is pushed while on. Null when off.
@@ -147,6 +148,9 @@ pub struct PushPayload {
     pub sender: PushSender,
     /// Whether the message mentions the receiver.
     pub mention: bool,
+    /// Whether the message replies to one of the receiver's messages.
+    #[serde(default)]
+    pub reply: bool,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub sent_at: String,
     /// Only when the receiver allows previews: the start of the text or caption.

@@ -689,15 +689,26 @@ impl App {
             }
         };
         let direct = conversation.kind == ConversationKind::Direct;
+        // Whose message it replies to: a reply counts as a mention for its author.
+        let replied_to = match m.reply_to.as_deref() {
+            Some(id) => self
+                .store()
+                .message(MessageId::new(id), UserId::new(NO_VIEWER))
+                .await?
+                .map(|r| r.sender_id),
+            None => None,
+        };
         let mut pushed = false;
         let topic_key = &self.pusher().topic_key;
         for target in targets {
             let mentioned = m.mentions.contains(&target.user_id);
+            let replied = replied_to.as_ref() == Some(&target.user_id);
             let wants = notify::pushes(
                 Away {
                     dnd_until: target.dnd_until,
                     muted_until: target.muted_until,
                     mentioned,
+                    replied,
                     mentions_when_muted: target.mentions_when_muted,
                 },
                 now,
@@ -721,6 +732,7 @@ impl App {
                     display_name: sender.clone(),
                 },
                 mention: mentioned,
+                reply: replied,
                 sent_at: time::format(m.created_at),
                 preview: target
                     .previews
@@ -734,7 +746,7 @@ impl App {
                 self.enqueue_push(Job {
                     sub,
                     payload: payload.clone(),
-                    urgency: if direct || mentioned {
+                    urgency: if direct || mentioned || replied {
                         "high"
                     } else {
                         "normal"

@@ -118,6 +118,7 @@ pub const BEARER: &str = "bearer";
         wire::Ephemeral,
         wire::ClientFrame,
         wire::ControlFrame,
+        wire::PushPayload,
         DeleteFor,
     )),
     modifiers(&CommonAnswers),

@@ -407,6 +407,37 @@ async fn muted_conversations_and_do_not_disturb_push_nothing_but_chosen_mentions
     expected += 1;
     assert_eq!(got.payload.conversation_id, group.id);
     assert!(got.payload.mention);
+    assert!(!got.payload.reply);
+    // …and so does a reply to one of bob's messages, urgently, where a reply to another's
+    // message does not.
+    let bobs = bob.send_text(&group.id, "my question").await.unwrap();
+    let carols = carol
+        .send_text(&group.id, "carol's question")
+        .await
+        .unwrap();
+    let reply = |to: &str, text: &str| natter_wire::SendMessageRequest {
+        text: Some(text.into()),
+        reply_to: Some(to.into()),
+        ..Default::default()
+    };
+    alice
+        .send_message(&group.id, &reply(&carols.id, "answer to carol"))
+        .await
+        .unwrap();
+    let answer = alice
+        .send_message(&group.id, &reply(&bobs.id, "answer to bob"))
+        .await
+        .unwrap()
+        .value;
+    let got = service.next_push(&bob_sub).await;
+    expected += 1;
+    assert_eq!(
+        got.payload.message_id, answer.id,
+        "only the reply to bob's message"
+    );
+    assert!(got.payload.reply);
+    assert!(!got.payload.mention);
+    assert_eq!(got.urgency.as_deref(), Some("high"));
     // …unless bob chose otherwise.
     bob.update_notification_settings(&NotificationSettingsChange {
         mentions_when_muted: Some(false),

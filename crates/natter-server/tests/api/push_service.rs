@@ -745,6 +745,7 @@ mod self_test {
                 display_name: "Ada".into(),
             },
             mention: false,
+            reply: false,
             sent_at: "2026-12-01T10:00:00.000Z".into(),
             preview: Some("See you at…".into()),
         }

@@ -82,7 +82,7 @@ function SettingsForm() {
     <${Switch} label="Show message previews" checked=${s.previews} disabled=${busy}
       hint="Notifications show the start of the message, not only who wrote."
       onChange=${(/** @type {boolean} */ on) => run(() => n.updateNotificationSettings({ previews: on }))} />
-    <${Switch} label="Notify me of mentions in muted conversations" checked=${s.mentions_when_muted} disabled=${busy}
+    <${Switch} label="Notify me of mentions and replies in muted conversations" checked=${s.mentions_when_muted} disabled=${busy}
       onChange=${(/** @type {boolean} */ on) => run(() => n.updateNotificationSettings({ mentions_when_muted: on }))} />
     <div class="field dnd-field">
       <label for=${dndId}>Do not disturb</label>
