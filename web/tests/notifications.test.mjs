@@ -387,6 +387,7 @@ browserTest(
         message_id: hello.id,
         sender: { id: bob.user.id, display_name: 'Bob Builder' },
         mention: false,
+        reply: false,
         sent_at: undefined,
         seq: undefined,
       },
