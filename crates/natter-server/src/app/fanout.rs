@@ -58,7 +58,7 @@ const FAN_OUT_BACKOFF: Duration = Duration::from_millis(25);
 
 /// Members by conversation, dropped when the fan-out reaches a change of members. Read after
 /// the event at hand was logged, a list is never older than it.
-type MemberCache = HashMap<String, Arc<Vec<MemberRow>>>;
+pub(super) type MemberCache = HashMap<String, Arc<Vec<MemberRow>>>;
 
 impl App {
     /// Starts the fan-out after `head`, the log's head before any connection could exist.
@@ -262,7 +262,7 @@ impl App {
     }
 
     /// The members of a conversation, from the cache if there.
-    async fn members_cached(
+    pub(super) async fn members_cached(
         &self,
         conversation_id: &str,
         cache: &mut MemberCache,
@@ -571,7 +571,7 @@ impl App {
 }
 
 /// The next batch of the feed; never, without one.
-async fn recv_feed(
+pub(super) async fn recv_feed(
     feed: &mut Option<tokio::sync::broadcast::Receiver<Arc<Committed>>>,
 ) -> Result<Arc<Committed>, RecvError> {
     match feed {

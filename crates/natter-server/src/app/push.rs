@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 use super::{
     App, Caller,
     events::{NO_VIEWER, join_point},
+    fanout::{MemberCache, recv_feed},
     new_id, outbound,
 };
 use crate::{
@@ -48,11 +49,6 @@ const BATCH: u32 = 256;
 const TTL_SECS: u64 = 86_400;
 /// Pushes in flight at once, all subscriptions together.
 const IN_FLIGHT: usize = 64;
-/// Conversations whose members are cached before the cache is cleared.
-const MEMBER_CACHE_MAX: usize = 10_000;
-
-/// Members by conversation, dropped when the log shows a change of members.
-type MemberCache = HashMap<String, Arc<Vec<MemberRow>>>;
 
 /// The push machinery of one node.
 pub(super) struct Pusher {
@@ -477,13 +473,16 @@ impl App {
     ) -> Option<i64> {
         let mut reached = pos;
         let mut pushed = false;
-        let fresh: Option<Vec<EventRow>> =
-            in_hand.map(|b| b.events.iter().filter(|e| e.pos > pos).cloned().collect());
+        // The part of the batch after `pos` (the feed may run behind or ahead of it).
+        let fresh: Option<&[EventRow]> = in_hand.map(|b| {
+            let from = b.events.partition_point(|e| e.pos <= pos);
+            &b.events[from..]
+        });
         match fresh {
-            Some(events) if events.is_empty() => {}
+            Some([]) => {}
             Some(events) if events[0].pos == pos + 1 => {
                 let messages = in_hand.map_or(&[][..], |b| &b.messages[..]);
-                match self.push_batch(&events, messages, members).await {
+                match self.push_batch(events, messages, members).await {
                     Ok(p) => {
                         pushed = p;
                         reached = events.last().map_or(pos, |e| e.pos);
@@ -556,7 +555,7 @@ impl App {
             if e.kind != EventKind::NewMessage || e.user_id.is_some() || e.message_id.is_none() {
                 continue;
             }
-            let members = self.push_members(&e.conversation_id, cache).await?;
+            let members = self.members_cached(&e.conversation_id, cache).await?;
             if members
                 .iter()
                 .any(|m| m.joined_pos < e.pos && !self.is_online(&m.user_id))
@@ -616,28 +615,6 @@ impl App {
         Ok(pushed)
     }
 
-    /// A conversation's members, from the cache if there.
-    async fn push_members(
-        &self,
-        conversation_id: &str,
-        cache: &mut MemberCache,
-    ) -> AppResult<Arc<Vec<MemberRow>>> {
-        if let Some(m) = cache.get(conversation_id) {
-            return Ok(m.clone());
-        }
-        if cache.len() >= MEMBER_CACHE_MAX {
-            cache.clear();
-        }
-        let read = Arc::new(
-            self.store()
-                .members(ConversationId::new(conversation_id))
-                .await?,
-        );
-        cache.insert(conversation_id.to_owned(), read.clone());
-        Ok(read)
-    }
-
-    /// Pushes one new message to the members that are away and want it.
     /// Pushes one new message to the members that are away and want it; whether it did.
     async fn push_message(
         &self,
@@ -830,16 +807,6 @@ impl App {
         tracing::warn!(subscription = %job.sub.id, "push dropped after its attempts");
         self.metrics().push("dropped");
         Sent::Dropped
-    }
-}
-
-/// The next batch of the feed; never, without one.
-async fn recv_feed(
-    feed: &mut Option<tokio::sync::broadcast::Receiver<Arc<Committed>>>,
-) -> Result<Arc<Committed>, tokio::sync::broadcast::error::RecvError> {
-    match feed {
-        Some(f) => f.recv().await,
-        None => std::future::pending().await,
     }
 }
 
