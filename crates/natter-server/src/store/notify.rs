@@ -3,7 +3,7 @@
 //! deliver them from the event log.
 
 use async_trait::async_trait;
-use natter_core::{ConversationId, SessionId, UserId};
+use natter_core::{ConversationId, UserId};
 
 use super::StoreResult;
 
@@ -152,8 +152,6 @@ pub trait Notify: Send + Sync + 'static {
     async fn delete_push_subscription(&self, user_id: &UserId, id: &str) -> StoreResult<bool>;
     /// Deletes a subscription the push service said is gone (`404`/`410`).
     async fn push_subscription_gone(&self, id: &str) -> StoreResult<()>;
-    /// Deletes a session's subscription (the device turned notifications off).
-    async fn delete_session_subscription(&self, session_id: &SessionId) -> StoreResult<()>;
 
     /// A user's settings at `now` (mutes that ended by `now` are not listed).
     async fn notification_settings(

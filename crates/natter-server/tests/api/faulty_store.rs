@@ -616,10 +616,6 @@ impl Notify for FaultyStore {
         self.inner.push_subscription_gone(id).await
     }
 
-    async fn delete_session_subscription(&self, session_id: &SessionId) -> StoreResult<()> {
-        self.inner.delete_session_subscription(session_id).await
-    }
-
     async fn notification_settings(
         &self,
         user_id: &UserId,

@@ -2,7 +2,7 @@
 //! after a serialization failure, a deadlock or a lost race, as the other writes are); rows
 //! that a check depends on are locked first.
 use async_trait::async_trait;
-use natter_core::{ConversationId, Error as Rule, SessionId, UserId};
+use natter_core::{ConversationId, Error as Rule, UserId};
 use sqlx::postgres::PgRow;
 
 use super::tx::{Fail, Wtx, is_foreign_key_violation, is_unique_violation};
@@ -347,15 +347,6 @@ impl Notify for PgStore {
         write_tx!(self, |tx| {
             sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
                 .bind(id)
-                .execute(tx.c())
-                .await?;
-        })
-    }
-
-    async fn delete_session_subscription(&self, session_id: &SessionId) -> StoreResult<()> {
-        write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM push_subscriptions WHERE session_id = $1")
-                .bind(session_id.as_str())
                 .execute(tx.c())
                 .await?;
         })

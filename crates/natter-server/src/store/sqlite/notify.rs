@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use natter_core::{ConversationId, SessionId, UserId};
+use natter_core::{ConversationId, UserId};
 use rusqlite::{OptionalExtension, params};
 
 use super::writer::Tx;
@@ -317,17 +317,6 @@ impl Notify for SqliteStore {
             .write(move |c| {
                 c.prepare_cached("DELETE FROM push_subscriptions WHERE id = ?")?
                     .execute([&id])?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn delete_session_subscription(&self, session_id: &SessionId) -> StoreResult<()> {
-        let session_id = session_id.as_str().to_owned();
-        self.writer
-            .write(move |c| {
-                c.prepare_cached("DELETE FROM push_subscriptions WHERE session_id = ?")?
-                    .execute([&session_id])?;
                 Ok(())
             })
             .await

@@ -216,17 +216,6 @@ pub async fn a_subscription_goes_with_its_session(store: Arc<dyn Store>) {
     );
     assert_eq!(sub_ids(&*store, &alice).await, ["p-kept", "p-off"]);
 
-    // The device turned notifications off; its session stays.
-    store
-        .delete_session_subscription(SessionId::new("s-off"))
-        .await
-        .unwrap();
-    assert_eq!(sub_ids(&*store, &alice).await, ["p-kept"]);
-    assert_eq!(
-        store.sessions_of(UserId::new(&alice)).await.unwrap().len(),
-        2
-    );
-
     // A password change ends every other session, and their subscriptions.
     store
         .create_session(&session("s-new", &alice, 6, T0 + 2000))
