@@ -698,3 +698,53 @@ async fn a_push_whose_receivers_cannot_be_read_is_sent_at_the_next_turn() {
     assert!(service.errors().is_empty(), "{:?}", service.errors());
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_member_added_after_pushes_began_gets_them_too() {
+    let service = PushService::start().await;
+    let app = app_for(&service).await;
+    let (alice, _) = app.user("alice").await;
+    let (bob, b) = app.user("bob").await;
+    let (dave, d) = app.user("dave").await;
+    let bob_sub = subscribe(&service, &bob).await;
+    let dave_sub = subscribe(&service, &dave).await;
+    let group = alice.create_group("Team", &[b.id.as_str()]).await.unwrap();
+    alice.send_text(&group.id, "before dave").await.unwrap();
+    service.next_push(&bob_sub).await;
+    // The pusher knew the group's members; the change of members is in the log.
+    alice.add_member(&group.id, &d.id, None).await.unwrap();
+    let m = alice.send_text(&group.id, "welcome dave").await.unwrap();
+    assert_eq!(service.next_push(&dave_sub).await.payload.message_id, m.id);
+    assert_eq!(service.received(&dave_sub).len(), 1, "nothing from before it joined");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_refuses_to_start_with_a_bad_vapid_subject_or_allow_list() {
+    for (subject, allow) in [
+        ("ops@example.com", ""),
+        ("http://example.com", ""),
+        ("mailto:ops@example.com", "not a url"),
+        ("mailto:ops@example.com", "ftp://example.com/"),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        let config = natter_server::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data.path().to_path_buf(),
+            vapid_subject: subject.into(),
+            webhook_allow: if allow.is_empty() {
+                Vec::new()
+            } else {
+                vec![allow.into()]
+            },
+            ..natter_server::Config::default()
+        };
+        match natter_server::start(config).await {
+            Err(natter_server::ServeError::Config(why)) => {
+                assert!(why.contains("vapid_subject") || why.contains("webhook_allow"), "{why}")
+            }
+            Err(other) => panic!("{subject} / {allow}: {other}"),
+            Ok(_) => panic!("{subject} / {allow}: the server started"),
+        }
+    }
+}
