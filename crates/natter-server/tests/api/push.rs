@@ -715,7 +715,11 @@ async fn a_member_added_after_pushes_began_gets_them_too() {
     alice.add_member(&group.id, &d.id, None).await.unwrap();
     let m = alice.send_text(&group.id, "welcome dave").await.unwrap();
     assert_eq!(service.next_push(&dave_sub).await.payload.message_id, m.id);
-    assert_eq!(service.received(&dave_sub).len(), 1, "nothing from before it joined");
+    assert_eq!(
+        service.received(&dave_sub).len(),
+        1,
+        "nothing from before it joined"
+    );
     app.shutdown().await;
 }
 
@@ -741,7 +745,10 @@ async fn a_server_refuses_to_start_with_a_bad_vapid_subject_or_allow_list() {
         };
         match natter_server::start(config).await {
             Err(natter_server::ServeError::Config(why)) => {
-                assert!(why.contains("vapid_subject") || why.contains("webhook_allow"), "{why}")
+                assert!(
+                    why.contains("vapid_subject") || why.contains("webhook_allow"),
+                    "{why}"
+                )
             }
             Err(other) => panic!("{subject} / {allow}: {other}"),
             Ok(_) => panic!("{subject} / {allow}: the server started"),
